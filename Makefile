@@ -1,0 +1,23 @@
+# Everything from a fresh machine: `make demo` runs the main job, `make test` the tests.
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: demo test bench setup
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@command -v dot >/dev/null || (apt-get update -qq && apt-get install -y -qq graphviz)
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+demo: setup
+	$(PY) -m tinygrad_tf demo
+
+test: setup
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q -n 2
+
+bench: setup
+	$(PY) -m benchmarks

@@ -1,0 +1,15 @@
+"""tinygrad_tf: a small autograd engine on NumPy, built up to a Transformer.
+
+The public face is described in docs and API.md: `Value` (scalars), `Tensor`
+(arrays), `nn`, `optim`, and the tools for seeing gradients.
+"""
+from .engine import NonFiniteError, detect_anomaly, no_grad
+from .gradcheck import GradcheckError, gradcheck, numerical_grad
+from .scalar import Value
+from .tensor import Tensor, arange, cat, ones, randn, residual, stack, tensor, where, zeros
+
+__all__ = [
+    "Value", "Tensor", "tensor", "zeros", "ones", "randn", "arange", "cat", "stack", "where",
+    "residual", "no_grad", "detect_anomaly", "NonFiniteError",
+    "gradcheck", "numerical_grad", "GradcheckError",
+]

@@ -1,0 +1,165 @@
+"""The part of autograd that scalars and tensors share.
+
+A graph node (a `Value` or a `Tensor`) has:
+    _prev  the tuple of nodes it was computed from (its parents; empty for leaves)
+    _seq   a creation number: every node is made after its parents, so
+           sorting by `_seq` puts parents before children.
+
+This module holds the global switches (grad recording, the module scope, the
+backward tracer, non-finite detection), `topological_order`, and the backward
+loop of the tensor engine. It knows nothing of what a Value or Tensor is.
+"""
+import functools
+import itertools
+from operator import attrgetter
+
+import numpy as np
+
+# A fresh, increasing number for every node made: the topological order.
+next_seq = itertools.count(1).__next__
+
+
+class _State:
+    """Process-wide switches, read on every op (instance attributes: the fastest lookup)."""
+
+    def __init__(self):
+        self.grad_enabled = True   # record graphs? (`no_grad` turns it off)
+        self.module = None         # dotted path of the module whose forward is running
+        self.tracer = None         # a `tg.trace()` recording the running backward, or None
+        self.check_finite = False  # `detect_anomaly()`: raise where a NaN or Inf is born
+
+
+state = _State()
+
+
+class no_grad:
+    """`with tg.no_grad():` or `@tg.no_grad()`: run ops without recording a graph."""
+
+    def __enter__(self):
+        self._prev, state.grad_enabled = state.grad_enabled, False
+
+    def __exit__(self, *exc):
+        state.grad_enabled = self._prev
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with no_grad():
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+class module_scope:
+    """Ops made inside `with module_scope("encoder.layers.0"):` remember that path."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __enter__(self):
+        self._prev, state.module = state.module, self.path
+
+    def __exit__(self, *exc):
+        state.module = self._prev
+
+
+class NonFiniteError(FloatingPointError):
+    """Raised under `detect_anomaly()` at the first op whose output or gradient is NaN/Inf."""
+
+
+class detect_anomaly:
+    """`with tg.detect_anomaly():` checks every forward output and every gradient an op
+    sends back; the first NaN or Inf raises `NonFiniteError` naming the op, its module
+    and its input shapes. Costs one `np.isfinite` per op, so off by default."""
+
+    def __enter__(self):
+        self._prev, state.check_finite = state.check_finite, True
+
+    def __exit__(self, *exc):
+        state.check_finite = self._prev
+
+
+def check_finite(array, op, shapes, where):
+    """Raise NonFiniteError if `array` holds a NaN or Inf (used by detect_anomaly)."""
+    if np.isfinite(array).all():
+        return
+    kind = "NaN" if np.isnan(array).any() else "Inf"
+    module = f" in module '{op.module}'" if op.module else ""
+    raise NonFiniteError(
+        f"{kind} first appeared in the {where} of op '{op.name}'{module}, "
+        f"input shapes {', '.join(str(s) for s in shapes)}"
+    )
+
+
+_by_seq = attrgetter("_seq")
+
+
+def topological_order(root):
+    """Every node reachable from `root`, parents before children. No recursion: a
+    plain stack collects the nodes, and since a node is always made after its
+    parents, sorting by creation number is a topological order."""
+    seen = {root}
+    stack = [root]
+    while stack:
+        for parent in stack.pop()._prev:
+            if parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
+    return sorted(seen, key=_by_seq)
+
+
+def unbroadcast(grad, shape):
+    """Sum `grad` down to `shape`: the backward of NumPy broadcasting, in one place.
+    Broadcasting prepends axes and stretches axes of size 1; undo both."""
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad
+
+
+def backward(root, seed, retain_graph=False):
+    """Reverse-mode sweep of the tensor engine from `root`, whose gradient is `seed`.
+
+    Each node's gradient is the sum over its children of what they send back, so
+    nodes are visited children-first (reverse topological order) and each op's
+    backward turns the gradient of its output into one for each input (the
+    vector-Jacobian product). Leaves that require grad, and nodes that asked
+    `retain_grad()`, add the result into `.grad`; other gradients live only here.
+    """
+    grads = {root: seed}
+    tracer = state.tracer
+    for node in reversed(topological_order(root)):
+        grad = grads.pop(node, None)
+        if grad is None:
+            continue
+        op = node._ctx
+        if op is None or node._retain:
+            node._accumulate(grad)
+        if op is None:
+            continue
+        if op.saved is None:
+            raise RuntimeError(
+                f"backward through op '{op.name}' a second time: its saved arrays were "
+                "freed after the first backward; pass retain_graph=True to the first call"
+            )
+        input_grads = op.backward(grad)
+        if not retain_graph:
+            op.saved = None
+        for parent, parent_grad in zip(node._prev, input_grads):
+            if parent_grad is None or not parent.requires_grad:
+                continue
+            if parent_grad.shape != parent.data.shape:
+                parent_grad = unbroadcast(parent_grad, parent.data.shape)
+            if state.check_finite:
+                check_finite(parent_grad, op, [p.shape for p in node._prev], "backward")
+            if parent in grads:
+                grads[parent] = grads[parent] + parent_grad
+            else:
+                grads[parent] = parent_grad
+        if tracer is not None:
+            tracer.record(node, op.name, op.module, grad, node._prev, [
+                None if not p.requires_grad or pg is None else
+                (pg if pg.shape == p.data.shape else unbroadcast(pg, p.data.shape))
+                for p, pg in zip(node._prev, input_grads)])

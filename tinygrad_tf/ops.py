@@ -1,0 +1,500 @@
+"""The primitives of the tensor engine: each op's forward and its backward.
+
+An op's `forward(*arrays)` computes its output from NumPy arrays and saves in
+`self.saved` what its backward will need. `backward(grad)` takes the gradient of
+the loss with respect to the output (same shape as the output) and returns one
+gradient per input: the vector-Jacobian product, gradᵀ · ∂out/∂input, written
+out on the line that computes it. It may return `None` for an input that needs
+no gradient (`self.needs[i]` is False), and it never writes into `grad`.
+
+Gradients come back in the output's (broadcast) shape; the engine sums them
+down to each input's shape in one place (`engine.unbroadcast`). Ops know
+nothing of Tensors, graphs or modules.
+"""
+import math
+
+import numpy as np
+from scipy.special import ndtr  # Φ, the standard normal CDF (for exact GELU)
+
+SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+class Op:
+    __slots__ = ("saved", "needs", "module")
+    name = "op"
+
+    def __init__(self):
+        self.saved = ()      # arrays for backward; None once freed
+        self.needs = ()      # which inputs require grad
+        self.module = None   # dotted path of the module that ran this op
+
+    def __repr__(self):
+        return f"<op {self.name}>"
+
+
+# ---------------------------------------------------------------- arithmetic
+
+class Add(Op):
+    __slots__ = ()
+    name = "add"
+
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, g):
+        return g, g                        # d(a+b)/da = d(a+b)/db = 1
+
+
+class ResidualAdd(Add):
+    """`skip + branch` of a residual block: an add whose first input is the skip path,
+    so graphs and traces can tell the two paths apart."""
+    __slots__ = ()
+    name = "residual_add"
+
+
+class Sub(Op):
+    __slots__ = ()
+    name = "sub"
+
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, g):
+        return g, -g                       # d(a-b)/da = 1, d(a-b)/db = -1
+
+
+class Neg(Op):
+    __slots__ = ()
+    name = "neg"
+
+    def forward(self, a):
+        return -a
+
+    def backward(self, g):
+        return (-g,)
+
+
+class Mul(Op):
+    __slots__ = ()
+    name = "mul"
+
+    def forward(self, a, b):
+        self.saved = (a, b)
+        return a * b
+
+    def backward(self, g):
+        a, b = self.saved
+        return g * b, g * a                # d(ab)/da = b, d(ab)/db = a
+
+
+class Div(Op):
+    __slots__ = ()
+    name = "div"
+
+    def forward(self, a, b):
+        self.saved = (a, b)
+        return a / b
+
+    def backward(self, g):
+        a, b = self.saved
+        ga = g / b                         # d(a/b)/da = 1/b
+        return ga, -ga * a / b             # d(a/b)/db = -a/b²
+
+
+class Pow(Op):
+    """a ** p for a constant number p."""
+    __slots__ = ("p",)
+    name = "pow"
+
+    def forward(self, a, p):
+        self.saved, self.p = (a,), p
+        return a ** p
+
+    def backward(self, g):
+        (a,), p = self.saved, self.p
+        return (g * p * a ** (p - 1),)     # d(aᵖ)/da = p·aᵖ⁻¹
+
+
+class MatMul(Op):
+    """NumPy's matmul: (..., n, k) @ (..., k, m) -> (..., n, m); a 1-D operand is a
+    row (on the left) or a column (on the right) that is dropped from the result."""
+    __slots__ = ()
+    name = "matmul"
+
+    def forward(self, a, b):
+        self.saved = (a, b)
+        return a @ b
+
+    def backward(self, g):
+        a, b = self.saved
+        if a.ndim == 1:                    # restore the dropped row / column axes
+            g, a = g[..., None, :], a[None, :]
+        if b.ndim == 1:
+            g, b = g[..., None], b[:, None]
+        ga = g @ np.swapaxes(b, -1, -2) if self.needs[0] else None   # dL/dA = G Bᵀ
+        gb = np.swapaxes(a, -1, -2) @ g if self.needs[1] else None   # dL/dB = Aᵀ G
+        a0, b0 = self.saved
+        if ga is not None and a0.ndim == 1:
+            ga = ga[..., 0, :]
+        if gb is not None and b0.ndim == 1:
+            gb = gb[..., 0]
+        return ga, gb
+
+
+# --------------------------------------------------------------- elementwise
+
+class Exp(Op):
+    __slots__ = ()
+    name = "exp"
+
+    def forward(self, a):
+        y = np.exp(a)
+        self.saved = (y,)
+        return y
+
+    def backward(self, g):
+        return (g * self.saved[0],)        # d eᵃ/da = eᵃ
+
+
+class Log(Op):
+    __slots__ = ()
+    name = "log"
+
+    def forward(self, a):
+        self.saved = (a,)
+        return np.log(a)
+
+    def backward(self, g):
+        return (g / self.saved[0],)        # d log a/da = 1/a
+
+
+class Sqrt(Op):
+    __slots__ = ()
+    name = "sqrt"
+
+    def forward(self, a):
+        y = np.sqrt(a)
+        self.saved = (y,)
+        return y
+
+    def backward(self, g):
+        return (g * 0.5 / self.saved[0],)  # d √a/da = 1/(2√a)
+
+
+class Abs(Op):
+    __slots__ = ()
+    name = "abs"
+
+    def forward(self, a):
+        self.saved = (a,)
+        return np.abs(a)
+
+    def backward(self, g):
+        return (g * np.sign(self.saved[0]),)   # d|a|/da = sign(a), 0 at 0 as PyTorch
+
+
+class Tanh(Op):
+    __slots__ = ()
+    name = "tanh"
+
+    def forward(self, a):
+        y = np.tanh(a)
+        self.saved = (y,)
+        return y
+
+    def backward(self, g):
+        y = self.saved[0]
+        return (g * (1 - y * y),)          # d tanh/da = 1 - y²
+
+
+def _sigmoid(a):
+    """1/(1+e⁻ᵃ) without overflow: e^(-log(1+e⁻ᵃ)), finite for any a."""
+    return np.exp(-np.logaddexp(0, -a))
+
+
+class Sigmoid(Op):
+    __slots__ = ()
+    name = "sigmoid"
+
+    def forward(self, a):
+        y = _sigmoid(a)
+        self.saved = (y,)
+        return y
+
+    def backward(self, g):
+        y = self.saved[0]
+        return (g * y * (1 - y),)          # dσ/da = σ(1-σ)
+
+
+class Relu(Op):
+    __slots__ = ()
+    name = "relu"
+
+    def forward(self, a):
+        y = np.maximum(a, 0)
+        self.saved = (a > 0,)
+        return y
+
+    def backward(self, g):
+        return (g * self.saved[0],)        # d relu/da = 1 where a > 0, else 0
+
+
+class Silu(Op):
+    __slots__ = ()
+    name = "silu"
+
+    def forward(self, a):
+        s = _sigmoid(a)
+        self.saved = (a, s)
+        return a * s
+
+    def backward(self, g):
+        a, s = self.saved
+        return (g * s * (1 + a * (1 - s)),)   # d(a·σ(a))/da = σ + aσ(1-σ)
+
+
+class Gelu(Op):
+    """GELU(a) = a·Φ(a), Φ the standard normal CDF; or its tanh approximation
+    0.5·a·(1 + tanh(√(2/π)(a + 0.044715a³)))."""
+    __slots__ = ("approximate",)
+    name = "gelu"
+
+    def forward(self, a, approximate="none"):
+        self.approximate = approximate
+        if approximate == "tanh":
+            t = np.tanh(SQRT_2_OVER_PI * (a + 0.044715 * a ** 3))
+            self.saved = (a, t)
+            return 0.5 * a * (1 + t)
+        cdf = ndtr(a)
+        self.saved = (a, cdf)
+        return a * cdf
+
+    def backward(self, g):
+        a, s = self.saved
+        if self.approximate == "tanh":
+            # d/da = 0.5(1+t) + 0.5a(1-t²)·√(2/π)(1 + 3·0.044715a²)
+            dt = SQRT_2_OVER_PI * (1 + 3 * 0.044715 * a * a)
+            return (g * (0.5 * (1 + s) + 0.5 * a * (1 - s * s) * dt),)
+        pdf = INV_SQRT_2PI * np.exp(-0.5 * a * a)
+        return (g * (s + a * pdf),)        # d(aΦ(a))/da = Φ(a) + a·φ(a)
+
+
+class Cast(Op):
+    __slots__ = ()
+    name = "astype"
+
+    def forward(self, a, dtype):
+        self.saved = (a.dtype,)
+        return a.astype(dtype)
+
+    def backward(self, g):
+        return (g.astype(self.saved[0]),)  # identity, back in the input's dtype
+
+
+# ---------------------------------------------------------------- reductions
+
+def _expand(g, shape, axis, keepdims):
+    """Broadcast a reduced gradient back over the reduced axes of `shape`."""
+    if axis is not None and not keepdims:
+        g = np.expand_dims(g, axis)
+    return np.broadcast_to(g, shape)
+
+
+def _count(shape, axis):
+    if axis is None:
+        return math.prod(shape)
+    return math.prod(shape[i] for i in axis)
+
+
+class Sum(Op):
+    __slots__ = ("axis", "keepdims")
+    name = "sum"
+
+    def forward(self, a, axis=None, keepdims=False):
+        self.saved, self.axis, self.keepdims = (a.shape,), axis, keepdims
+        return np.sum(a, axis=axis, keepdims=keepdims)
+
+    def backward(self, g):                 # every summand gets the whole gradient
+        return (_expand(g, self.saved[0], self.axis, self.keepdims),)
+
+
+class Mean(Op):
+    __slots__ = ("axis", "keepdims")
+    name = "mean"
+
+    def forward(self, a, axis=None, keepdims=False):
+        self.saved, self.axis, self.keepdims = (a.shape,), axis, keepdims
+        return np.mean(a, axis=axis, keepdims=keepdims)
+
+    def backward(self, g):                 # each of the n terms gets grad/n
+        shape = self.saved[0]
+        return (_expand(g / _count(shape, self.axis), shape, self.axis, self.keepdims),)
+
+
+class Max(Op):
+    """Ties share the gradient equally, as PyTorch's `amax` does."""
+    __slots__ = ("axis", "keepdims")
+    name = "max"
+
+    def forward(self, a, axis=None, keepdims=False):
+        y = np.max(a, axis=axis, keepdims=True)
+        self.saved, self.axis, self.keepdims = (a == y,), axis, keepdims
+        return y if keepdims else np.squeeze(y, axis=axis)
+
+    def backward(self, g):
+        hit = self.saved[0].astype(g.dtype)
+        g = _expand(g, hit.shape, self.axis, self.keepdims)
+        share = hit / hit.sum(axis=self.axis, keepdims=True)   # 1/k for each of k ties
+        return (g * share,)
+
+
+class Var(Op):
+    """Σ(a - mean)² / (n - correction); correction=0 is LayerNorm's biased variance."""
+    __slots__ = ("axis", "keepdims", "n")
+    name = "var"
+
+    def forward(self, a, axis=None, keepdims=False, correction=0):
+        centred = a - np.mean(a, axis=axis, keepdims=True)
+        self.n = _count(a.shape, axis) - correction
+        self.saved, self.axis, self.keepdims = (centred,), axis, keepdims
+        return np.sum(centred * centred, axis=axis, keepdims=keepdims) / self.n
+
+    def backward(self, g):                 # dvar/da_i = 2(a_i - mean)/(n - correction)
+        centred = self.saved[0]
+        g = _expand(g, centred.shape, self.axis, self.keepdims)
+        return (g * centred * (2.0 / self.n),)
+
+
+# --------------------------------------------------------------------- shape
+
+class Reshape(Op):
+    __slots__ = ()
+    name = "reshape"
+
+    def forward(self, a, shape):
+        self.saved = (a.shape,)
+        return a.reshape(shape)
+
+    def backward(self, g):
+        return (g.reshape(self.saved[0]),)
+
+
+class Permute(Op):
+    __slots__ = ()
+    name = "permute"
+
+    def forward(self, a, axes):
+        self.saved = (np.argsort(axes),)
+        return a.transpose(axes)
+
+    def backward(self, g):                 # move the axes back where they came from
+        return (g.transpose(self.saved[0]),)
+
+
+def _is_basic(index):
+    """Only ints, slices, None and Ellipsis: every element is picked at most once."""
+    items = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis
+               for i in items)
+
+
+class GetItem(Op):
+    __slots__ = ("index",)
+    name = "getitem"
+
+    def forward(self, a, index):
+        self.saved, self.index = (a.shape, a.dtype), index
+        return a[index]
+
+    def backward(self, g):                 # scatter the gradient back where it was read
+        shape, dtype = self.saved
+        out = np.zeros(shape, dtype=dtype)
+        if _is_basic(self.index):
+            out[self.index] = g
+        else:
+            np.add.at(out, self.index, g)  # an index read twice gets both gradients
+        return (out,)
+
+
+class MaskedFill(Op):
+    __slots__ = ()
+    name = "masked_fill"
+
+    def forward(self, a, mask, value):
+        self.saved = (mask,)
+        return np.where(mask, np.asarray(value, dtype=a.dtype), a)
+
+    def backward(self, g):                 # filled places did not come from a
+        return (np.where(self.saved[0], 0, g),)
+
+
+class Where(Op):
+    __slots__ = ()
+    name = "where"
+
+    def forward(self, a, b, cond):
+        self.saved = (cond,)
+        return np.where(cond, a, b)
+
+    def backward(self, g):
+        cond = self.saved[0]
+        return np.where(cond, g, 0), np.where(cond, 0, g)
+
+
+class Cat(Op):
+    __slots__ = ("axis",)
+    name = "cat"
+
+    def forward(self, *arrays, axis=0):
+        self.axis = axis
+        self.saved = (np.cumsum([a.shape[axis] for a in arrays])[:-1],)
+        return np.concatenate(arrays, axis=axis)
+
+    def backward(self, g):                 # each input gets its own slice back
+        return tuple(np.split(g, self.saved[0], axis=self.axis))
+
+
+class Stack(Op):
+    __slots__ = ("axis",)
+    name = "stack"
+
+    def forward(self, *arrays, axis=0):
+        self.axis = axis
+        self.saved = (len(arrays),)
+        return np.stack(arrays, axis=axis)
+
+    def backward(self, g):
+        return tuple(np.take(g, i, axis=self.axis) for i in range(self.saved[0]))
+
+
+# ---------------------------------------------------------------- normalised
+
+class Softmax(Op):
+    __slots__ = ("axis",)
+    name = "softmax"
+
+    def forward(self, a, axis=-1):
+        e = np.exp(a - a.max(axis=axis, keepdims=True))    # shift: no overflow
+        y = e / e.sum(axis=axis, keepdims=True)
+        self.saved, self.axis = (y,), axis
+        return y
+
+    def backward(self, g):                 # dL/da = y ⊙ (g - Σ g·y)
+        y = self.saved[0]
+        return (y * (g - (g * y).sum(axis=self.axis, keepdims=True)),)
+
+
+class LogSoftmax(Op):
+    __slots__ = ("axis",)
+    name = "log_softmax"
+
+    def forward(self, a, axis=-1):
+        shifted = a - a.max(axis=axis, keepdims=True)
+        y = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        self.saved, self.axis = (y,), axis
+        return y
+
+    def backward(self, g):                 # dL/da = g - softmax(a) · Σ g
+        y = self.saved[0]
+        return (g - np.exp(y) * g.sum(axis=self.axis, keepdims=True),)
