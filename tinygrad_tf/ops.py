@@ -128,12 +128,18 @@ class MatMul(Op):
 
     def backward(self, g):
         a, b = self.saved
-        if a.ndim == 1:                    # restore the dropped row / column axes
-            g, a = g[..., None, :], a[None, :]
-        if b.ndim == 1:
+        if b.ndim == 1:                    # restore the dropped column / row axes
             g, b = g[..., None], b[:, None]
+        if a.ndim == 1:
+            g, a = g[..., None, :], a[None, :]
         ga = g @ np.swapaxes(b, -1, -2) if self.needs[0] else None   # dL/dA = G Bᵀ
-        gb = np.swapaxes(a, -1, -2) @ g if self.needs[1] else None   # dL/dB = Aᵀ G
+        if not self.needs[1]:
+            gb = None
+        elif b.ndim == 2:                  # a weight shared by every row of a batch:
+            k, m = b.shape                 # one GEMM over all rows, not a batch summed after
+            gb = a.reshape(-1, k).T @ g.reshape(-1, m)
+        else:
+            gb = np.swapaxes(a, -1, -2) @ g                           # dL/dB = Aᵀ G
         a0, b0 = self.saved
         if ga is not None and a0.ndim == 1:
             ga = ga[..., 0, :]
