@@ -1,0 +1,166 @@
+"""Optimizers, gradient clipping and the warmup schedule against torch.optim."""
+import numpy as np
+import pytest
+import torch
+
+import tinygrad_tf as tg
+from tinygrad_tf import optim
+
+SHAPES = [(3, 4), (4,), (2, 3, 2)]
+
+
+def make_params(dtype=np.float64, seed=0):
+    """The same starting values as our Tensors and as torch leaves."""
+    rng = np.random.default_rng(seed)
+    arrays = [rng.standard_normal(s).astype(dtype) for s in SHAPES]
+    ours = [tg.Tensor(a.copy(), requires_grad=True, dtype=dtype) for a in arrays]
+    theirs = [torch.tensor(a.copy(), requires_grad=True) for a in arrays]
+    return ours, theirs
+
+
+def run_both(make_ours, make_theirs, steps=6, dtype=np.float64, missing=None):
+    """Feed both optimizers the same random gradients for `steps` steps and return
+    the final parameters. `missing=(step, i)` leaves parameter i without a gradient
+    at that step, which both must skip (no update, no state advance)."""
+    ours, theirs = make_params(dtype)
+    opt, topt = make_ours(ours), make_theirs(theirs)
+    rng = np.random.default_rng(1)
+    for step in range(steps):
+        for i, (p, tp) in enumerate(zip(ours, theirs)):
+            g = rng.standard_normal(p.shape).astype(dtype)
+            if missing == (step, i):
+                p.grad, tp.grad = None, None
+            else:
+                p.grad, tp.grad = g.copy(), torch.tensor(g.copy())
+        opt.step()
+        topt.step()
+    return ours, theirs
+
+
+CASES = {
+    "sgd": (lambda p: optim.SGD(p, lr=0.1),
+            lambda p: torch.optim.SGD(p, lr=0.1)),
+    "sgd-momentum": (lambda p: optim.SGD(p, lr=0.05, momentum=0.9),
+                     lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9)),
+    "sgd-decay": (lambda p: optim.SGD(p, lr=0.05, weight_decay=0.1),
+                  lambda p: torch.optim.SGD(p, lr=0.05, weight_decay=0.1)),
+    "sgd-momentum-decay": (lambda p: optim.SGD(p, lr=0.05, momentum=0.8, weight_decay=0.01),
+                           lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.8, weight_decay=0.01)),
+    "adam": (lambda p: optim.Adam(p, lr=0.01),
+             lambda p: torch.optim.Adam(p, lr=0.01)),
+    "adam-decay-betas": (lambda p: optim.Adam(p, lr=0.02, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1),
+                         lambda p: torch.optim.Adam(p, lr=0.02, betas=(0.8, 0.99), eps=1e-6,
+                                                    weight_decay=0.1)),
+    "adamw": (lambda p: optim.AdamW(p, lr=0.01),
+              lambda p: torch.optim.AdamW(p, lr=0.01)),
+    "adamw-decay": (lambda p: optim.AdamW(p, lr=0.03, betas=(0.85, 0.95), weight_decay=0.2),
+                    lambda p: torch.optim.AdamW(p, lr=0.03, betas=(0.85, 0.95), weight_decay=0.2)),
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_matches_torch_float64(name):
+    ours, theirs = run_both(*CASES[name], steps=7, missing=(3, 1))
+    for p, tp in zip(ours, theirs):
+        assert p.dtype == np.float64
+        np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", ["sgd-momentum-decay", "adam-decay-betas", "adamw-decay"])
+def test_float32_stays_float32_and_matches_torch(name):
+    ours, theirs = run_both(*CASES[name], steps=5, dtype=np.float32)
+    for p, tp in zip(ours, theirs):
+        assert p.dtype == np.float32 and p.grad.dtype == np.float32
+        np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_missing_gradient_is_skipped():
+    """A parameter without a gradient is left exactly as it was (weight decay included)."""
+    ours, _ = make_params()
+    before = ours[0].numpy()
+    opt = optim.AdamW(ours, lr=0.1, weight_decay=0.5)
+    ours[1].grad = np.ones(ours[1].shape)
+    opt.step()
+    np.testing.assert_array_equal(ours[0].data, before)
+    assert opt.state[0] == {} and opt.state[1]["step"] == 1
+
+
+def test_updates_in_place_and_zero_grad():
+    """Updates write into the same array (views such as detach() see them)."""
+    ours, _ = make_params()
+    view = ours[0].detach()
+    opt = optim.SGD(ours, lr=0.5)
+    ours[0].grad = np.full(ours[0].shape, 2.0)
+    expected = ours[0].numpy() - 1.0
+    opt.step()
+    np.testing.assert_array_equal(view.data, expected)
+    opt.zero_grad()
+    assert all(p.grad is None for p in ours)
+
+
+def test_trains_a_tiny_regression():
+    """Adam on y = x @ w_true from scratch: the loss drops by orders of magnitude."""
+    rng = np.random.default_rng(0)
+    x = tg.Tensor(rng.standard_normal((32, 3)))
+    y = x @ tg.Tensor([[1.0], [-2.0], [0.5]])
+    w = tg.zeros((3, 1), requires_grad=True)
+    opt = optim.Adam([w], lr=0.1)
+    losses = []
+    for _ in range(200):
+        loss = ((x @ w - y) ** 2).mean()
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        losses.append(loss.item())
+    assert losses[-1] < 1e-4 * losses[0]
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="empty"):
+        optim.Adam([])
+    with pytest.raises(ValueError, match="lr"):
+        optim.SGD(make_params()[0], lr=-1.0)
+
+
+@pytest.mark.parametrize("max_norm", [0.5, 1e3])
+def test_clip_grad_norm_matches_torch(max_norm):
+    ours, theirs = make_params()
+    rng = np.random.default_rng(2)
+    for p, tp in zip(ours[:2], theirs[:2]):           # the last parameter has no gradient
+        g = rng.standard_normal(p.shape)
+        p.grad, tp.grad = g.copy(), torch.tensor(g.copy())
+    total = optim.clip_grad_norm_(ours, max_norm)
+    torch_total = torch.nn.utils.clip_grad_norm_(theirs, max_norm)
+    assert isinstance(total, float)
+    assert total == pytest.approx(torch_total.item(), rel=1e-13)
+    for p, tp in zip(ours[:2], theirs[:2]):
+        np.testing.assert_allclose(p.grad, tp.grad.numpy(), rtol=1e-13, atol=1e-15)
+    assert ours[2].grad is None
+    clipped = np.sqrt(sum((p.grad ** 2).sum() for p in ours[:2]))
+    assert clipped == pytest.approx(min(max_norm, total), rel=1e-5)
+
+
+def test_noam_lr_formula_and_peak():
+    d_model, warmup = 64, 50
+    for step in [1, 7, 49, 50, 51, 400]:
+        expected = d_model ** -0.5 * min(step ** -0.5, step * warmup ** -1.5)
+        assert optim.noam_lr(step, d_model, warmup) == pytest.approx(expected, rel=1e-15)
+    assert optim.noam_lr(10, d_model, warmup, factor=2.0) == pytest.approx(
+        2 * 64 ** -0.5 * 10 * 50 ** -1.5, rel=1e-15)
+    lrs = [optim.noam_lr(s, d_model, warmup) for s in range(1, 201)]
+    assert int(np.argmax(lrs)) + 1 == warmup
+    assert max(lrs) == pytest.approx((d_model * warmup) ** -0.5, rel=1e-12)
+    with pytest.raises(ValueError):
+        optim.noam_lr(0, d_model, warmup)
+
+
+def test_noam_schedule_drives_the_optimizer():
+    opt = optim.Adam(make_params()[0])
+    sched = optim.NoamSchedule(opt, d_model=32, warmup=4, factor=2.0)
+    seen = [opt.lr]
+    for _ in range(5):
+        sched.step()
+        seen.append(opt.lr)
+    expected = [optim.noam_lr(s, 32, 4, factor=2.0) for s in range(1, 7)]
+    np.testing.assert_allclose(seen, expected, rtol=1e-15)
+    assert sched.step_num == 6 and sched.lr == opt.lr
