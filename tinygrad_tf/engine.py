@@ -1,9 +1,16 @@
 """The part of autograd that scalars and tensors share.
 
-A graph node (a `Value` or a `Tensor`) has:
+A graph node has:
     _prev  the tuple of nodes it was computed from (its parents; empty for leaves)
     _seq   a creation number: every node is made after its parents, so
            sorting by `_seq` puts parents before children.
+
+In the scalar engine the nodes are the `Value`s themselves. In the tensor
+engine they are the ops (`ops.Op`) and the leaf tensors: an op's `_prev` holds
+the op that made each input, or the input itself when it is a leaf. A tensor
+points at its op (`_ctx`), but no op points at a tensor it made, so the graph
+never keeps an intermediate array alive: once backward has freed what each op
+saved, a finished graph holds nothing but its shape, and the user's tensors.
 
 This module holds the global switches (grad recording, the module scope, the
 backward tracer, non-finite detection), `topological_order`, and the backward
@@ -120,13 +127,13 @@ def unbroadcast(grad, shape):
 
 
 def backward(root, seed, retain_graph=False):
-    """Reverse-mode sweep of the tensor engine from `root`, whose gradient is `seed`.
+    """Reverse-mode sweep of the tensor engine from the node `root`, whose gradient is `seed`.
 
     Each node's gradient is the sum over its children of what they send back, so
     nodes are visited children-first (reverse topological order) and each op's
     backward turns the gradient of its output into one for each input (the
-    vector-Jacobian product). Leaves that require grad, and nodes that asked
-    `retain_grad()`, add the result into `.grad`; other gradients live only here.
+    vector-Jacobian product). Leaves add what reaches them into `.grad`, as do
+    tensors that asked `retain_grad()`; other gradients live only in this loop.
     """
     grads = {root: seed}
     tracer = state.tracer
@@ -134,11 +141,12 @@ def backward(root, seed, retain_graph=False):
         grad = grads.pop(node, None)
         if grad is None:
             continue
-        op = node._ctx
-        if op is None or node._retain:
+        if not node._prev:                 # a leaf tensor
             node._accumulate(grad)
-        if op is None:
             continue
+        op = node
+        if op.retained is not None and op.retained() is not None:
+            op.retained()._accumulate(grad)
         if op.saved is None:
             raise RuntimeError(
                 f"backward through op '{op.name}' a second time: its saved arrays were "
@@ -147,19 +155,21 @@ def backward(root, seed, retain_graph=False):
         input_grads = op.backward(grad)
         if not retain_graph:
             op.saved = None
-        for parent, parent_grad in zip(node._prev, input_grads):
+        sent = [] if tracer is not None else None
+        for parent, parent_grad in zip(op._prev, input_grads):
             if parent_grad is None or not parent.requires_grad:
+                if sent is not None:
+                    sent.append(None)
                 continue
-            if parent_grad.shape != parent.data.shape:
-                parent_grad = unbroadcast(parent_grad, parent.data.shape)
+            if parent_grad.shape != parent.shape:
+                parent_grad = unbroadcast(parent_grad, parent.shape)
             if state.check_finite:
-                check_finite(parent_grad, op, [p.shape for p in node._prev], "backward")
+                check_finite(parent_grad, op, [p.shape for p in op._prev], "backward")
+            if sent is not None:
+                sent.append(parent_grad)
             if parent in grads:
                 grads[parent] = grads[parent] + parent_grad
             else:
                 grads[parent] = parent_grad
         if tracer is not None:
-            tracer.record(node, op.name, op.module, grad, node._prev, [
-                None if not p.requires_grad or pg is None else
-                (pg if pg.shape == p.data.shape else unbroadcast(pg, p.data.shape))
-                for p, pg in zip(node._prev, input_grads)])
+            tracer.record(op, op.name, op.module, grad, op._prev, sent)

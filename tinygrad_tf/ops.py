@@ -21,16 +21,24 @@ INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
 class Op:
-    __slots__ = ("saved", "needs", "module")
+    """A node of the tensor graph: one primitive applied to some inputs.
+
+    `_prev` holds, for each input, the op that made it or (for a leaf) the input
+    tensor itself; `shape` and `dtype` describe the output, which the op does not
+    keep. `saved` is dropped once backward has run.
+    """
+    __slots__ = ("_prev", "_seq", "shape", "dtype", "saved", "needs", "module", "retained")
     name = "op"
+    requires_grad = True     # an op is only recorded when some input needs a gradient
 
     def __init__(self):
         self.saved = ()      # arrays for backward; None once freed
         self.needs = ()      # which inputs require grad
         self.module = None   # dotted path of the module that ran this op
+        self.retained = None  # weakref to the output tensor, if it asked retain_grad()
 
     def __repr__(self):
-        return f"<op {self.name}>"
+        return f"<op {self.name} {self.shape}>"
 
 
 # ---------------------------------------------------------------- arithmetic
@@ -504,3 +512,97 @@ class LogSoftmax(Op):
     def backward(self, g):                 # dL/da = g - softmax(a) · Σ g
         y = self.saved[0]
         return (g - np.exp(y) * g.sum(axis=self.axis, keepdims=True),)
+
+
+# ------------------------------------------------------ fused ops for layers
+# Each could be composed from the primitives above; written as one op they make
+# one output array instead of several and a short backward, which is most of a
+# Transformer layer's time in Python.
+
+class Linear(Op):
+    """y = a Wᵀ + b for a (..., in), W (out, in) (PyTorch's layout) and b (out,):
+        dL/da = g W,     dL/dW = gᵀ a,     dL/db = Σ g      (sums over every row of a)"""
+    __slots__ = ()
+    name = "linear"
+
+    def forward(self, a, w, b=None):
+        self.saved = (a, w)
+        y = a.reshape(-1, a.shape[-1]) @ w.T   # (rows, out): one GEMM for every row
+        if b is not None:
+            y += b
+        return y.reshape(*a.shape[:-1], w.shape[0])
+
+    def backward(self, g):
+        a, w = self.saved
+        g2 = g.reshape(-1, w.shape[0])                                   # (rows, out)
+        ga = (g2 @ w).reshape(a.shape) if self.needs[0] else None
+        gw = g2.T @ a.reshape(-1, w.shape[1]) if self.needs[1] else None   # (out, in)
+        gb = g2.sum(axis=0) if len(self.needs) > 2 and self.needs[2] else None
+        return ga, gw, gb
+
+
+class LayerNorm(Op):
+    """y = x̂·w + b with x̂ = (a - mean)·r, r = 1/√(var + eps), over the last axes
+    (the biased variance, eps inside the root: PyTorch's). With ĝ = g·w:
+        dL/da = r·(ĝ - mean(ĝ) - x̂·mean(ĝ·x̂))      (means over the normalised axes)
+        dL/dw = Σ g·x̂,     dL/db = Σ g             (sums over the other axes)"""
+    __slots__ = ("axes",)
+    name = "layer_norm"
+
+    def forward(self, a, w, b, eps=1e-5):
+        axes = self.axes = tuple(range(a.ndim - w.ndim, a.ndim))
+        centred = a - a.mean(axis=axes, keepdims=True)
+        var = np.mean(centred * centred, axis=axes, keepdims=True)
+        r = 1.0 / np.sqrt(var + eps)
+        xhat = centred
+        xhat *= r                          # in place: centred is ours
+        self.saved = (xhat, r, w)
+        return xhat * w + b
+
+    def backward(self, g):
+        xhat, r, w = self.saved
+        axes = self.axes
+        ga = gw = gb = None
+        if self.needs[0]:
+            gh = g * w
+            ga = gh - gh.mean(axis=axes, keepdims=True)
+            ga -= xhat * (gh * xhat).mean(axis=axes, keepdims=True)
+            ga *= r
+        if self.needs[1]:
+            gw = (g * xhat).reshape(-1, *w.shape).sum(axis=0)
+        if self.needs[2]:
+            gb = g.reshape(-1, *w.shape).sum(axis=0)
+        return ga, gw, gb
+
+
+class MaskedSoftmax(Op):
+    """Attention's softmax over the last axis of scale·a, where `mask` (broadcast) is True:
+        y_j = exp(scale·a_j) / Σ_k allowed exp(scale·a_k)  where allowed, exactly 0 elsewhere;
+    a row with no allowed place gets y = 0 (not 0/0 = NaN). Backward as softmax's:
+        dL/da = scale · y ⊙ (g - Σ g·y)     so where y = 0, no gradient gets through."""
+    __slots__ = ("scale",)
+    name = "masked_softmax"
+
+    def forward(self, a, mask=None, scale=1.0):
+        s = a * scale                      # a fresh array, worked on in place below
+        if mask is not None:
+            np.copyto(s, -np.inf, where=~mask)
+        top = s.max(axis=-1, keepdims=True)
+        if mask is not None:
+            top[top == -np.inf] = 0.0      # a row with no allowed key: exp(-inf) = 0 below
+        s -= top                           # shift: no overflow
+        y = np.exp(s, out=s)
+        total = y.sum(axis=-1, keepdims=True)
+        if mask is not None:
+            total[total == 0] = 1.0        # that row stays all-zero
+        y /= total
+        self.saved, self.scale = (y,), scale
+        return y
+
+    def backward(self, g):
+        y = self.saved[0]
+        ga = g * y
+        ga -= y * ga.sum(axis=-1, keepdims=True)   # y ⊙ (g - Σ g·y)
+        if self.scale != 1.0:
+            ga *= self.scale
+        return (ga,)

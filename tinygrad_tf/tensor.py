@@ -1,9 +1,11 @@
 """`Tensor`: a NumPy array that remembers how it was made.
 
-Every method records one primitive op from `ops.py` (or composes several) and
-the output keeps that op (`_ctx`) and its inputs (`_prev`). `backward()` hands
-the graph to `engine.backward`, which walks it children-first.
+Every method records one primitive op from `ops.py` (or composes several); the
+output points at that op (`_ctx`), and the op at the ops or leaf tensors its
+inputs came from (`op._prev`). `backward()` hands the graph to
+`engine.backward`, which walks it children-first.
 """
+import weakref
 from operator import attrgetter
 
 import numpy as np
@@ -18,8 +20,9 @@ def _float_dtype(dtype):
 
 
 class Tensor:
-    __slots__ = ("data", "grad", "requires_grad", "name", "_ctx", "_prev", "_seq",
-                 "_retain", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "name", "_ctx", "__weakref__")
+    _prev = ()                         # as a node of the graph a tensor is always a leaf:
+    _seq = 0                           # computed tensors are stood for by their op (_ctx)
     __array_priority__ = 1000          # ndarray (op) Tensor defers to Tensor's operators
 
     def __init__(self, data, requires_grad=False, dtype=None, name=None):
@@ -37,21 +40,17 @@ class Tensor:
         self.grad = None
         self.name = name
         self._ctx = None
-        self._prev = ()
-        self._seq = 0                   # leaves come before every op output
-        self._retain = False
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
 
     @classmethod
-    def _make(cls, data, ctx=None, prev=()):
+    def _make(cls, data, ctx=None):
         """An op's output (or a constant) from an array, without copying it."""
         t = cls.__new__(cls)
         t.data = data if type(data) is np.ndarray else np.asarray(data)
         t.grad = t.name = None
-        t._ctx, t._prev, t._retain = ctx, prev, False
-        t._seq = next_seq() if ctx is not None else 0
+        t._ctx = ctx
         t.requires_grad = ctx is not None
         return t
 
@@ -101,8 +100,9 @@ class Tensor:
         return Tensor._make(self.data)
 
     def retain_grad(self):
-        """Keep this intermediate's gradient in `.grad` after backward."""
-        self._retain = True
+        """Keep this intermediate's gradient in `.grad` after backward (leaves always do)."""
+        if self._ctx is not None:
+            self._ctx.retained = weakref.ref(self)
         return self
 
     def _accumulate(self, grad):
@@ -134,7 +134,10 @@ class Tensor:
             if grad.shape != self.shape:
                 raise ValueError(
                     f"backward(): grad has shape {grad.shape} but the tensor has shape {self.shape}")
-        _backward(self, grad, retain_graph)
+        if self._ctx is None:              # backward on a leaf: d(self)/d(self) = 1
+            self._accumulate(grad)
+        else:
+            _backward(self._ctx, grad, retain_graph)
 
     # ----------------------------------------------------------- op plumbing
     def _const(self, x):
@@ -332,9 +335,12 @@ def apply(op_class, *inputs, **params):
     if state.grad_enabled:
         needs = tuple(map(_requires_grad, inputs))
         if True in needs:
+            op._prev = tuple(t._ctx or t for t in inputs)   # the input's op, or the leaf
+            op._seq = next_seq()
+            op.shape, op.dtype = out.shape, out.dtype
             op.needs = needs
             op.module = state.module
-            return Tensor._make(out, op, inputs)
+            return Tensor._make(out, op)
     return Tensor._make(out)
 
 
