@@ -6,6 +6,7 @@ The public face is described in docs and API.md: `Value` (scalars), `Tensor`
 from . import optim
 from .engine import NonFiniteError, detect_anomaly, no_grad
 from .gradcheck import GradcheckError, gradcheck, numerical_grad
+from .io import CheckpointError, load, save
 from .scalar import Value
 from .tensor import Tensor, arange, cat, ones, randn, residual, stack, tensor, where, zeros
 
@@ -13,5 +14,5 @@ __all__ = [
     "Value", "Tensor", "tensor", "zeros", "ones", "randn", "arange", "cat", "stack", "where",
     "residual", "no_grad", "detect_anomaly", "NonFiniteError",
     "gradcheck", "numerical_grad", "GradcheckError",
-    "optim",
+    "optim", "save", "load", "CheckpointError",
 ]
