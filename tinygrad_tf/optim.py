@@ -43,6 +43,37 @@ class Optimizer:
     def _update(self, p, g, state):
         raise NotImplementedError
 
+    def state_dict(self):
+        """What training needs to resume, as name → array for `tg.save`: `lr`, and
+        `<i>.<key>` for parameter i's state (`0.step`, `0.exp_avg`, ...). Copies."""
+        out = {"lr": np.array(self.lr)}
+        for i, state in enumerate(self.state):
+            for key, value in state.items():
+                out[f"{i}.{key}"] = np.array(value)
+        return out
+
+    def load_state_dict(self, state_dict):
+        """Restore what `state_dict()` gave, for the same parameters in the same order."""
+        state = [{} for _ in self.params]
+        for name, value in state_dict.items():
+            if name == "lr":
+                continue
+            index, _, key = name.partition(".")
+            if not index.isdigit() or int(index) >= len(self.params) or not key:
+                raise ValueError(f"{type(self).__name__}.load_state_dict: unexpected entry '{name}' "
+                                 f"(this optimizer has {len(self.params)} parameters)")
+            p = self.params[int(index)]
+            if key == "step":
+                state[int(index)][key] = int(value)
+            elif np.shape(value) != p.shape:
+                raise ValueError(f"{type(self).__name__}.load_state_dict: '{name}' has shape "
+                                 f"{np.shape(value)} but parameter {index} has shape {p.shape}")
+            else:
+                state[int(index)][key] = np.array(value, dtype=p.dtype)
+        if "lr" not in state_dict:
+            raise ValueError(f"{type(self).__name__}.load_state_dict: missing entry 'lr'")
+        self.lr, self.state = float(state_dict["lr"]), state
+
 
 class SGD(Optimizer):
     """Stochastic gradient descent, with PyTorch's momentum and L2 weight decay:
