@@ -9,10 +9,11 @@ from .gradcheck import GradcheckError, gradcheck, numerical_grad
 from .io import CheckpointError, load, save
 from .scalar import Value
 from .tensor import Tensor, arange, cat, ones, randn, residual, stack, tensor, where, zeros
+from .trace import trace
 
 __all__ = [
     "Value", "Tensor", "tensor", "zeros", "ones", "randn", "arange", "cat", "stack", "where",
     "residual", "no_grad", "detect_anomaly", "NonFiniteError",
-    "gradcheck", "numerical_grad", "GradcheckError",
+    "gradcheck", "numerical_grad", "GradcheckError", "trace",
     "optim", "save", "load", "CheckpointError",
 ]

@@ -1,16 +1,29 @@
 """Check the engine's gradients against finite differences.
 
-    numerical:  ∂f_i/∂x_j ≈ (f_i(x + ε e_j) - f_i(x - ε e_j)) / 2ε     (central differences)
-    analytical: row i of the Jacobian = backward() with a one-hot gradient on output i
+Full mode (small inputs), every entry of the Jacobian J = ∂f/∂x:
+    numerical:  J[:, j] ≈ (f(x + ε e_j) - f(x - ε e_j)) / 2ε       (central differences)
+    analytical: J[i, :] = backward() with a one-hot gradient on output i
 
-Both are full Jacobians; they must agree to |num - ana| <= atol + rtol·|num|
-element by element. Only float64 gives finite differences the precision this
-needs, so float32 inputs are refused.
+Fast mode (large inputs), one number per tensor: pick random unit vectors v (over the
+outputs) and u (over the tensor's elements), then compare
+    numerical:  vᵀJu ≈ (vᵀf(x + εu) - vᵀf(x - εu)) / 2ε                (2 forward passes)
+    analytical: vᵀJu = (vᵀJ)·u, where vᵀJ is one backward() seeded with v
+A wrong backward rule (a missing factor, a transposed axis, a gradient not summed over
+a broadcast) changes vᵀJu for almost every u, v, and costs one backward to catch. A
+single wrong element among thousands moves vᵀJu by only ~1/√(size) of its error and
+may hide under the tolerance: check small building blocks with the full Jacobian.
+When the projection fails, the culprit is located element by element with the
+numerical gradient of the scalar vᵀf.
+
+Either way values agree when |num - ana| <= atol + rtol·|num|. Only float64 gives
+finite differences the precision this needs, so float32 inputs are refused.
 """
 import numpy as np
 
 from .engine import no_grad
 from .tensor import Tensor
+
+FULL_LIMIT = 20_000   # fast=None: the full Jacobian while out.size × checked elements <= this
 
 
 class GradcheckError(AssertionError):
@@ -33,70 +46,87 @@ def _checked(inputs, params):
     return named
 
 
-def numerical_grad(fn, tensor, eps=1e-6):
-    """∂fn()/∂tensor by central differences, for a scalar-valued `fn()`.
-    Perturbs `tensor.data` in place, one element at a time, and restores it."""
-    flat = tensor.data.reshape(-1)         # a view: writing it moves the tensor
-    grad = np.zeros(flat.shape, dtype=np.float64)
-    with no_grad():
-        for j in range(flat.size):
-            orig = flat[j]
-            flat[j] = orig + eps
-            up = float(np.sum(_array(fn())))
-            flat[j] = orig - eps
-            down = float(np.sum(_array(fn())))
-            flat[j] = orig
-            grad[j] = (up - down) / (2 * eps)
-    return grad.reshape(tensor.shape)
-
-
 def _array(out):
     return out.data if isinstance(out, Tensor) else np.asarray(out)
 
 
+def _central(f, tensor, eps):
+    """(f() at tensor + ε e_j  -  f() at tensor - ε e_j) / 2ε for every element j, stacked
+    along the last axis. Perturbs `tensor.data` in place, one element at a time."""
+    flat = tensor.data.reshape(-1)         # a view: writing it moves the tensor
+    columns = []
+    with no_grad():
+        for j in range(flat.size):
+            orig = flat[j]
+            flat[j] = orig + eps
+            up = f()
+            flat[j] = orig - eps
+            down = f()
+            flat[j] = orig
+            columns.append((up - down) / (2 * eps))
+    return np.stack(columns, axis=-1) if columns else np.zeros((0,))
+
+
+def numerical_grad(fn, tensor, eps=1e-6):
+    """∂fn()/∂tensor by central differences, for a scalar-valued `fn()`.
+    Perturbs `tensor.data` in place, one element at a time, and restores it."""
+    grad = _central(lambda: float(np.sum(_array(fn()))), tensor, eps)
+    return np.asarray(grad, dtype=np.float64).reshape(tensor.shape)
+
+
 def jacobians(fn, inputs, named, eps=1e-6):
     """Numerical and analytical Jacobians (out.size × t.size) for each named tensor."""
-    out = fn(*inputs)
-    if not isinstance(out, Tensor):
-        raise TypeError(f"gradcheck: fn must return a Tensor, not {type(out).__name__}")
+    out = _output(fn, inputs)
     m = out.size
-    saved_grads = [t.grad for _, t in named]
-    numerical, analytical = [], []
-    for _, t in named:
-        flat = t.data.reshape(-1)
-        num = np.zeros((m, flat.size))
-        with no_grad():
-            for j in range(flat.size):
-                orig = flat[j]
-                flat[j] = orig + eps
-                up = fn(*inputs).data.reshape(-1).astype(np.float64)
-                flat[j] = orig - eps
-                down = fn(*inputs).data.reshape(-1).astype(np.float64)
-                flat[j] = orig
-                num[:, j] = (up - down) / (2 * eps)
-        numerical.append(num)
-        analytical.append(np.zeros((m, flat.size)))
+    f = lambda: fn(*inputs).data.reshape(-1).astype(np.float64)
+    numerical = [_central(f, t, eps).reshape(m, t.size) for _, t in named]
+    analytical = [np.zeros((m, t.size)) for _, t in named]
     if out.requires_grad:
         for i in range(m):
-            for _, t in named:
-                t.grad = None
             onehot = np.zeros(m, dtype=out.dtype)
             onehot[i] = 1.0
-            out.backward(onehot.reshape(out.shape), retain_graph=True)
-            for k, (_, t) in enumerate(named):
-                if t.grad is not None:
-                    analytical[k][i] = t.grad.reshape(-1)
-    for (_, t), g in zip(named, saved_grads):
-        t.grad = g
+            for k, g in enumerate(_backward(out, onehot.reshape(out.shape), named)):
+                analytical[k][i] = g.reshape(-1)
     return numerical, analytical
 
 
-def gradcheck(fn, inputs, params=(), eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
-    """True if the engine's Jacobian of `fn(*inputs)` matches central differences for
-    every float tensor in `inputs` and `params`; otherwise raise GradcheckError
-    (or return False) naming the tensor, the worst element, both values and the error."""
-    inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
-    named = _checked(inputs, tuple(params))
+def _output(fn, inputs):
+    out = fn(*inputs)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"gradcheck: fn must return a Tensor, not {type(out).__name__}")
+    return out
+
+
+def _backward(out, seed, named):
+    """The gradient `seed`ᵀ·∂out/∂t for each named tensor (zeros where none flows),
+    leaving every tensor's .grad as it was."""
+    saved = [t.grad for _, t in named]
+    for _, t in named:
+        t.grad = None
+    out.backward(seed, retain_graph=True)
+    grads = [np.zeros(t.shape) if t.grad is None else t.grad for _, t in named]
+    for (_, t), g in zip(named, saved):
+        t.grad = g
+    return grads
+
+
+def _unit(rng, shape):
+    x = rng.standard_normal(shape)
+    return x / max(np.linalg.norm(x), 1e-300)
+
+
+def _at(name, index):
+    """`w[2, 1]`: a tensor's name and an element's index."""
+    return f"{name}[{', '.join(str(int(i)) for i in index)}]"
+
+
+def _fail(msg, raise_exception):
+    if raise_exception:
+        raise GradcheckError(msg)
+    return False
+
+
+def _check_full(fn, inputs, named, eps, atol, rtol, raise_exception):
     numerical, analytical = jacobians(fn, inputs, named, eps)
     for (name, t), num, ana in zip(named, numerical, analytical):
         err = np.abs(num - ana)
@@ -104,11 +134,61 @@ def gradcheck(fn, inputs, params=(), eps=1e-6, atol=1e-5, rtol=1e-3, raise_excep
         if bad.any():
             i, j = np.unravel_index(np.argmax(np.where(bad, err, -1.0)), err.shape)
             element = np.unravel_index(j, t.shape) if t.ndim else ()
-            msg = (f"gradcheck: gradient of output element {i} with respect to {name}"
-                   f"{list(element)} is wrong: numerical {num[i, j]:.10g}, "
-                   f"analytical {ana[i, j]:.10g}, error {err[i, j]:.3g} "
-                   f"(allowed {atol:g} + {rtol:g}·|numerical|)")
-            if raise_exception:
-                raise GradcheckError(msg)
-            return False
+            return _fail(
+                f"gradcheck: gradient of output element {i} with respect to {_at(name, element)}"
+                f" is wrong: numerical {num[i, j]:.10g}, analytical {ana[i, j]:.10g}, "
+                f"error {err[i, j]:.3g} (allowed {atol:g} + {rtol:g}·|numerical|)", raise_exception)
     return True
+
+
+def _check_fast(fn, inputs, named, eps, atol, rtol, raise_exception, seed):
+    """One random projection vᵀJu per tensor; on a mismatch, find the worst element of vᵀJ."""
+    rng = np.random.default_rng(seed)
+    out = _output(fn, inputs)
+    v = _unit(rng, out.shape)
+    projected = lambda: float(np.sum(fn(*inputs).data * v))          # vᵀf
+    if out.requires_grad:
+        vjps = _backward(out, v.astype(out.dtype), named)            # vᵀJ, one per tensor
+    else:
+        vjps = [np.zeros(t.shape) for _, t in named]
+    for (name, t), vjp in zip(named, vjps):
+        u = _unit(rng, t.shape)
+        ana = float(np.sum(vjp * u))
+        with no_grad():
+            orig = t.data.copy()
+            t.data += eps * u
+            up = projected()
+            t.data[...] = orig - eps * u
+            down = projected()
+            t.data[...] = orig
+        num = (up - down) / (2 * eps)
+        if abs(num - ana) <= atol + rtol * abs(num):
+            continue
+        num_vjp = _central(projected, t, eps).reshape(t.shape)      # locate the culprit
+        err = np.abs(num_vjp - vjp)
+        j = np.unravel_index(np.argmax(err - rtol * np.abs(num_vjp)), t.shape) if t.ndim else ()
+        return _fail(
+            f"gradcheck (fast): the random projection vᵀJu for {name} is wrong: numerical "
+            f"{num:.10g}, analytical {ana:.10g}; the worst element is {_at(name, j)}: "
+            f"numerical {num_vjp[j]:.10g}, analytical {vjp[j]:.10g} (of vᵀ·∂output/∂{name}), "
+            f"error {err[j]:.3g} (allowed {atol:g} + {rtol:g}·|numerical|)", raise_exception)
+    return True
+
+
+def gradcheck(fn, inputs, params=(), eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
+              fast=None, seed=0):
+    """True if the engine's gradients of `fn(*inputs)` match central differences for every
+    float tensor in `inputs` and `params`; otherwise raise GradcheckError (or return False)
+    naming the tensor, the worst element, both values and the error.
+
+    fast=False checks the full Jacobian; fast=True one random projection vᵀJu per tensor
+    (random vectors drawn from `seed`); fast=None (default) picks full while
+    out.size × (elements checked) <= FULL_LIMIT, fast above it."""
+    inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
+    named = _checked(inputs, tuple(params))
+    if fast is None:
+        out = _output(fn, inputs)
+        fast = out.size * sum(t.size for _, t in named) > FULL_LIMIT
+    if fast:
+        return _check_fast(fn, inputs, named, eps, atol, rtol, raise_exception, seed)
+    return _check_full(fn, inputs, named, eps, atol, rtol, raise_exception)

@@ -1,0 +1,107 @@
+"""gradcheck: passes on right gradients, fails on a wrong one and says where."""
+import importlib
+import re
+
+import numpy as np
+import pytest
+
+import tinygrad_tf as tg
+from tinygrad_tf import ops
+from tinygrad_tf.tensor import apply
+
+gc_module = importlib.import_module("tinygrad_tf.gradcheck")   # (tg.gradcheck is the function)
+
+
+def f64(*shape, seed=0, name=None):
+    t = tg.randn(*shape, seed=seed, dtype=np.float64, requires_grad=True)
+    t.name = name
+    return t
+
+
+class BrokenSquare(ops.Op):
+    """a², whose backward is right everywhere except at index `wrong`, where it is doubled."""
+    __slots__ = ("wrong",)
+    name = "broken_square"
+
+    def forward(self, a, wrong):
+        self.saved, self.wrong = (a,), wrong
+        return a * a
+
+    def backward(self, g):
+        grad = g * 2 * self.saved[0]
+        grad[self.wrong] *= 2.0
+        return (grad,)
+
+
+def broken_square(x, wrong):
+    return apply(BrokenSquare, x, wrong=wrong)
+
+
+def test_passes_on_a_broadcasting_expression_with_the_full_jacobian():
+    x, w, b = f64(3, 4, name="x"), f64(4, 5, seed=1), f64(5, seed=2)
+    assert tg.gradcheck(lambda x, w, b: ((x @ w + b).tanh() * x.sum(axis=1, keepdims=True)).exp(),
+                        (x, w, b), fast=False)
+
+
+def test_the_full_check_fails_on_a_wrong_gradient_naming_tensor_and_element():
+    x = f64(3, 4, name="x")
+    with pytest.raises(tg.GradcheckError) as info:
+        tg.gradcheck(lambda x: broken_square(x, (1, 2)), (x,), fast=False)
+    msg = str(info.value)
+    assert "x[1, 2]" in msg and "output element 6" in msg   # element (1, 2) feeds output 1·4 + 2
+    num = float(re.search(r"numerical (\S+),", msg).group(1))
+    ana = float(re.search(r"analytical (\S+),", msg).group(1))
+    assert num == pytest.approx(2 * x.data[1, 2]) and ana == pytest.approx(4 * x.data[1, 2])
+    assert tg.gradcheck(lambda x: broken_square(x, (1, 2)), (x,), fast=False,
+                        raise_exception=False) is False
+
+
+def test_fast_mode_is_chosen_for_large_inputs_and_passes(monkeypatch):
+    def no_full_jacobian(*args, **kwargs):
+        raise AssertionError("the full Jacobian was built")
+    monkeypatch.setattr(gc_module, "jacobians", no_full_jacobian)
+    x, w = f64(64, 100), f64(100, 80, seed=1, name="w")
+    assert tg.gradcheck(lambda x, w: (x @ w).gelu().softmax(axis=-1), (x, w))
+    with pytest.raises(AssertionError, match="full Jacobian"):
+        tg.gradcheck(lambda x: x * 2.0, (f64(3),))      # small: full is the default
+
+
+def test_fast_mode_fails_on_a_wrong_gradient_and_locates_the_element():
+    x = f64(30, 40, name="x")
+    for seed in range(5):                    # any random projection sees a wrong row
+        with pytest.raises(tg.GradcheckError) as info:
+            tg.gradcheck(lambda x: broken_square(x, 17), (x,), fast=True, seed=seed)
+        msg = str(info.value)
+        assert "fast" in msg and re.search(r"worst element is x\[17, \d+\]", msg)
+        assert "numerical" in msg and "analytical" in msg and "error" in msg
+
+
+def test_fast_mode_names_a_parameter_and_agrees_with_the_full_check():
+    x = f64(4, 3)
+    w = f64(3, 3, seed=1, name="layer.weight")
+    fn = lambda x: (x @ broken_square(w, (2, 1))).tanh()
+    for fast in (True, False):
+        with pytest.raises(tg.GradcheckError, match=r"layer\.weight\[2, 1\]"):
+            tg.gradcheck(fn, (x,), params=(w,), fast=fast)
+
+
+def test_gradcheck_leaves_grads_and_data_as_it_found_them():
+    x, w = f64(20, 30), f64(30, 10, seed=1)
+    x_data, w_grad = x.data.copy(), np.ones((30, 10))
+    w.grad = w_grad.copy()
+    for fast in (True, False):
+        assert tg.gradcheck(lambda x, w: x @ w, (x, w), fast=fast)
+        assert x.grad is None and np.array_equal(w.grad, w_grad)
+        assert np.array_equal(x.data, x_data)
+
+
+def test_float32_is_refused_with_advice():
+    x = tg.randn(3, seed=0, requires_grad=True)
+    with pytest.raises(TypeError, match="float64"):
+        tg.gradcheck(lambda x: x * x, (x,))
+
+
+def test_numerical_grad_matches_the_chain_rule():
+    x = f64(5)
+    num = tg.numerical_grad(lambda: (x * x).sum().sqrt(), x)
+    np.testing.assert_allclose(num, x.data / np.sqrt(np.sum(x.data ** 2)), rtol=1e-7)

@@ -1,0 +1,144 @@
+"""Record a backward pass, one chain-rule step at a time.
+
+    with tg.trace() as tr:
+        loss.backward()
+    print(tr)                  # a table: op, module, gradient in, gradient sent along each edge
+    tr.uses(x)                 # the gradient x received through each of its uses
+    print(tr.residual_report())  # skip path versus sublayer, for every residual add
+
+Each step is one op's backward: it received `grad_in` = ∂L/∂out and sent
+`grads_sent[i]` = grad_inᵀ·∂out/∂input_i along the edge to input i (already summed
+back to that input's shape, None where no gradient flows). A node's gradient is the
+sum of what its consumers sent it: ∂L/∂x = Σ over the uses of x.
+
+While no trace is open, `engine.state.tracer` is None and the backward loops pay one
+`is not None` test per op; nothing else.
+"""
+from collections import namedtuple
+
+import numpy as np
+
+from .engine import state
+
+Step = namedtuple("Step", "node op module grad_in inputs grads_sent")
+Step.__doc__ = "One op's backward: `node = op(*inputs)` got grad_in, sent grads_sent[i] to inputs[i]."
+Use = namedtuple("Use", "step index grad")
+Use.__doc__ = "One use of a node: it is input `index` of `step.node`, and got `grad` back from it."
+ResidualRow = namedtuple("ResidualRow", "module step skip_norm branch_norm input_norm skip_share")
+ResidualRow.__doc__ = """For one residual add `out = skip + branch`, with g_skip the gradient
+sent along the skip edge and g the skip tensor's whole gradient (all of its uses):
+    skip_norm = ‖g_skip‖, branch_norm = ‖g - g_skip‖ (what came back through the sublayer),
+    input_norm = ‖g‖, skip_share = skip_norm / (skip_norm + branch_norm)."""
+
+
+def norm(g):
+    """‖g‖₂ of an array or a number (0 for None)."""
+    return 0.0 if g is None else float(np.sqrt(np.sum(np.square(g, dtype=np.float64))))
+
+
+def node_name(node):
+    """A short name for a graph node: its name or label if it has one, else how it was made."""
+    name = getattr(node, "name", None) or getattr(node, "label", None)
+    if name:
+        return name
+    ctx = getattr(node, "_ctx", None)
+    op = ctx.name if ctx is not None else getattr(node, "op", "")
+    if not op:
+        return "leaf" if getattr(node, "requires_grad", True) else "const"
+    return f"{op}#{node._seq}"
+
+
+def describe(g):
+    """A gradient as one short cell: the number itself, or ‖g‖ and the shape."""
+    if g is None:
+        return "-"
+    if np.ndim(g) == 0 or np.size(g) == 1:
+        return f"{float(np.reshape(g, -1)[0]):.6g}"
+    return f"‖{norm(g):.4g}‖ {tuple(np.shape(g))}"
+
+
+class trace:
+    """`with tg.trace() as tr:` records every chain-rule step of the backward passes
+    run inside it, in the order they ran, in `tr.steps` (a list of Step)."""
+
+    def __init__(self):
+        self.steps = []
+
+    def __enter__(self):
+        self._prev, state.tracer = state.tracer, self
+        return self
+
+    def __exit__(self, *exc):
+        state.tracer = self._prev
+
+    def record(self, node, op, module, grad_in, inputs, grads_sent):
+        """The engine's hook, called after each op's backward."""
+        inputs = tuple(inputs)
+        self.steps.append(Step(node, op, module, grad_in, inputs, tuple(grads_sent)[:len(inputs)]))
+
+    def __len__(self):
+        return len(self.steps)
+
+    def __iter__(self):
+        return iter(self.steps)
+
+    def __str__(self):
+        rows = [("#", "op", "module", "output", "grad in", "grad sent to each input")]
+        for k, s in enumerate(self.steps, 1):
+            sent = ", ".join(f"{node_name(x)}: {describe(g)}" for x, g in zip(s.inputs, s.grads_sent))
+            rows.append((str(k), s.op, s.module or "", node_name(s.node), describe(s.grad_in), sent))
+        return _table(rows)
+
+    __repr__ = __str__
+
+    def uses(self, x):
+        """Every use of `x` in the traced backward, with the gradient it got through that
+        use. They sum to ∂L/∂x (x.grad, if x is a leaf whose .grad started empty)."""
+        return Uses(Use(s, i, g) for s in self.steps
+                    for i, (inp, g) in enumerate(zip(s.inputs, s.grads_sent))
+                    if inp is x and g is not None)
+
+    def residual_report(self):
+        """One ResidualRow per residual add, in forward order (first block first)."""
+        rows = []
+        for s in sorted((s for s in self.steps if s.op == "residual_add"), key=lambda s: s.node._seq):
+            skip = s.inputs[0]
+            g_skip = s.grads_sent[0]
+            g = self.uses(skip).total
+            skip_norm, branch_norm = norm(g_skip), norm(None if g is None else g - g_skip)
+            total = skip_norm + branch_norm
+            rows.append(ResidualRow(s.module or f"residual {len(rows)}", s, skip_norm, branch_norm,
+                                    norm(g), skip_norm / total if total else float("nan")))
+        return ResidualReport(rows)
+
+
+class Uses(list):
+    """A list of Use that prints as a table and knows its sum."""
+
+    @property
+    def total(self):
+        """Σ of the gradients over the uses: ∂L/∂x (None if no gradient reached x)."""
+        return sum(u.grad for u in self) if self else None
+
+    def __str__(self):
+        rows = [("use", "op", "module", "input #", "gradient")]
+        rows += [(str(k), u.step.op, u.step.module or "", str(u.index), describe(u.grad))
+                 for k, u in enumerate(self, 1)]
+        return _table(rows) + f"\ntotal: {describe(self.total)}"
+
+
+class ResidualReport(list):
+    """The residual rows of a trace; prints as a table."""
+
+    def __str__(self):
+        rows = [("residual", "‖grad at skip input‖", "via skip", "via sublayer", "skip share")]
+        rows += [(r.module, f"{r.input_norm:.4g}", f"{r.skip_norm:.4g}", f"{r.branch_norm:.4g}",
+                  f"{r.skip_share:.2f}") for r in self]
+        return _table(rows)
+
+
+def _table(rows):
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
