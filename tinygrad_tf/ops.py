@@ -31,11 +31,10 @@ class Op:
     name = "op"
     requires_grad = True     # an op is only recorded when some input needs a gradient
 
-    def __init__(self):
+    def __init__(self):      # (needs, module, _prev, _seq, shape, dtype: set when recorded)
         self.saved = ()      # arrays for backward; None once freed
-        self.needs = ()      # which inputs require grad
-        self.module = None   # dotted path of the module that ran this op
         self.retained = None  # weakref to the output tensor, if it asked retain_grad()
+        self.module = None   # dotted path of the module that ran this op
 
     def __repr__(self):
         return f"<op {self.name} {self.shape}>"

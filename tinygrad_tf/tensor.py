@@ -149,6 +149,9 @@ class Tensor:
             dtype = self.data.dtype if _float_dtype(self.data.dtype) else \
                 (np.float32 if isinstance(x, float) else self.data.dtype)
             return Tensor._make(np.array(x, dtype=dtype))
+        x = np.asarray(x)
+        if _float_dtype(x.dtype) and _float_dtype(self.data.dtype):   # a float array too:
+            return Tensor._make(x.astype(self.data.dtype, copy=False))  # float64 stays exact
         return Tensor(x)
 
     def astype(self, dtype):
@@ -335,7 +338,7 @@ def apply(op_class, *inputs, **params):
     if state.grad_enabled:
         needs = tuple(map(_requires_grad, inputs))
         if True in needs:
-            op._prev = tuple(t._ctx or t for t in inputs)   # the input's op, or the leaf
+            op._prev = tuple([t._ctx or t for t in inputs])   # the input's op, or the leaf
             op._seq = next_seq()
             op.shape, op.dtype = out.shape, out.dtype
             op.needs = needs
