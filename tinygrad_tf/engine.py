@@ -86,13 +86,16 @@ class detect_anomaly:
 
 
 def check_finite(array, op, shapes, where):
-    """Raise NonFiniteError if `array` holds a NaN or Inf (used by detect_anomaly)."""
+    """Raise NonFiniteError if `array` holds a NaN or Inf (used by detect_anomaly).
+    `where` says which array it is ("forward", "backward to input 1"); the message
+    names the op, its module, its input shapes and the first bad element."""
     if np.isfinite(array).all():
         return
     kind = "NaN" if np.isnan(array).any() else "Inf"
+    element = [int(i) for i in np.argwhere(~np.isfinite(np.atleast_1d(array)))[0]]
     module = f" in module '{op.module}'" if op.module else ""
     raise NonFiniteError(
-        f"{kind} first appeared in the {where} of op '{op.name}'{module}, "
+        f"{kind} first appeared in the {where} of op '{op.name}'{module} at element {element}, "
         f"input shapes {', '.join(str(s) for s in shapes)}"
     )
 
@@ -156,7 +159,7 @@ def backward(root, seed, retain_graph=False):
         if not retain_graph:
             op.saved = None
         sent = [] if tracer is not None else None
-        for parent, parent_grad in zip(op._prev, input_grads):
+        for i, (parent, parent_grad) in enumerate(zip(op._prev, input_grads)):
             if parent_grad is None or not parent.requires_grad:
                 if sent is not None:
                     sent.append(None)
@@ -164,7 +167,7 @@ def backward(root, seed, retain_graph=False):
             if parent_grad.shape != parent.shape:
                 parent_grad = unbroadcast(parent_grad, parent.shape)
             if state.check_finite:
-                check_finite(parent_grad, op, [p.shape for p in op._prev], "backward")
+                check_finite(parent_grad, op, [p.shape for p in op._prev], f"backward to input {i}")
             if sent is not None:
                 sent.append(parent_grad)
             if parent in grads:

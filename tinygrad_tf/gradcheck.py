@@ -18,6 +18,8 @@ numerical gradient of the scalar vᵀf.
 Either way values agree when |num - ana| <= atol + rtol·|num|. Only float64 gives
 finite differences the precision this needs, so float32 inputs are refused.
 """
+from collections import namedtuple
+
 import numpy as np
 
 from .engine import no_grad
@@ -120,28 +122,30 @@ def _at(name, index):
     return f"{name}[{', '.join(str(int(i)) for i in index)}]"
 
 
-def _fail(msg, raise_exception):
-    if raise_exception:
-        raise GradcheckError(msg)
-    return False
+Result = namedtuple("Result", "name mode max_error ok message")
+Result.__doc__ = """One checked tensor: how ("full" Jacobian or the "vᵀJu" projection), the
+largest |numerical - analytical| seen, whether all was within tolerance, and if
+not, the message naming the worst element."""
 
 
-def _check_full(fn, inputs, named, eps, atol, rtol, raise_exception):
+def _full(fn, inputs, named, eps, atol, rtol):
     numerical, analytical = jacobians(fn, inputs, named, eps)
     for (name, t), num, ana in zip(named, numerical, analytical):
         err = np.abs(num - ana)
         bad = err > atol + rtol * np.abs(num)
-        if bad.any():
-            i, j = np.unravel_index(np.argmax(np.where(bad, err, -1.0)), err.shape)
-            element = np.unravel_index(j, t.shape) if t.ndim else ()
-            return _fail(
-                f"gradcheck: gradient of output element {i} with respect to {_at(name, element)}"
-                f" is wrong: numerical {num[i, j]:.10g}, analytical {ana[i, j]:.10g}, "
-                f"error {err[i, j]:.3g} (allowed {atol:g} + {rtol:g}·|numerical|)", raise_exception)
-    return True
+        max_error = float(err.max()) if err.size else 0.0
+        if not bad.any():
+            yield Result(name, "full", max_error, True, "")
+            continue
+        i, j = np.unravel_index(np.argmax(np.where(bad, err, -1.0)), err.shape)
+        element = np.unravel_index(j, t.shape) if t.ndim else ()
+        yield Result(name, "full", max_error, False, (
+            f"gradcheck: gradient of output element {i} with respect to {_at(name, element)}"
+            f" is wrong: numerical {num[i, j]:.10g}, analytical {ana[i, j]:.10g}, "
+            f"error {err[i, j]:.3g} (allowed {atol:g} + {rtol:g}·|numerical|)"))
 
 
-def _check_fast(fn, inputs, named, eps, atol, rtol, raise_exception, seed):
+def _fast(fn, inputs, named, eps, atol, rtol, seed):
     """One random projection vᵀJu per tensor; on a mismatch, find the worst element of vᵀJ."""
     rng = np.random.default_rng(seed)
     out = _output(fn, inputs)
@@ -163,16 +167,29 @@ def _check_fast(fn, inputs, named, eps, atol, rtol, raise_exception, seed):
             t.data[...] = orig
         num = (up - down) / (2 * eps)
         if abs(num - ana) <= atol + rtol * abs(num):
+            yield Result(name, "vᵀJu", abs(num - ana), True, "")
             continue
         num_vjp = _central(projected, t, eps).reshape(t.shape)      # locate the culprit
         err = np.abs(num_vjp - vjp)
         j = np.unravel_index(np.argmax(err - rtol * np.abs(num_vjp)), t.shape) if t.ndim else ()
-        return _fail(
+        yield Result(name, "vᵀJu", abs(num - ana), False, (
             f"gradcheck (fast): the random projection vᵀJu for {name} is wrong: numerical "
             f"{num:.10g}, analytical {ana:.10g}; the worst element is {_at(name, j)}: "
             f"numerical {num_vjp[j]:.10g}, analytical {vjp[j]:.10g} (of vᵀ·∂output/∂{name}), "
-            f"error {err[j]:.3g} (allowed {atol:g} + {rtol:g}·|numerical|)", raise_exception)
-    return True
+            f"error {err[j]:.3g} (allowed {atol:g} + {rtol:g}·|numerical|)"))
+
+
+def compare(fn, inputs, params=(), eps=1e-6, atol=1e-5, rtol=1e-3, fast=None, seed=0):
+    """Check every float tensor in `inputs` and `params` (see `gradcheck`) and return a
+    Result for each, in order, instead of stopping at the first failure."""
+    inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
+    named = _checked(inputs, tuple(params))
+    if fast is None:
+        out = _output(fn, inputs)
+        fast = out.size * sum(t.size for _, t in named) > FULL_LIMIT
+    if fast:
+        return list(_fast(fn, inputs, named, eps, atol, rtol, seed))
+    return list(_full(fn, inputs, named, eps, atol, rtol))
 
 
 def gradcheck(fn, inputs, params=(), eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
@@ -184,11 +201,9 @@ def gradcheck(fn, inputs, params=(), eps=1e-6, atol=1e-5, rtol=1e-3, raise_excep
     fast=False checks the full Jacobian; fast=True one random projection vᵀJu per tensor
     (random vectors drawn from `seed`); fast=None (default) picks full while
     out.size × (elements checked) <= FULL_LIMIT, fast above it."""
-    inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
-    named = _checked(inputs, tuple(params))
-    if fast is None:
-        out = _output(fn, inputs)
-        fast = out.size * sum(t.size for _, t in named) > FULL_LIMIT
-    if fast:
-        return _check_fast(fn, inputs, named, eps, atol, rtol, raise_exception, seed)
-    return _check_full(fn, inputs, named, eps, atol, rtol, raise_exception)
+    for result in compare(fn, inputs, params, eps, atol, rtol, fast, seed):
+        if not result.ok:
+            if raise_exception:
+                raise GradcheckError(result.message)
+            return False
+    return True

@@ -19,14 +19,19 @@ from collections import namedtuple
 import numpy as np
 
 from .engine import state
+from .ops import Op
+from .scalar import Value
 
 Step = namedtuple("Step", "node op module grad_in inputs grads_sent")
-Step.__doc__ = "One op's backward: `node = op(*inputs)` got grad_in, sent grads_sent[i] to inputs[i]."
+Step.__doc__ = """One op's backward: it got grad_in and sent grads_sent[i] to inputs[i]. `node` is
+the graph node: the Op itself in the tensor engine (its inputs are the ops that made
+them, or leaf tensors), the Value in the scalar engine."""
 Use = namedtuple("Use", "step index grad")
 Use.__doc__ = "One use of a node: it is input `index` of `step.node`, and got `grad` back from it."
-ResidualRow = namedtuple("ResidualRow", "module step skip_norm branch_norm input_norm skip_share")
-ResidualRow.__doc__ = """For one residual add `out = skip + branch`, with g_skip the gradient
-sent along the skip edge and g the skip tensor's whole gradient (all of its uses):
+ResidualRow = namedtuple("ResidualRow", "module sublayer step skip_norm branch_norm input_norm skip_share")
+ResidualRow.__doc__ = """For one residual add `out = skip + branch` made in `module`, whose branch came
+out of `sublayer`; with g_skip the gradient sent along the skip edge and g the skip
+tensor's whole gradient (the sum over all of its uses):
     skip_norm = ‖g_skip‖, branch_norm = ‖g - g_skip‖ (what came back through the sublayer),
     input_norm = ‖g‖, skip_share = skip_norm / (skip_norm + branch_norm)."""
 
@@ -37,15 +42,19 @@ def norm(g):
 
 
 def node_name(node):
-    """A short name for a graph node: its name or label if it has one, else how it was made."""
-    name = getattr(node, "name", None) or getattr(node, "label", None)
-    if name:
-        return name
-    ctx = getattr(node, "_ctx", None)
-    op = ctx.name if ctx is not None else getattr(node, "op", "")
-    if not op:
-        return "leaf" if getattr(node, "requires_grad", True) else "const"
-    return f"{op}#{node._seq}"
+    """A short name for a graph node: an op as `mul#12` (its creation number), a leaf
+    tensor by its name (else `leaf`, or `const` if it needs no gradient), a Value by
+    its label (else `*#12`)."""
+    if isinstance(node, Op):
+        return f"{node.name}#{node._seq}"
+    if isinstance(node, Value):
+        return node.label or (f"{node.op}#{node._seq}" if node.op else "leaf")
+    return node.name or ("leaf" if node.requires_grad else "const")
+
+
+def node_of(x):
+    """The graph node standing for `x`: a computed tensor is stood for by its op."""
+    return getattr(x, "_ctx", None) or x
 
 
 def describe(g):
@@ -93,7 +102,9 @@ class trace:
 
     def uses(self, x):
         """Every use of `x` in the traced backward, with the gradient it got through that
-        use. They sum to ∂L/∂x (x.grad, if x is a leaf whose .grad started empty)."""
+        use. They sum to ∂L/∂x (x.grad, if x is a leaf whose .grad started empty).
+        `x` is a Tensor (or its op), or a Value."""
+        x = node_of(x)
         return Uses(Use(s, i, g) for s in self.steps
                     for i, (inp, g) in enumerate(zip(s.inputs, s.grads_sent))
                     if inp is x and g is not None)
@@ -107,9 +118,19 @@ class trace:
             g = self.uses(skip).total
             skip_norm, branch_norm = norm(g_skip), norm(None if g is None else g - g_skip)
             total = skip_norm + branch_norm
-            rows.append(ResidualRow(s.module or f"residual {len(rows)}", s, skip_norm, branch_norm,
-                                    norm(g), skip_norm / total if total else float("nan")))
+            rows.append(ResidualRow(s.module or "", _sublayer(s.module, s.inputs[1]), s, skip_norm,
+                                    branch_norm, norm(g), skip_norm / total if total else float("nan")))
         return ResidualReport(rows)
+
+
+def _sublayer(module, branch):
+    """The module one level below `module` that made `branch` ('self_attn' for a
+    branch made in 'self_attn.out_proj'), or the branch's own module."""
+    inner = getattr(branch, "module", None) or ""
+    prefix = f"{module}." if module else ""
+    if not inner.startswith(prefix) or inner == module:
+        return inner
+    return prefix + inner[len(prefix):].split(".")[0]
 
 
 class Uses(list):
@@ -131,9 +152,9 @@ class ResidualReport(list):
     """The residual rows of a trace; prints as a table."""
 
     def __str__(self):
-        rows = [("residual", "‖grad at skip input‖", "via skip", "via sublayer", "skip share")]
-        rows += [(r.module, f"{r.input_norm:.4g}", f"{r.skip_norm:.4g}", f"{r.branch_norm:.4g}",
-                  f"{r.skip_share:.2f}") for r in self]
+        rows = [("#", "residual around", "‖grad at skip input‖", "via skip", "via sublayer", "skip share")]
+        rows += [(str(k), r.sublayer or r.module, f"{r.input_norm:.4g}", f"{r.skip_norm:.4g}",
+                  f"{r.branch_norm:.4g}", f"{r.skip_share:.2f}") for k, r in enumerate(self)]
         return _table(rows)
 
 

@@ -1,0 +1,60 @@
+"""detect_anomaly: the first NaN or Inf is reported where it is born: op, module, shapes, element."""
+import numpy as np
+import pytest
+
+import tinygrad_tf as tg
+from tinygrad_tf.engine import module_scope, state
+
+
+def f64(values):
+    return tg.Tensor(values, dtype=np.float64, requires_grad=True)
+
+
+def test_a_planted_log_of_zero_is_named_in_the_forward():
+    x = f64([[1.0, 2.0, 0.5], [3.0, 0.0, 4.0]])
+    with tg.detect_anomaly(), np.errstate(divide="ignore"):
+        h = (x * 2.0).exp()                                # fine
+        with pytest.raises(tg.NonFiniteError) as info:
+            (x * 2.0).log()
+    msg = str(info.value)
+    assert "Inf first appeared in the forward of op 'log'" in msg
+    assert "element [1, 1]" in msg and "(2, 3)" in msg
+    assert np.isfinite(h.data).all()
+
+
+def test_the_module_path_is_named():
+    x = f64([1.0, -1.0])
+    with tg.detect_anomaly(), np.errstate(invalid="ignore"):
+        with module_scope("encoder.layers.0.ffn"):
+            with pytest.raises(tg.NonFiniteError,
+                               match=r"NaN first appeared in the forward of op 'sqrt' in module "
+                                     r"'encoder\.layers\.0\.ffn' at element \[1\]"):
+                x.sqrt()
+
+
+def test_a_nan_born_in_the_backward_names_the_op_and_the_input_edge():
+    x = f64([4.0, 0.0, 1.0])
+    y = (x.sqrt() * 3.0).sum()                   # forward finite: √0 = 0
+    with tg.detect_anomaly(), np.errstate(divide="ignore"):
+        with pytest.raises(tg.NonFiniteError,
+                           match=r"Inf first appeared in the backward to input 0 of op 'sqrt' "
+                                 r"at element \[1\], input shapes \(3,\)"):
+            y.backward()                         # d√x/dx = 1/(2√x) = inf at 0
+
+
+def test_only_the_first_op_is_blamed_and_nothing_is_checked_when_off():
+    x = f64([0.0, 1.0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = x.log() * 0.0                        # -inf, then NaN: no error while off
+        assert np.isnan(y.data[0])
+        with tg.detect_anomaly():
+            nan = tg.Tensor([np.nan, 1.0], dtype=np.float64, requires_grad=True)
+            (nan * 2.0).exp()                    # NaN came in: not born here, so no error
+    assert state.check_finite is False
+
+
+def test_the_switch_is_restored_after_an_error():
+    with pytest.raises(tg.NonFiniteError):
+        with tg.detect_anomaly(), np.errstate(divide="ignore"):
+            f64([0.0]).log()
+    assert state.check_finite is False

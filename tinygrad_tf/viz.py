@@ -1,0 +1,332 @@
+"""Pictures of the graph and of the gradients that flowed through it.
+
+    g = tg.viz.draw_graph(loss, trace=tr, depth=2)   # a graphviz.Digraph; g.source is DOT text
+    tg.viz.save(g, "block.svg")                      # needs Graphviz's `dot` (not for .dot)
+    tg.viz.grad_flow(model)                          # [(parameter name, ‖grad‖), ...]
+
+`draw_graph` reads only what the engine leaves behind: each node's op, its parents
+(`_prev`), the module path the op was made in (`op.module`) and the names of leaf
+tensors (parameters are named by their module). It never looks inside a layer.
+
+Module paths become nested clusters, one level per module: `encoder` ⊃
+`encoder.layers.0` ⊃ `encoder.layers.0.self_attn` (a ModuleList's name and an index
+make one level). `depth=d` draws each module at level d as one box; a module that
+only holds a list of blocks (`encoder`) is not counted, so depth=1 shows blocks
+(`encoder.layers.0`, or a lone block's sublayers), depth=2 their sublayers.
+"""
+import html
+import math
+import shutil
+
+import graphviz
+
+from .engine import topological_order
+from .ops import Op, ResidualAdd
+from .scalar import Value
+from .trace import node_of, norm
+
+SKIP_STYLE = {"style": "dashed", "color": "#d62728", "fontcolor": "#d62728"}  # residual skip edges
+INSTALL_HINT = ("install Graphviz (apt-get install graphviz, brew install graphviz, or conda install "
+                "graphviz), or write the DOT text instead: graph.source, or a file ending in .dot")
+
+
+class GraphvizNotFound(graphviz.ExecutableNotFound):
+    """Rendering needs Graphviz's `dot` program, which is not on PATH."""
+
+    def __init__(self, engine):
+        RuntimeError.__init__(self, f"rendering a graph needs Graphviz's '{engine}' program, which is "
+                                    f"not on PATH: {INSTALL_HINT}")
+
+
+class Graph(graphviz.Digraph):
+    """A graphviz.Digraph whose rendering says plainly when `dot` is missing."""
+
+    def _need_dot(self):
+        if shutil.which(self.engine) is None:
+            raise GraphvizNotFound(self.engine)
+
+    def pipe(self, *args, **kwargs):
+        self._need_dot()
+        return super().pipe(*args, **kwargs)
+
+    def render(self, *args, **kwargs):
+        self._need_dot()
+        return super().render(*args, **kwargs)
+
+
+def save(graph, path):
+    """Write `graph` to `path`, in the format its extension names (svg, png, pdf, dot)."""
+    fmt = str(path).rsplit(".", 1)[-1].lower() if "." in str(path) else ""
+    if fmt in ("dot", "gv"):
+        data = graph.source.encode()
+    elif fmt in ("svg", "png", "pdf"):
+        data = graph.pipe(format=fmt)
+    else:
+        raise ValueError(f"save: cannot tell the format of {path!r}; end it in .svg, .png, .pdf or .dot")
+    with open(path, "wb") as f:
+        f.write(data)
+    return path
+
+
+def levels(path):
+    """The nested module paths a dotted path lies in, outermost first; an index joins
+    the name before it: 'encoder.layers.0.ffn' -> ['encoder', 'encoder.layers.0',
+    'encoder.layers.0.ffn']."""
+    if not path:
+        return []
+    parts = path.split(".")
+    return [".".join(parts[:k + 1]) for k in range(len(parts))      # `layers` in `layers.0`:
+            if k + 1 == len(parts) or not parts[k + 1].isdigit()]   # the index completes it
+
+
+def _parent(path):
+    """The module level just outside `path` ("" at the top)."""
+    lv = levels(path)
+    return lv[-2] if len(lv) > 1 else ""
+
+
+def _containers(paths):
+    """Levels that hold a list of blocks (`encoder` in `encoder.layers.0`): drawn as
+    clusters but not counted by `depth`, so depth=1 means blocks wherever they sit."""
+    out = set()
+    for path in paths:
+        lv = levels(path)
+        out.update(a for a, b in zip(lv, lv[1:]) if b.rsplit(".", 1)[-1].isdigit())
+    return out
+
+
+def _common(paths):
+    """The deepest module level that holds every one of `paths`."""
+    common = None
+    for path in paths:
+        lv = levels(path)
+        common = lv if common is None else [a for a, b in zip(common, lv) if a == b]
+    return common[-1] if common else ""
+
+
+def _module_of(nodes):
+    """Module path of each node: an op's own; a leaf's is the deepest module holding
+    every op that uses it (a parameter lands in its layer, a shared input higher up)."""
+    users = {}
+    for node in nodes:
+        for parent in node._prev:
+            users.setdefault(parent, []).append(node)
+    module = {}
+    for node in nodes:
+        if isinstance(node, Op):
+            module[node] = node.module or ""
+        elif node._prev or isinstance(node, Value):
+            module[node] = ""
+        else:
+            module[node] = _common((u.module or "") for u in users.get(node, []))
+    return module
+
+
+def _is_input(node, module):
+    """A leaf tensor that needs a gradient and is not a parameter of `module` (whose
+    parameters are named `module.…` by nn)."""
+    return (not isinstance(node, (Op, Value)) and node.requires_grad
+            and not (node.name or "").startswith(module + "."))
+
+
+def _label(*lines):
+    """An HTML-like Graphviz label: the first line bold, the others small and grey."""
+    first, *rest = [html.escape(str(s)) for s in lines if s not in (None, "")]
+    small = "".join(f'<BR/><FONT POINT-SIZE="9" COLOR="#555555">{s}</FONT>' for s in rest)
+    return f"<<B>{first}</B>{small}>"
+
+
+def _fmt(x):
+    return f"{x:.3g}"
+
+
+def _node_attrs(node, module, step_in, show_grads, group_modules):
+    """Label and style of one drawn node (an op, a leaf tensor or a Value)."""
+    where = None if group_modules else module
+    if isinstance(node, Value):
+        title = f"{node.label} = {node.data:.4g}" if node.label else f"{node.data:.4g}"
+        grad = f"grad {node.grad:.4g}" if show_grads else None
+        return {"label": _label(title, node.op and f"op {node.op}", grad), "shape": "box",
+                "style": "rounded,filled", "fillcolor": "#eef3fb" if node.op else "#fff7d6"}
+    if isinstance(node, Op):
+        grad = f"‖∂L/∂out‖ {_fmt(norm(step_in))}" if show_grads and step_in is not None else None
+        attrs = {"label": _label(node.name, node.shape, where, grad),
+                 "shape": "box", "style": "rounded,filled", "fillcolor": "#eef3fb",
+                 "tooltip": f"{node.name} {node.shape} in {module or '(top)'}"}
+        if isinstance(node, ResidualAdd):
+            attrs["fillcolor"] = "#fde0dd"
+        return attrs
+    if not node.requires_grad:              # a constant: small and grey
+        text = f"{node.data.item():.4g}" if node.data.size == 1 else f"const {node.shape}"
+        return {"label": text, "shape": "plaintext", "fontsize": "9", "fontcolor": "#777777"}
+    grad = f"‖grad‖ {_fmt(norm(node.grad))}" if show_grads and node.grad is not None else None
+    return {"label": _label(node.name or "input", node.shape, grad), "shape": "box",
+            "style": "filled", "fillcolor": "#fff7d6"}
+
+
+def draw_graph(root, trace=None, depth=None, show_grads=True, group_modules=True, rankdir="TB",
+               grad_width=True):
+    """The graph that produced `root` (a Tensor or a Value) as a graphviz.Digraph.
+
+    Nodes: each op (its name, output shape, module path), each leaf (a parameter's
+    name, its shape). Edges run from an input to the op that used it; a residual
+    add's skip edge (input 0) is dashed red and labelled `skip`. With a `trace` of
+    the backward, each edge carries ‖gradient sent back along it‖ (with `grad_width`,
+    also as its width, on a log scale). `group_modules` draws modules as nested
+    clusters; `depth=d` draws each module at nesting level d as one box holding its ops,
+    its parameters and everything nested in it (depth=1: blocks; depth=2: their
+    sublayers; None: every op)."""
+    if depth is not None and depth < 1:
+        raise ValueError(f"draw_graph: depth must be None or >= 1, not {depth}")
+    root = node_of(root)
+    nodes = topological_order(root)
+    module = _module_of(nodes)
+    sent, got = {}, {}                      # (id(op), input index) -> gradient; id(op) -> grad in
+    for step in (trace.steps if trace is not None else ()):
+        got[id(step.node)] = step.grad_in
+        for i, g in enumerate(step.grads_sent):
+            if g is not None:
+                prev = sent.get((id(step.node), i))
+                sent[(id(step.node), i)] = g if prev is None else prev + g
+
+    # where each node is drawn: its own id, or the box of the module it is folded into
+    ids = {node: f"n{k}" for k, node in enumerate(nodes)}
+    drawn, boxes = {}, {}                   # node -> drawn id; box path -> [ops, params]
+    containers = _containers(module.values())
+    for node in nodes:
+        lv = [m for m in levels(module[node]) if m not in containers]
+        box = lv[depth - 1] if depth is not None and len(lv) >= depth else None
+        if box is not None and _is_input(node, box):
+            module[node] = _parent(box)     # an input stays in sight, beside the box
+            drawn[node] = ids[node]
+        elif box is not None:
+            drawn[node] = "box " + box
+            counts = boxes.setdefault(box, [0, 0])
+            counts[0 if isinstance(node, Op) else 1] += node.requires_grad
+        else:
+            drawn[node] = ids[node]
+
+    g = Graph(name="tinygrad_tf", graph_attr={"rankdir": rankdir, "fontname": "Helvetica",
+                                              "compound": "true", "newrank": "true"},
+              node_attr={"fontname": "Helvetica", "fontsize": "11"},
+              edge_attr={"fontname": "Helvetica", "fontsize": "9", "arrowsize": "0.6"})
+
+    # nodes, placed in the cluster of their module (a box: in its parent's cluster)
+    members = {}                            # cluster path -> [(id, attrs)]
+    for node in nodes:
+        if drawn[node] != ids[node]:
+            continue
+        attrs = _node_attrs(node, module[node], got.get(id(node)), show_grads, group_modules)
+        if node is root:
+            attrs["penwidth"] = "2.5"
+        members.setdefault(module[node] if group_modules else "", []).append((ids[node], attrs))
+    for box, (n_ops, n_params) in boxes.items():
+        attrs = {"label": _label(box, f"{n_ops} ops · {n_params} params"), "shape": "box3d",
+                 "style": "filled", "fillcolor": "#dbe9f6"}
+        members.setdefault(_parent(box) if group_modules else "", []).append(("box " + box, attrs))
+    _emit_clusters(g, members)
+
+    # edges: one per input of every drawn op; into a box, one per (input, box), summed
+    edges = {}
+    for node in nodes:
+        dst = drawn[node]
+        for i, parent in enumerate(node._prev):
+            src = drawn[parent]
+            if src == dst:
+                continue                    # inside one collapsed box
+            key = (parent, dst) if dst != ids[node] else (parent, dst, i)
+            grad = sent.get((id(node), i))
+            skip = isinstance(node, ResidualAdd) and i == 0 and dst == ids[node]
+            if key in edges:
+                old = edges[key]["grad"]
+                edges[key]["grad"] = grad if old is None else old if grad is None else old + grad
+            else:
+                edges[key] = {"src": src, "dst": dst, "grad": grad, "skip": skip}
+    norms = [norm(e["grad"]) for e in edges.values() if e["grad"] is not None]
+    positive = [n for n in norms if n > 0]
+    lo, hi = (math.log10(min(positive)), math.log10(max(positive))) if positive else (0.0, 0.0)
+    for e in edges.values():
+        attrs = dict(SKIP_STYLE, penwidth="2") if e["skip"] else {}
+        text = ["skip"] if e["skip"] else []
+        if e["grad"] is not None and show_grads:
+            n = norm(e["grad"])
+            text.append(_fmt(n))
+            if grad_width and n > 0 and hi > lo:
+                attrs["penwidth"] = f"{0.6 + 3.4 * (math.log10(n) - lo) / (hi - lo):.2f}"
+        if text:
+            attrs["label"] = " ".join(text)
+        g.edge(e["src"], e["dst"], **attrs)
+    return g
+
+
+def _emit_clusters(g, members):
+    """Add each module's nodes inside nested clusters (`encoder` ⊃ `encoder.layers.0` ⊃ ...)."""
+    children = {}
+    for path in list(members):
+        lv = levels(path)
+        for parent, child in zip([""] + lv, lv):
+            children.setdefault(parent, set()).add(child)
+
+    def fill(graph, path):
+        for node_id, attrs in members.get(path, ()):
+            graph.node(node_id, **attrs)
+        for child in sorted(children.get(path, ())):
+            with graph.subgraph(name=f"cluster_{child}") as sub:
+                sub.attr(label=child, style="rounded,filled", fillcolor=_cluster_colour(child),
+                         color="#999999", fontsize="10", labeljust="l")
+                fill(sub, child)
+
+    fill(g, "")
+
+
+def _cluster_colour(path):
+    """Deeper modules a little darker, so nesting reads at a glance."""
+    shade = ["#fafafa", "#f0f0f0", "#e6e6e6", "#dcdcdc"]
+    return shade[min(len(levels(path)) - 1, len(shade) - 1)]
+
+
+# ------------------------------------------------------------ gradient flow
+
+def grad_flow(module):
+    """[(parameter name, ‖grad‖), ...] in layer order (0.0 where no gradient arrived)."""
+    return [(name, norm(p.grad)) for name, p in module.named_parameters()]
+
+
+def _figure(**kwargs):
+    """A matplotlib Figure on the Agg canvas: no display, no pyplot state."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    fig = Figure(**kwargs)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def plot_grad_flow(flow, log=True):
+    """A bar chart of `grad_flow(...)`: one bar per parameter, first layer on the left.
+    Returns a matplotlib Figure (fig.savefig("flow.png") writes it)."""
+    names = [name for name, _ in flow]
+    values = [value for _, value in flow]
+    fig = _figure(figsize=(max(6, 0.25 * len(flow)), 4), layout="constrained")
+    ax = fig.add_subplot()
+    ax.bar(range(len(values)), values, color="#1f77b4")
+    ax.set_xticks(range(len(names)), names, rotation=90, fontsize=6)
+    if log and any(v > 0 for v in values):
+        ax.set_yscale("log")
+    ax.set_ylabel("‖grad‖")
+    ax.set_title("gradient norm per parameter, in layer order")
+    return fig
+
+
+def plot_residuals(reports):
+    """Compare residual reports (`{"post-LN": tr.residual_report(), "pre-LN": ...}`):
+    ‖gradient at each residual's skip input‖ and the skip share, first block on the left."""
+    fig = _figure(figsize=(9, 3.5), layout="constrained")
+    norms, shares = fig.subplots(1, 2)
+    for label, report in reports.items():
+        x = range(len(report))
+        norms.plot(x, [r.input_norm for r in report], marker="o", label=label)
+        shares.plot(x, [r.skip_share for r in report], marker="o", label=label)
+    norms.set(yscale="log", xlabel="residual add (forward order)", ylabel="‖grad at skip input‖")
+    shares.set(ylim=(0, 1), xlabel="residual add (forward order)", ylabel="skip share")
+    norms.legend()
+    return fig
