@@ -3,7 +3,7 @@
 The public face is described in docs and API.md: `Value` (scalars), `Tensor`
 (arrays), `nn`, `optim`, and the tools for seeing gradients.
 """
-from . import optim
+from . import nn, optim
 from .engine import NonFiniteError, detect_anomaly, no_grad
 from .gradcheck import GradcheckError, gradcheck, numerical_grad
 from .io import CheckpointError, load, save
@@ -15,5 +15,5 @@ __all__ = [
     "Value", "Tensor", "tensor", "zeros", "ones", "randn", "arange", "cat", "stack", "where",
     "residual", "no_grad", "detect_anomaly", "NonFiniteError",
     "gradcheck", "numerical_grad", "GradcheckError", "trace",
-    "optim", "save", "load", "CheckpointError",
+    "nn", "optim", "save", "load", "CheckpointError",
 ]

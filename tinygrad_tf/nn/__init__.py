@@ -1,0 +1,17 @@
+"""Layers for building a Transformer on the Tensor engine (see docs/nn.md).
+
+`from tinygrad_tf import nn`; `from tinygrad_tf.nn import functional as F`.
+"""
+from . import functional
+from .attention import MultiHeadAttention
+from .functional import manual_seed
+from .layers import GELU, BatchNorm1d, Dropout, Embedding, FeedForward, LayerNorm, Linear, ReLU, SiLU
+from .module import Module, ModuleList, Parameter, Sequential
+from .transformer import DecoderBlock, EncoderBlock, Transformer, TransformerLM
+
+__all__ = [
+    "functional", "manual_seed", "Module", "Parameter", "Sequential", "ModuleList",
+    "Linear", "Embedding", "Dropout", "LayerNorm", "BatchNorm1d", "ReLU", "GELU", "SiLU",
+    "FeedForward", "MultiHeadAttention", "EncoderBlock", "DecoderBlock", "Transformer",
+    "TransformerLM",
+]

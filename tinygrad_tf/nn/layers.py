@@ -1,0 +1,200 @@
+"""The layers: Linear, Embedding, Dropout, LayerNorm, BatchNorm1d, activations, FeedForward.
+
+Weights use PyTorch's layouts and initialisations, so weights move across by name.
+"""
+import math
+
+import numpy as np
+
+from ..engine import no_grad
+from ..tensor import Tensor
+from . import functional as F
+from .module import Module, Parameter
+
+
+def _where(module):
+    """How an error names a module: its dotted path if it has one, else its class."""
+    return f"{type(module).__name__} '{module._path}'" if module._path else type(module).__name__
+
+
+def _uniform(bound, shape):
+    return F.generator.uniform(-bound, bound, shape).astype(np.float32)
+
+
+class Linear(Module):
+    """y = x Wᵀ + b, W of shape (out_features, in_features) as in PyTorch, initialised
+    as PyTorch does (Kaiming-uniform with a = √5): W and b ~ U(-1/√in, 1/√in)."""
+
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        bound = 1.0 / math.sqrt(in_features) if in_features else 0.0
+        self.weight = Parameter(_uniform(bound, (out_features, in_features)))
+        self.bias = Parameter(_uniform(bound, (out_features,))) if bias else None
+
+    def forward(self, x):
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            raise ValueError(f"{_where(self)}: input of shape {x.shape} should end in "
+                             f"in_features = {self.in_features}")
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self):
+        return f"{self.in_features}, {self.out_features}, bias={self.bias is not None}"
+
+
+class Embedding(Module):
+    """Row `i` of `weight` (num_embeddings, embedding_dim) for each integer id `i`;
+    initialised N(0, 1) as PyTorch. The backward adds each row's gradient back into it."""
+
+    def __init__(self, num_embeddings, embedding_dim):
+        super().__init__()
+        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        self.weight = Parameter(F.generator.standard_normal((num_embeddings, embedding_dim))
+                                .astype(np.float32))
+
+    def forward(self, ids):
+        ids = ids.data if isinstance(ids, Tensor) else np.asarray(ids)
+        if not np.issubdtype(ids.dtype, np.integer):
+            raise TypeError(f"{_where(self)}: ids must be integers, not {ids.dtype}")
+        bad = (ids < 0) | (ids >= self.num_embeddings)
+        if bad.any():
+            where = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise IndexError(f"{_where(self)}: id {ids[where]} at position {where} is out of range "
+                             f"for {self.num_embeddings} embeddings (ids must be in "
+                             f"0..{self.num_embeddings - 1})")
+        return self.weight[ids]                                 # (*ids.shape, embedding_dim)
+
+    def extra_repr(self):
+        return f"{self.num_embeddings}, {self.embedding_dim}"
+
+
+class Dropout(Module):
+    """In training, zero each element with probability p and scale the rest by 1/(1-p);
+    in eval, the identity."""
+
+    def __init__(self, p=0.5):
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
+        self.p = p
+
+    def forward(self, x):
+        return F.dropout(x, self.p, self.training)
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+class LayerNorm(Module):
+    """Normalise each position over its last axis: (x - mean)/√(var + eps)·weight + bias,
+    with the biased variance and eps inside the root (PyTorch's)."""
+
+    def __init__(self, dim, eps=1e-5):
+        super().__init__()
+        self.dim, self.eps = dim, eps
+        self.weight = Parameter(np.ones(dim, dtype=np.float32))
+        self.bias = Parameter(np.zeros(dim, dtype=np.float32))
+
+    def forward(self, x):
+        if x.ndim == 0 or x.shape[-1] != self.dim:
+            raise ValueError(f"{_where(self)}: input of shape {x.shape} should end in dim = {self.dim}")
+        return F.layer_norm(x, self.dim, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return f"{self.dim}, eps={self.eps}"
+
+
+class BatchNorm1d(Module):
+    """Normalise each channel over the batch (and length): inputs (N, C) or (N, C, L).
+
+    Training: the batch's mean and biased variance normalise, and the running
+    statistics move towards them, `running = (1 - momentum)·running + momentum·batch`,
+    with the unbiased variance (× n/(n-1)) for `running_var`, as PyTorch.
+    Eval: the running statistics normalise, so the output no longer depends on the batch.
+    """
+    buffers = ("running_mean", "running_var", "num_batches_tracked")
+
+    def __init__(self, dim, eps=1e-5, momentum=0.1):
+        super().__init__()
+        self.dim, self.eps, self.momentum = dim, eps, momentum
+        self.weight = Parameter(np.ones(dim, dtype=np.float32))
+        self.bias = Parameter(np.zeros(dim, dtype=np.float32))
+        self.running_mean = np.zeros(dim, dtype=np.float32)
+        self.running_var = np.ones(dim, dtype=np.float32)
+        self.num_batches_tracked = np.array(0, dtype=np.int64)
+
+    def forward(self, x):
+        if x.ndim not in (2, 3) or x.shape[1] != self.dim:
+            raise ValueError(f"{_where(self)}: input of shape {x.shape} should be (N, {self.dim}) "
+                             f"or (N, {self.dim}, L)")
+        axes = (0,) if x.ndim == 2 else (0, 2)
+        channel = (self.dim,) if x.ndim == 2 else (self.dim, 1)    # broadcasts over N (and L)
+        if self.training:
+            mean = x.mean(axis=axes, keepdims=True)
+            var = x.var(axis=axes, keepdims=True)                  # biased: divides by n
+            n = x.size // self.dim
+            if n < 2:
+                raise ValueError(f"{_where(self)}: training needs more than one value per "
+                                 f"channel, got input of shape {x.shape}")
+            with no_grad():
+                m = self.momentum
+                self.running_mean = ((1 - m) * self.running_mean + m * mean.data.reshape(-1)
+                                     ).astype(self.running_mean.dtype)
+                self.running_var = ((1 - m) * self.running_var + m * var.data.reshape(-1) * (n / (n - 1))
+                                    ).astype(self.running_var.dtype)
+                self.num_batches_tracked = self.num_batches_tracked + 1
+            xhat = (x - mean) / (var + self.eps).sqrt()
+        else:
+            mean = self.running_mean.reshape(channel)
+            std = np.sqrt(self.running_var + self.eps).reshape(channel)
+            xhat = (x - mean) / std
+        return xhat * self.weight.reshape(channel) + self.bias.reshape(channel)
+
+    def extra_repr(self):
+        return f"{self.dim}, eps={self.eps}, momentum={self.momentum}"
+
+
+class ReLU(Module):
+    def forward(self, x):
+        return x.relu()
+
+
+class GELU(Module):
+    def __init__(self, approximate="none"):
+        super().__init__()
+        self.approximate = approximate
+
+    def forward(self, x):
+        return x.gelu(self.approximate)
+
+
+class SiLU(Module):
+    def forward(self, x):
+        return x.silu()
+
+
+class FeedForward(Module):
+    """The position-wise MLP of a Transformer block, d_model → d_ff → d_model:
+        relu / gelu:  down(act(up(x)))
+        swiglu:       down(silu(gate(x)) * up(x))      (LLaMA's gated form)"""
+    activations = ("relu", "gelu", "swiglu")
+
+    def __init__(self, d_model, d_ff, activation="relu", bias=True):
+        super().__init__()
+        if activation not in self.activations:
+            raise ValueError(f"FeedForward: activation must be one of {self.activations}, "
+                             f"not {activation!r}")
+        self.activation = activation
+        self.up = Linear(d_model, d_ff, bias)
+        if activation == "swiglu":
+            self.gate = Linear(d_model, d_ff, bias)
+        self.down = Linear(d_ff, d_model, bias)
+
+    def forward(self, x):
+        if self.activation == "swiglu":
+            return self.down(self.gate(x).silu() * self.up(x))
+        h = self.up(x)                                            # (..., d_ff)
+        return self.down(h.relu() if self.activation == "relu" else h.gelu())
+
+    def extra_repr(self):
+        return f"activation={self.activation!r}"

@@ -1,0 +1,227 @@
+"""`Module`: a forward function plus the parameters and submodules it owns.
+
+A module finds its parameters by looking at its own attributes: a `Parameter` is a
+leaf of the tree, a `Module` a branch, so
+
+    model.encoder.layers[0].self_attn.q_proj.weight
+
+is named `encoder.layers.0.self_attn.q_proj.weight` in `named_parameters()` and
+`state_dict()`. Calling a module runs its `forward` inside
+`engine.module_scope(path)`, so every op made there records which module made it
+(`op.module`), for graphs and traces; the parameters get their dotted names too.
+"""
+import functools
+
+import numpy as np
+
+from ..engine import module_scope, state
+from ..tensor import Tensor
+
+# The tree whose paths were last written (the outermost module called, and the
+# structure version then); bumped whenever a module or parameter is assigned.
+_structure = {"version": 0, "named": None}
+
+
+class Parameter(Tensor):
+    """A Tensor that requires grad and that modules collect as a weight. An array or
+    Tensor of a float dtype keeps it; other data becomes float32, as for Tensor."""
+    __slots__ = ()
+
+    def __init__(self, data, dtype=None):
+        data = data.data if isinstance(data, Tensor) else data
+        if dtype is None and isinstance(data, np.ndarray) and np.issubdtype(data.dtype, np.floating):
+            dtype = data.dtype
+        super().__init__(data, requires_grad=True, dtype=dtype)
+
+
+class Module:
+    """Subclasses set parameters and submodules as attributes in `__init__` (after
+    `super().__init__()`) and define `forward`. Arrays named in `buffers` (such as
+    BatchNorm's running statistics) are state, saved and loaded, but not trained."""
+    buffers = ()
+    training = True
+    _path = ""              # dotted path from the outermost module last called
+
+    def __init__(self):
+        self.training = True
+
+    def __setattr__(self, name, value):
+        if isinstance(value, (Module, Parameter)):
+            _structure["version"] += 1
+        object.__setattr__(self, name, value)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+
+    def __call__(self, *args, **kwargs):
+        with self.scope():
+            return self.forward(*args, **kwargs)
+
+    def scope(self):
+        """The module scope this module's ops run in. Called from outside any module,
+        this is the outermost one: it names (once) every submodule and parameter in
+        its tree by dotted path, and its own path is ""."""
+        if state.module is not None:
+            return module_scope(self._path)
+        if _structure["named"] != (id(self), _structure["version"]):
+            for path, module in self.named_modules():
+                object.__setattr__(module, "_path", path)
+            for name, p in self.named_parameters():
+                p.name = name
+            _structure["named"] = (id(self), _structure["version"])
+        return module_scope("")
+
+    # ---------------------------------------------------------- the tree
+    def children(self):
+        """(name, submodule) for each direct submodule, in assignment order."""
+        return [(k, v) for k, v in vars(self).items() if isinstance(v, Module)]
+
+    def named_modules(self, prefix=""):
+        """(dotted path, module) for this module ("" or `prefix`) and all below it."""
+        out, stack = [], [(prefix, self)]
+        while stack:
+            path, module = stack.pop()
+            out.append((path, module))
+            stack.extend(reversed([(f"{path}.{k}" if path else k, m) for k, m in module.children()]))
+        return out
+
+    def modules(self):
+        return [m for _, m in self.named_modules()]
+
+    def named_parameters(self):
+        """(dotted name, Parameter) for every parameter, each once, in layer order."""
+        seen, out = set(), []
+        for path, module in self.named_modules():
+            for k, v in vars(module).items():
+                if isinstance(v, Parameter) and id(v) not in seen:
+                    seen.add(id(v))
+                    out.append((f"{path}.{k}" if path else k, v))
+        return out
+
+    def parameters(self):
+        return [p for _, p in self.named_parameters()]
+
+    def _named_buffers(self):
+        return [(f"{path}.{k}" if path else k, module, k)
+                for path, module in self.named_modules() for k in module.buffers]
+
+    def zero_grad(self):
+        for p in self.parameters():
+            p.grad = None
+
+    def train(self, mode=True):
+        for m in self.modules():
+            m.training = mode
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def astype(self, dtype):
+        """Cast every parameter and float buffer in place (e.g. to float64 for
+        gradcheck); gradients are dropped. Returns the module."""
+        for p in self.parameters():
+            p.data, p.grad = p.data.astype(dtype), None
+        for _, module, k in self._named_buffers():
+            buf = getattr(module, k)
+            if np.issubdtype(buf.dtype, np.floating):
+                setattr(module, k, buf.astype(dtype))
+        return self
+
+    # ---------------------------------------------------------- state
+    def state_dict(self):
+        """{dotted name: copy of the array} for every parameter and buffer."""
+        d = {name: p.data.copy() for name, p in self.named_parameters()}
+        for name, module, k in self._named_buffers():
+            d[name] = np.array(getattr(module, k), copy=True)
+        return d
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy arrays into the parameters and buffers of the same names (each keeps
+        its dtype). A wrongly shaped entry is an error; with `strict`, so are missing
+        and unexpected names. Nothing is changed unless every check passes."""
+        targets = {name: (p, None) for name, p in self.named_parameters()}
+        targets.update({name: (module, k) for name, module, k in self._named_buffers()})
+        arrays = {name: np.asarray(v.data if isinstance(v, Tensor) else v)
+                  for name, v in state_dict.items()}
+        problems = []
+        if strict:
+            missing = [n for n in targets if n not in arrays]
+            unexpected = [n for n in arrays if n not in targets]
+            if missing:
+                problems.append(f"missing keys: {', '.join(missing)}")
+            if unexpected:
+                problems.append(f"unexpected keys: {', '.join(unexpected)}")
+        for name, array in arrays.items():
+            if name in targets:
+                current = _target_array(*targets[name])
+                if array.shape != current.shape:
+                    problems.append(f"wrong shape for {name}: the checkpoint has {array.shape}, "
+                                    f"the model expects {current.shape}")
+        if problems:
+            raise ValueError(f"load_state_dict into {type(self).__name__}: " + "; ".join(problems))
+        for name, array in arrays.items():
+            if name in targets:
+                owner, k = targets[name]
+                if k is None:
+                    owner.data = array.astype(owner.data.dtype)       # a fresh copy
+                else:
+                    setattr(owner, k, array.astype(getattr(owner, k).dtype))
+
+    def __repr__(self):
+        lines = [f"  ({k}): " + repr(m).replace("\n", "\n  ") for k, m in self.children()]
+        extra = self.extra_repr()
+        if not lines:
+            return f"{type(self).__name__}({extra})"
+        return f"{type(self).__name__}({extra}\n" + "\n".join(lines) + "\n)"
+
+    def extra_repr(self):
+        return ""
+
+
+def _target_array(owner, k):
+    return owner.data if k is None else getattr(owner, k)
+
+
+def scoped(method):
+    """Run a method other than `forward` (encode, generate, ...) in the module's scope,
+    as calling the module runs `forward`."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self.scope():
+            return method(self, *args, **kwargs)
+    return wrapper
+
+
+class ModuleList(Module):
+    """A list of submodules, named "0", "1", ...; it has no forward of its own."""
+
+    def __init__(self, modules=()):
+        super().__init__()
+        for m in modules:
+            self.append(m)
+
+    def append(self, module):
+        setattr(self, str(len(self)), module)
+        return self
+
+    def __getitem__(self, i):
+        return self.children()[i][1]
+
+    def __len__(self):
+        return len(self.children())
+
+    def __iter__(self):
+        return iter([m for _, m in self.children()])
+
+
+class Sequential(ModuleList):
+    """Modules applied in order, each to the output of the one before; named "0", "1", ..."""
+
+    def __init__(self, *modules):
+        super().__init__(modules)
+
+    def forward(self, x):
+        for module in self:
+            x = module(x)
+        return x
