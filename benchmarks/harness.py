@@ -1,0 +1,234 @@
+"""The measuring side of the suite: timing, memory, the machine, and the report.
+
+A workload is a handful of engines, each a zero-argument `step()` that does one
+whole unit of work (forward, backward, and an update where the workload has one).
+Before anything is timed, `verify()` runs every engine once and asserts that they
+agree on the gradients; a workload that disagrees is reported, never timed.
+
+Timing interleaves the engines (A B C, A B C, ...) so that a noisy neighbour on
+this shared machine slows them all alike, and reports the median of the repeats.
+"""
+import gc
+import importlib
+import json
+import os
+import platform
+import statistics
+import time
+import tracemalloc
+from dataclasses import dataclass, field
+
+import numpy as np
+
+ENGINE_ORDER = ("tinygrad_tf", "torch", "autograd", "micrograd", "numpy")
+
+
+@dataclass
+class Workload:
+    name: str                       # "encoder base, post-LN"
+    engines: dict                   # engine name -> step(): one unit of work
+    verify: object                  # () -> max relative difference of gradients across engines
+    unit: str = "ms"                # "ms" per step, or "µs/op"
+    per: int = 1                    # a step counts as `per` units (10,000 ops in the chain)
+    flops: float = 0.0              # floating-point operations in one step (0: not reported)
+    targets: list = field(default_factory=list)   # [(label, check(row) -> (ok, shown))]
+    skipped: dict = field(default_factory=dict)   # engine -> why it did not run
+    memory: tuple = ()              # engines whose peak memory is measured
+    note: str = ""
+
+
+def _vs_autograd(row):
+    r = row["ratio"].get("autograd")
+    if r is None:
+        return True, "autograd skipped"
+    return r <= 1 / 2.5, f"{1 / r:.1f}× faster"
+
+
+AUTOGRAD_TARGET = ("≥2.5× faster than autograd", _vs_autograd)   # every tensor workload
+
+
+def optional_import(name):
+    """The module, or None when this peer is not installed (or fails to import)."""
+    try:
+        return importlib.import_module(name)
+    except Exception:                      # a broken peer is skipped like a missing one
+        return None
+
+
+def time_interleaved(engines, repeats, warmup=1):
+    """Median seconds per step of each engine, the engines taking turns."""
+    for step in engines.values():
+        for _ in range(warmup):
+            step()
+    samples = {name: [] for name in engines}
+    for _ in range(repeats):
+        for name, step in engines.items():
+            start = time.perf_counter()
+            step()
+            samples[name].append(time.perf_counter() - start)
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def peak_memory(step):
+    """Peak bytes that Python and NumPy allocate during one step, above what was live
+    before it (tracemalloc sees NumPy's arrays; PyTorch's own allocator it does not)."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        step()
+        return tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+
+
+def run_workload(w, repeats, log=print):
+    """Verify, then time, then measure memory: one row of the report."""
+    row = {"workload": w.name, "unit": w.unit, "skipped": dict(w.skipped), "note": w.note}
+    try:
+        row["max_grad_diff"] = float(w.verify())
+        row["verified"] = True
+    except AssertionError as e:
+        row["verified"], row["error"] = False, str(e)
+        log(f"  {w.name}: gradients DISAGREE, not timed: {e}")
+        return row
+    scale = 1e6 / w.per if w.unit == "µs/op" else 1e3
+    seconds = time_interleaved(w.engines, repeats)
+    row["median"] = {name: s * scale for name, s in seconds.items()}
+    tg = seconds.get("tinygrad_tf")
+    row["ratio"] = {name: tg / s for name, s in seconds.items() if tg and name != "tinygrad_tf"}
+    if w.flops:
+        row["gflops"] = {name: w.flops / s / 1e9 for name, s in seconds.items()}
+    row["peak_mb"] = {name: peak_memory(w.engines[name]) / 2**20 for name in w.memory
+                      if name in w.engines}
+    row["targets"] = []
+    for label, check in w.targets:
+        ok, shown = check(row)
+        row["targets"].append({"target": label, "pass": bool(ok), "measured": shown})
+    shown = ", ".join(f"{n} {v:.4g}" for n, v in row["median"].items())
+    log(f"  {w.name} ({w.unit}): {shown}")
+    return row
+
+
+# ------------------------------------------------------------------- the machine
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def blas_info():
+    """NumPy's BLAS as built (numpy.show_config) and as running (threadpoolctl if present)."""
+    info = {}
+    try:
+        config = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        info["blas"] = f"{config.get('name')} {config.get('version')}"
+        info["blas_config"] = config.get("openblas configuration", "")
+    except Exception as e:                 # the layout of show_config is NumPy's to change
+        info["blas"] = f"unknown ({e})"
+    threadpoolctl = optional_import("threadpoolctl")
+    if threadpoolctl is not None:
+        info["threadpools"] = [
+            {k: p.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
+            for p in threadpoolctl.threadpool_info()]
+    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+                "OMP_WAIT_POLICY"):
+        info[var] = os.environ.get(var, "(unset)")
+    return info
+
+
+def machine_info():
+    torch = optional_import("torch")
+    info = {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": f"{torch.__version__} ({torch.get_num_threads()} threads)" if torch else "not installed",
+    }
+    info.update(blas_info())
+    return info
+
+
+def gemm_rate(repeats, n=1024, k=512, m=2048):
+    """NumPy's own float32 matrix-multiply rate (GFLOP/s), on the large encoder's FFN
+    shape: the ceiling any NumPy engine can reach on this machine."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, k), dtype=np.float32)
+    b = rng.standard_normal((k, m), dtype=np.float32)
+    seconds = time_interleaved({"gemm": lambda: a @ b}, repeats, warmup=2)["gemm"]
+    return 2 * n * k * m / seconds / 1e9
+
+
+# -------------------------------------------------------------------- the report
+
+def _fmt(x):
+    if x is None:
+        return "—"
+    return f"{x:.3g}" if x < 100 else f"{x:,.0f}"
+
+
+def markdown(report):
+    m = report["machine"]
+    lines = [
+        "# tinygrad_tf benchmarks",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores; Python {m['python']}, NumPy {m['numpy']} "
+        f"with {m.get('blas')} ({m.get('blas_config', '').strip()}; "
+        f"OPENBLAS_CORETYPE={m['OPENBLAS_CORETYPE']}); PyTorch {m['torch']}. "
+        f"NumPy float32 GEMM: {report['gemm_gflops']:.1f} GFLOP/s.",
+        "",
+        f"{report['mode']} run, {report['repeats']} repeats, medians, engines interleaved; "
+        f"{report['date']}. Ratio = tinygrad_tf's time ÷ the peer's (below 1: tinygrad_tf "
+        "is faster). Every row's gradients were first checked to agree across engines.",
+        "",
+    ]
+    engines = [e for e in ENGINE_ORDER if any(e in r.get("median", {}) for r in report["rows"])]
+    peers = [e for e in engines if e != "tinygrad_tf"]
+    head = (["workload", "unit"] + engines + [f"÷ {p}" for p in peers]
+            + ["GFLOP/s (tg)", "peak MB tg / numpy", "targets"])
+    lines += ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for r in report["rows"]:
+        if not r.get("verified"):
+            cells = [r["workload"], r["unit"]] + ["—"] * (len(head) - 3) + [
+                f"NOT VERIFIED: {r.get('error', '')[:80]}"]
+            lines.append("| " + " | ".join(cells) + " |")
+            continue
+        med, ratio = r["median"], r["ratio"]
+        cells = [r["workload"], r["unit"]]
+        cells += [_fmt(med[e]) if e in med else "skipped" if e in r["skipped"] else "" for e in engines]
+        cells += [f"{ratio[p]:.2f}" if p in ratio else "" for p in peers]
+        cells.append(_fmt(r["gflops"]["tinygrad_tf"]) if "gflops" in r else "")
+        mem = r.get("peak_mb", {})
+        cells.append(" / ".join(_fmt(mem.get(e)) for e in ("tinygrad_tf", "numpy")) if mem else "")
+        cells.append("; ".join(f"{t['target']}: {'pass' if t['pass'] else '**MISS**'} ({t['measured']})"
+                               for t in r["targets"]))
+        lines.append("| " + " | ".join(cells) + " |")
+    skipped = sorted({f"{e} ({why})" for r in report["rows"] for e, why in r["skipped"].items()})
+    if skipped:
+        lines += ["", "Skipped: " + "; ".join(skipped) + "."]
+    notes = [f"{r['workload']}: {r['note']}" for r in report["rows"] if r.get("note")]
+    if notes:
+        lines += [""] + [f"- {n}" for n in notes]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(report, out_dir):
+    """latest.md and latest.json in `out_dir`, each written whole then renamed."""
+    os.makedirs(out_dir, exist_ok=True)
+    paths = {}
+    for name, text in (("latest.md", markdown(report)),
+                       ("latest.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")):
+        path = os.path.join(out_dir, name)
+        with open(path + ".tmp", "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(path + ".tmp", path)
+        paths[name] = path
+    return paths

@@ -1,0 +1,135 @@
+"""One Transformer encoder layer, forward and backward, by hand in NumPy.
+
+This is the floor for any NumPy engine (no graph, no bookkeeping, only the
+arrays the chain rule needs) and a reference to read next to the engine: every
+backward line is the vector-Jacobian product of the forward line it undoes.
+
+Parameters use PyTorch's layouts (`Linear.weight` is (out, in), y = x Wᵀ + b):
+    Wq bq Wk bk Wv bv Wo bo   the attention projections, (d, d) and (d,)
+    W1 b1 W2 b2               the feed-forward: (d_ff, d), (d_ff,), (d, d_ff), (d,)
+    g1 beta1 g2 beta2         the two LayerNorms' weight and bias, (d,)
+Shapes: B batch, T sequence, d model width, h heads, dh = d / h.
+"""
+import math
+
+import numpy as np
+
+EPS = 1e-5
+
+
+# ------------------------------------------------------------------------ pieces
+
+def linear(x, W, b):
+    """y = x Wᵀ + b, every row of the batch in one matrix product: (B·T, in) @ (in, out)."""
+    rows = x.reshape(-1, x.shape[-1])
+    return (rows @ W.T + b).reshape(*x.shape[:-1], W.shape[0])
+
+
+def linear_backward(dy, x, W):
+    """y = x Wᵀ + b  ⇒  dx = dy W,  dW = dyᵀ x (summed over every row),  db = Σ dy."""
+    dy2, x2 = dy.reshape(-1, W.shape[0]), x.reshape(-1, W.shape[1])
+    return (dy2 @ W).reshape(x.shape), dy2.T @ x2, dy2.sum(axis=0)
+
+
+def layer_norm(x, g, beta):
+    mu = x.mean(axis=-1, keepdims=True)
+    inv_std = 1.0 / np.sqrt(x.var(axis=-1, keepdims=True) + EPS)   # biased variance, eps inside
+    xhat = (x - mu) * inv_std
+    return xhat * g + beta, (xhat, inv_std)
+
+
+def layer_norm_backward(dy, g, cache):
+    """dx = (1/σ)(dx̂ - mean(dx̂) - x̂·mean(dx̂·x̂)), with dx̂ = dy·g."""
+    xhat, inv_std = cache
+    dxhat = dy * g
+    dx = inv_std * (dxhat - dxhat.mean(axis=-1, keepdims=True)
+                    - xhat * (dxhat * xhat).mean(axis=-1, keepdims=True))
+    rows = dy.reshape(-1, dy.shape[-1])
+    return dx, (rows * xhat.reshape(rows.shape)).sum(axis=0), rows.sum(axis=0)
+
+
+def split_heads(x, h):
+    B, T, d = x.shape
+    return x.reshape(B, T, h, d // h).transpose(0, 2, 1, 3)          # (B, h, T, dh)
+
+
+def merge_heads(x):
+    B, h, T, dh = x.shape
+    return x.transpose(0, 2, 1, 3).reshape(B, T, h * dh)             # (B, T, d)
+
+
+def attention(x, p, h):
+    """Multi-head self-attention: softmax(q kᵀ/√dh) v, heads concatenated, projected."""
+    q = split_heads(linear(x, p["Wq"], p["bq"]), h)                  # (B, h, T, dh)
+    k = split_heads(linear(x, p["Wk"], p["bk"]), h)
+    v = split_heads(linear(x, p["Wv"], p["bv"]), h)
+    scale = 1.0 / math.sqrt(q.shape[-1])                                # a Python float: stays float32
+    scores = (q @ k.transpose(0, 1, 3, 2)) * scale                   # (B, h, T, T)
+    e = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    weights = e / e.sum(axis=-1, keepdims=True)
+    o = merge_heads(weights @ v)                                     # (B, T, d)
+    return linear(o, p["Wo"], p["bo"]), (x, q, k, v, weights, o, scale)
+
+
+def attention_backward(dy, p, cache, grads):
+    x, q, k, v, weights, o, scale = cache
+    h = q.shape[1]
+    do, grads["Wo"], grads["bo"] = linear_backward(dy, o, p["Wo"])
+    do = split_heads(do, h)                                          # (B, h, T, dh)
+    dweights = do @ v.transpose(0, 1, 3, 2)                          # (B, h, T, T)
+    dv = weights.transpose(0, 1, 3, 2) @ do
+    # softmax: ds = w ⊙ (dw - Σ dw·w), then the 1/√dh scale
+    dscores = weights * (dweights - (dweights * weights).sum(axis=-1, keepdims=True)) * scale
+    dq = dscores @ k
+    dk = dscores.transpose(0, 1, 3, 2) @ q
+    dx = 0
+    for name, d in (("q", dq), ("k", dk), ("v", dv)):
+        dx_part, grads["W" + name], grads["b" + name] = linear_backward(
+            merge_heads(d), x, p["W" + name])
+        dx = dx + dx_part
+    return dx
+
+
+def feed_forward(x, p):
+    a = linear(x, p["W1"], p["b1"])                                  # (B, T, d_ff)
+    r = np.maximum(a, 0)
+    return linear(r, p["W2"], p["b2"]), (x, a, r)
+
+
+def feed_forward_backward(dy, p, cache, grads):
+    x, a, r = cache
+    dr, grads["W2"], grads["b2"] = linear_backward(dy, r, p["W2"])
+    da = dr * (a > 0)                                                # ReLU passes where a > 0
+    dx, grads["W1"], grads["b1"] = linear_backward(da, x, p["W1"])
+    return dx
+
+
+# ------------------------------------------------------------------------- layer
+
+def encoder_layer(x, p, n_heads, norm_first, dy):
+    """Forward, then backward from the upstream gradient `dy`.
+    Returns (output, dx, grads) with grads a dict named like `p`."""
+    grads = {}
+    if norm_first:     # Pre-LN:  y1 = x + attn(LN1(x));  y = y1 + ffn(LN2(y1))
+        n1, ln1 = layer_norm(x, p["g1"], p["beta1"])
+        a, attn = attention(n1, p, n_heads)
+        y1 = x + a
+        n2, ln2 = layer_norm(y1, p["g2"], p["beta2"])
+        f, ffn = feed_forward(n2, p)
+        y = y1 + f
+        # backward: each residual sends dy both ways
+        dn2 = feed_forward_backward(dy, p, ffn, grads)
+        dy1_branch, grads["g2"], grads["beta2"] = layer_norm_backward(dn2, p["g2"], ln2)
+        dy1 = dy + dy1_branch
+        dn1 = attention_backward(dy1, p, attn, grads)
+        dx_branch, grads["g1"], grads["beta1"] = layer_norm_backward(dn1, p["g1"], ln1)
+        return y, dy1 + dx_branch, grads
+    # Post-LN:  y1 = LN1(x + attn(x));  y = LN2(y1 + ffn(y1))
+    a, attn = attention(x, p, n_heads)
+    y1, ln1 = layer_norm(x + a, p["g1"], p["beta1"])
+    f, ffn = feed_forward(y1, p)
+    y, ln2 = layer_norm(y1 + f, p["g2"], p["beta2"])
+    dz2, grads["g2"], grads["beta2"] = layer_norm_backward(dy, p["g2"], ln2)
+    dy1 = dz2 + feed_forward_backward(dz2, p, ffn, grads)
+    dz1, grads["g1"], grads["beta1"] = layer_norm_backward(dy1, p["g1"], ln1)
+    return y, dz1 + attention_backward(dz1, p, attn, grads), grads

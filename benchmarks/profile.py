@@ -1,0 +1,175 @@
+"""Where a tinygrad_tf step spends its time: per op, forward vs backward vs overhead.
+
+    python -m benchmarks --profile            # a base encoder step (post-LN)
+    python -m benchmarks --profile lm         # a TransformerLM training step
+
+Every op class's `forward` and `backward` is wrapped, for the run only, with a
+timer keyed by the op's name, and so are the engine's `topological_order` and
+`unbroadcast`. What is left of the step's wall time is overhead: making Tensors,
+recording the graph, module calls and scopes in forward; the backward loop,
+gradient sums and freeing in backward. A cProfile of the same steps then names
+the Python functions that hold the most time of their own.
+"""
+import cProfile
+import pstats
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+
+import numpy as np
+
+from tinygrad_tf import engine, ops
+
+from . import encoder, lm
+
+
+def _op_classes():
+    found, todo = [], [ops.Op]
+    while todo:
+        cls = todo.pop()
+        found.append(cls)
+        todo.extend(cls.__subclasses__())
+    return found
+
+
+@contextmanager
+def timed_ops(stats):
+    """Wrap every op's forward/backward (and two engine functions) with timers that add
+    into stats[(name, "forward" | "backward")] = [calls, seconds]; undone on exit."""
+    undo = []
+
+    def wrap(owner, attr, key_of):
+        original = owner.__dict__[attr]
+
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                entry = stats[key_of(args)]
+                entry[0] += 1
+                entry[1] += time.perf_counter() - start
+
+        setattr(owner, attr, timed)
+        undo.append((owner, attr, original))
+
+    for cls in _op_classes():
+        for phase in ("forward", "backward"):
+            if phase in cls.__dict__:
+                wrap(cls, phase, lambda args, phase=phase: (args[0].name, phase))
+    wrap(engine, "topological_order", lambda args: ("(topological order)", "backward"))
+    wrap(engine, "unbroadcast", lambda args: ("(unbroadcast)", "backward"))
+    try:
+        yield stats
+    finally:
+        for owner, attr, original in reversed(undo):
+            setattr(owner, attr, original)
+
+
+def encoder_step(norm_first=False):
+    """(forward, backward) closures of a base encoder step, as the benchmark runs it."""
+    import tinygrad_tf as tg
+    from tinygrad_tf import nn
+    d, h, d_ff, seq, batch = encoder.SIZES["base"]
+    block = nn.EncoderBlock(d, h, d_ff, activation="relu", norm_first=norm_first)
+    x, dy = encoder.inputs(d, seq, batch)
+    tx = tg.Tensor(x, requires_grad=True)
+    out = {}
+
+    def forward():
+        block.zero_grad()
+        out["y"] = block(tx)
+
+    def backward():
+        out.pop("y").backward(dy)
+
+    return forward, backward
+
+
+def lm_step():
+    from tinygrad_tf import nn, optim
+    model = nn.TransformerLM(lm.VOCAB, lm.D_MODEL, lm.N_HEADS, lm.N_LAYERS, lm.D_FF)
+    opt = optim.Adam(model.parameters(), lr=lm.LR)
+    tokens, targets = lm.token_batch()
+    out = {}
+
+    def forward():
+        opt.zero_grad()
+        out["loss"] = nn.functional.cross_entropy(model(tokens), targets)
+
+    def backward():
+        out.pop("loss").backward()
+        opt.step()
+
+    return forward, backward
+
+
+def profile(forward, backward, steps=5):
+    """Per-op table rows and the forward/backward wall times, per step in ms."""
+    forward(), backward()                              # warm up
+    stats = defaultdict(lambda: [0, 0.0])
+    wall = {"forward": 0.0, "backward": 0.0}
+    with timed_ops(stats):
+        for _ in range(steps):
+            for phase, fn in (("forward", forward), ("backward", backward)):
+                start = time.perf_counter()
+                fn()
+                wall[phase] += time.perf_counter() - start
+    per_op = defaultdict(lambda: {"calls": 0, "forward": 0.0, "backward": 0.0})
+    for (name, phase), (calls, seconds) in stats.items():
+        per_op[name][phase] += 1e3 * seconds / steps
+        if phase == "forward" or name.startswith("("):
+            per_op[name]["calls"] += calls // steps
+    wall = {k: 1e3 * v / steps for k, v in wall.items()}
+    return dict(per_op), wall
+
+
+def table(per_op, wall):
+    total = wall["forward"] + wall["backward"]
+    rows = sorted(per_op.items(), key=lambda kv: -(kv[1]["forward"] + kv[1]["backward"]))
+    in_ops = {ph: sum(r[ph] for _, r in rows) for ph in ("forward", "backward")}
+    rows.append(("(overhead: everything else)", {
+        "calls": 0, "forward": wall["forward"] - in_ops["forward"],
+        "backward": wall["backward"] - in_ops["backward"]}))
+    lines = [f"{'op':<28} {'calls':>6} {'forward ms':>11} {'backward ms':>12} {'total ms':>9} {'share':>6}",
+             "-" * 77]
+    for name, r in rows:
+        t = r["forward"] + r["backward"]
+        lines.append(f"{name:<28} {r['calls'] or '':>6} {r['forward']:>11.2f} {r['backward']:>12.2f} "
+                     f"{t:>9.2f} {100 * t / total:>5.1f}%")
+    lines.append("-" * 77)
+    lines.append(f"{'step (wall, timers on)':<28} {'':>6} {wall['forward']:>11.2f} "
+                 f"{wall['backward']:>12.2f} {total:>9.2f} {100.0:>5.1f}%")
+    return "\n".join(lines)
+
+
+def top_functions(forward, backward, steps=3, n=15):
+    """cProfile of the same steps: the functions with the most time of their own."""
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(steps):
+        forward()
+        backward()
+    prof.disable()
+    st = pstats.Stats(prof)
+    rows = sorted(st.stats.items(), key=lambda kv: -kv[1][2])[:n]    # by own (total) time
+    lines = [f"{'own ms/step':>11} {'calls/step':>10}  function", "-" * 77]
+    for (path, line, func), (_, calls, own, _cum, _) in rows:
+        where = f"{path.split('site-packages/')[-1].split('/work/main/')[-1]}:{line}"
+        lines.append(f"{1e3 * own / steps:>11.2f} {calls // steps:>10}  {func} ({where})")
+    return "\n".join(lines)
+
+
+def main(what="encoder"):
+    np.random.seed(0)
+    if what == "lm":
+        title, (fwd, bwd) = "TransformerLM training step (Adam)", lm_step()
+    else:
+        d, h, d_ff, seq, batch = encoder.SIZES["base"]
+        title = f"base encoder step, post-LN (d {d}, h {h}, ff {d_ff}, T {seq}, B {batch})"
+        fwd, bwd = encoder_step()
+    per_op, wall = profile(fwd, bwd)
+    print(f"tinygrad_tf: where a {title} spends its time (ms per step)\n")
+    print(table(per_op, wall))
+    print("\nPython functions with the most time of their own (cProfile, which slows Python code):\n")
+    print(top_functions(fwd, bwd))

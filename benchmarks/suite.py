@@ -1,0 +1,58 @@
+"""The suite: which workloads run in which mode, and the report they make."""
+import os
+import time
+
+from . import chain, encoder, harness, lm, mlp, scalar_mlp
+
+RESULTS = os.path.join(os.path.dirname(__file__), "results")
+
+MODES = {   # repeats, encoder sizes, ops in the chain
+    "full": dict(repeats=9, sizes=("small", "base", "large"), chain_ops=chain.N_OPS),
+    "quick": dict(repeats=3, sizes=("small", "base"), chain_ops=chain.N_OPS),
+    "smoke": dict(repeats=1, sizes=("small",), chain_ops=1_000),   # the test's: runs, not timings
+}
+
+
+def workloads(mode, gemm_gflops):
+    m = MODES[mode]
+    yield chain.workload(m["chain_ops"])
+    yield scalar_mlp.workload()
+    yield mlp.workload()
+    for size in m["sizes"]:
+        for norm_first in (False, True):
+            yield encoder.workload(size, norm_first, gemm_gflops)
+    yield lm.workload()
+
+
+def memory_target(rows):
+    """Peak memory of a base encoder step, tinygrad_tf against hand NumPy (post-LN row)."""
+    for r in rows:
+        mem = r.get("peak_mb", {})
+        if r["workload"].startswith("encoder base") and "tinygrad_tf" in mem and "numpy" in mem:
+            ratio = mem["tinygrad_tf"] / mem["numpy"]
+            r["targets"].append({"target": "peak memory ≤1.3× hand NumPy", "pass": ratio <= 1.3,
+                                 "measured": f"{ratio:.2f}× ({mem['tinygrad_tf']:.1f} vs "
+                                             f"{mem['numpy']:.1f} MB)"})
+
+
+def run(mode="full", out_dir=RESULTS, repeats=None, log=print):
+    """Run every workload of `mode`, write latest.md and latest.json; return the report."""
+    repeats = repeats or MODES[mode]["repeats"]
+    log(f"benchmarks ({mode}, {repeats} repeats)")
+    gemm = harness.gemm_rate(max(repeats, 5))
+    log(f"  NumPy float32 GEMM: {gemm:.1f} GFLOP/s")
+    rows = []
+    for w in workloads(mode, gemm):
+        if not w.engines:
+            rows.append({"workload": w.name, "verified": False, "skipped": w.skipped,
+                         "error": "; ".join(f"{e}: {why}" for e, why in w.skipped.items())})
+            continue
+        rows.append(harness.run_workload(w, repeats, log))
+    memory_target(rows)
+    report = {
+        "mode": mode, "repeats": repeats, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": harness.machine_info(), "gemm_gflops": gemm,
+        "all_verified": all(r.get("verified") for r in rows), "rows": rows,
+    }
+    report["paths"] = harness.write_report(report, out_dir)
+    return report

@@ -1,0 +1,56 @@
+"""The benchmark suite runs end to end (so it cannot rot): engines agree on gradients
+before anything is timed, the report is written, a missing peer is skipped. No
+timing is asserted here: timings belong to `python -m benchmarks`, not to tests."""
+import json
+import sys
+
+from benchmarks import chain, harness, profile, scalar_mlp, suite
+from tinygrad_tf import ops
+
+
+def test_smoke_run_verifies_every_workload_and_writes_the_report(tmp_path):
+    report = suite.run("smoke", out_dir=str(tmp_path), log=lambda *_: None)
+    rows = report["rows"]
+    assert {r["workload"].split(" ")[0] for r in rows} >= {"per-op", "scalar", "MLP", "encoder",
+                                                          "TransformerLM"}
+    for r in rows:
+        assert r["verified"], f"{r['workload']}: {r.get('error')}"
+        assert "tinygrad_tf" in r["median"]
+        assert all(t["pass"] in (True, False) for t in r["targets"])
+    assert report["all_verified"]
+    saved = json.loads((tmp_path / "latest.json").read_text(encoding="utf-8"))
+    assert saved["rows"][0]["workload"] == rows[0]["workload"] and saved["machine"]["cpu"]
+    md = (tmp_path / "latest.md").read_text(encoding="utf-8")
+    assert md.startswith("# tinygrad_tf benchmarks") and "Machine:" in md
+    assert md.count("\n| ") >= len(rows) + 1          # header and one line per workload
+
+
+def test_a_missing_peer_is_skipped_not_a_crash(monkeypatch):
+    for name in ("micrograd", "micrograd.engine"):     # importing micrograd now fails
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "autograd", None)
+    w = scalar_mlp.workload()
+    assert "micrograd" in w.skipped and list(w.engines) == ["tinygrad_tf"]
+    row = harness.run_workload(w, repeats=1, log=lambda *_: None)
+    assert row["verified"] and row["targets"][0]["measured"] == "micrograd skipped"
+    row = harness.run_workload(chain.workload(n=100), repeats=1, log=lambda *_: None)
+    assert row["verified"] and "autograd" in row["skipped"] and "autograd" not in row["median"]
+    assert "skipped" in harness.markdown({
+        "machine": harness.machine_info(), "gemm_gflops": 1.0, "mode": "test", "repeats": 1,
+        "date": "", "rows": [row]})
+
+
+def test_disagreeing_gradients_are_reported_and_not_timed():
+    w = chain.workload(n=10)
+    w.engines["tinygrad_tf"] = lambda: chain.X0 * 0     # a wrong gradient
+    row = harness.run_workload(w, repeats=1, log=lambda *_: None)
+    assert row["verified"] is False and "differs" in row["error"] and "median" not in row
+
+
+def test_profile_times_ops_and_puts_them_back():
+    original = ops.Linear.__dict__["forward"]
+    per_op, wall = profile.profile(*profile.encoder_step(), steps=1)
+    assert per_op["linear"]["calls"] == 6 and per_op["linear"]["backward"] > 0
+    assert ops.Linear.__dict__["forward"] is original
+    text = profile.table(per_op, wall)
+    assert "(overhead: everything else)" in text and "linear" in text
