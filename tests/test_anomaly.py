@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import tinygrad_tf as tg
+from tinygrad_tf import nn
 from tinygrad_tf.engine import module_scope, state
 
 
@@ -58,3 +59,27 @@ def test_the_switch_is_restored_after_an_error():
         with tg.detect_anomaly(), np.errstate(divide="ignore"):
             f64([0.0]).log()
     assert state.check_finite is False
+
+
+class Planted(nn.Module):
+    def forward(self, x):
+        return (x - x).log()                     # log(0)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(3, 3)
+        self.head = Planted()
+
+    def forward(self, x):
+        return self.head(self.proj(x).tanh())
+
+
+def test_inside_a_model_the_error_names_the_submodule():
+    net = Net().astype(np.float64)
+    with tg.detect_anomaly(), np.errstate(divide="ignore"):
+        with pytest.raises(tg.NonFiniteError,
+                           match=r"forward of op 'log' in module 'head' at element \[0, 0\], "
+                                 r"input shapes \(2, 3\)"):
+            net(tg.randn(2, 3, seed=0, dtype=np.float64))

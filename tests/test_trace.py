@@ -6,6 +6,7 @@ import pytest
 
 import tinygrad_tf as tg
 from tinygrad_tf.engine import module_scope, state
+from tinygrad_tf.selfcheck import residual_stacks
 
 
 def f64(*shape, seed=0, name=None):
@@ -125,3 +126,15 @@ def test_residual_report_measures_the_skip_share_and_plain_stacks_vanish():
     assert plain.residual_report() == []
     plain_norm, residual_norm = np.linalg.norm(plain_x0.grad), np.linalg.norm(x0.grad)
     assert plain_norm < 1e-3 * residual_norm         # vanished: 3+ orders of magnitude smaller
+
+
+def test_post_ln_and_pre_ln_differ_at_depth():
+    reports = residual_stacks(12)
+    post, pre = reports["post-LN"], reports["pre-LN"]
+    assert len(post) == len(pre) == 24 and pre[0].sublayer == "0.self_attn"
+    for below, above in zip(pre, pre[1:]):      # pre-LN: an identity path all the way down
+        assert below.skip_norm == pytest.approx(above.input_norm, rel=1e-6)
+    changes = [abs(below.skip_norm / above.input_norm - 1) for below, above in zip(post, post[1:])]
+    assert max(changes) > 0.05                  # post-LN: a LayerNorm rescales it at every block
+    assert pre.gain > 1 and pre.gain > post.gain   # pre-LN's sublayers only add on the way down
+    assert all(0.5 < r.skip_share < 1 for r in post + pre)

@@ -3,7 +3,7 @@
 The public face is described in docs and API.md: `Value` (scalars), `Tensor`
 (arrays), `nn`, `optim`, and the tools for seeing gradients.
 """
-from . import nn, optim
+from . import nn, optim, viz
 from .engine import NonFiniteError, detect_anomaly, no_grad
 from .gradcheck import GradcheckError, gradcheck, numerical_grad
 from .io import CheckpointError, load, save
@@ -14,6 +14,6 @@ from .trace import trace
 __all__ = [
     "Value", "Tensor", "tensor", "zeros", "ones", "randn", "arange", "cat", "stack", "where",
     "residual", "no_grad", "detect_anomaly", "NonFiniteError",
-    "gradcheck", "numerical_grad", "GradcheckError", "trace",
+    "gradcheck", "numerical_grad", "GradcheckError", "trace", "viz",
     "nn", "optim", "save", "load", "CheckpointError",
 ]

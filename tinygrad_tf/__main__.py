@@ -28,12 +28,61 @@ def demo(args):
     return 0
 
 
+def graph(args):
+    """Draw one block's graph after one traced backward; the format from the file's extension."""
+    import numpy as np
+
+    import tinygrad_tf as tg
+    from tinygrad_tf import nn, viz
+
+    nn.manual_seed(0)
+    block_class = nn.DecoderBlock if args.block == "decoder" else nn.EncoderBlock
+    block = block_class(16, 2, 32, activation=args.activation, norm_first=args.norm_first)
+    x = tg.randn(2, 4, 16, seed=0, requires_grad=True)
+    out = block(x, tg.randn(2, 5, 16, seed=1)) if args.block == "decoder" else block(x)
+    loss = (out * tg.Tensor(np.random.default_rng(2).standard_normal(out.shape))).sum()
+    with tg.trace() as tr:
+        loss.backward()
+    try:
+        viz.save(viz.draw_graph(loss, trace=tr, depth=args.depth), args.output)
+    except (viz.GraphvizNotFound, ValueError) as e:
+        print(f"graph: {e}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.output}: a {'pre' if args.norm_first else 'post'}-LN {args.block} block "
+          f"({args.activation}), edges labelled with the gradient norm of one backward")
+    return 0
+
+
+def gradcheck(args):
+    """Every op and layer against finite differences, as a table; 1 if any row fails."""
+    from .selfcheck import main as selfcheck
+    return selfcheck()
+
+
+def residuals(args):
+    """Skip path versus sublayer through a deep stack, post-LN against pre-LN."""
+    from .selfcheck import residual_stacks
+    for label, report in residual_stacks(args.layers).items():
+        print(f"{label}: gradient at the first block's input / at the last one's = {report.gain:.3g}")
+        print(report, end="\n\n")
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m tinygrad_tf", description=__doc__)
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("demo", help="run the demo (the default)")
+    p = sub.add_parser("graph", help="draw the graph of one block after a traced backward")
+    p.add_argument("-o", "--output", required=True, help="file to write: .svg, .png, .pdf or .dot")
+    p.add_argument("--block", choices=["encoder", "decoder"], default="encoder")
+    p.add_argument("--norm-first", action="store_true", help="pre-LN (default: post-LN)")
+    p.add_argument("--activation", choices=["relu", "gelu", "swiglu"], default="relu")
+    p.add_argument("--depth", type=int, default=None, help="collapse modules below this depth")
+    sub.add_parser("gradcheck", help="gradcheck every op and layer; exit 1 if any fails")
+    p = sub.add_parser("residuals", help="residual report of a deep stack, post-LN vs pre-LN")
+    p.add_argument("--layers", type=int, default=12)
     args = parser.parse_args(argv)
-    commands = {"demo": demo, None: demo}
+    commands = {"demo": demo, None: demo, "graph": graph, "gradcheck": gradcheck, "residuals": residuals}
     return commands[args.command](args)
 
 

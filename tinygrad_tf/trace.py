@@ -151,6 +151,12 @@ class Uses(list):
 class ResidualReport(list):
     """The residual rows of a trace; prints as a table."""
 
+    @property
+    def gain(self):
+        """‖grad at the first residual's skip input‖ / ‖grad at the last one's‖: how the
+        gradient grew (> 1) or shrank (< 1) on its way down through the stack."""
+        return self[0].input_norm / self[-1].input_norm if self else float("nan")
+
     def __str__(self):
         rows = [("#", "residual around", "‖grad at skip input‖", "via skip", "via sublayer", "skip share")]
         rows += [(str(k), r.sublayer or r.module, f"{r.input_norm:.4g}", f"{r.skip_norm:.4g}",

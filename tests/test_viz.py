@@ -1,0 +1,189 @@
+"""viz: graphs of Values and Tensors with modules, residual skips and gradient norms; grad_flow."""
+import io
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import graphviz
+import numpy as np
+import pytest
+
+import tinygrad_tf as tg
+from tinygrad_tf import nn, viz
+
+EDGE = re.compile(r'^\s*("[^"]+"|\w+) -> ("[^"]+"|\w+)(?: \[(.*)\])?$')
+
+
+def edges(g):
+    """(src, dst, attribute text) for every edge line of the DOT source."""
+    return [m.groups("") for m in map(EDGE.match, g.source.splitlines()) if m]
+
+
+def label_number(attrs):
+    m = re.search(r'label="?(?:skip )?([-0-9.e+]+)"?', attrs)
+    return float(m.group(1)) if m else None
+
+
+def traced_block(norm_first=False, seed=0):
+    nn.manual_seed(seed)
+    block = nn.EncoderBlock(8, 2, 16, norm_first=norm_first)
+    x = tg.randn(2, 3, 8, seed=seed, requires_grad=True)
+    loss = (block(x) * tg.randn(2, 3, 8, seed=seed + 1)).sum()
+    with tg.trace() as tr:
+        loss.backward()
+    return block, x, loss, tr
+
+
+def test_value_graph_shows_each_use_and_the_gradient_on_each_edge():
+    a, b = tg.Value(3.0, "a"), tg.Value(-2.0, "b")
+    y = a * a + b                               # dy/da = 2a along the two edges a -> *, 3 each
+    with tg.trace() as tr:
+        y.backward()
+    g = viz.draw_graph(y, trace=tr)
+    assert "a = 3" in g.source and "grad 6" in g.source and "op *" in g.source
+    es = edges(g)
+    assert len(es) == 4                         # a→*, a→*, *→+, b→+
+    src_a = re.search(r'(\w+) \[label=<<B>a = 3', g.source).group(1)
+    assert sorted(label_number(attrs) for src, _, attrs in es if src == src_a) == [3.0, 3.0]
+    plain = viz.draw_graph(y, show_grads=False)
+    assert "grad 6" not in plain.source and all(label_number(attrs) is None for *_, attrs in edges(plain))
+
+
+def test_encoder_block_has_module_clusters_styled_skips_and_gradient_labels():
+    block, x, loss, tr = traced_block()
+    g = viz.draw_graph(loss, trace=tr)
+    src = g.source
+    for cluster in ("self_attn", "ffn", "self_attn.q_proj", "ffn.up", "norm1"):
+        assert f'subgraph "cluster_{cluster}"' in src or f"subgraph cluster_{cluster} " in src
+    assert src.index("subgraph cluster_self_attn") < src.index('subgraph "cluster_self_attn.q_proj"')
+    for name, _ in block.named_parameters():    # leaves carry the parameter names
+        assert f"<B>{name}</B>" in src
+    skips = [e for e in edges(g) if "style=dashed" in e[2]]
+    assert len(skips) == 2 and len({dst for _, dst, _ in skips}) == 2   # one per residual add
+    assert all("skip" in attrs for *_, attrs in skips)
+    report = tr.residual_report()               # the skip label is the gradient along that edge
+    assert sorted(label_number(a) for *_, a in skips) == pytest.approx(
+        sorted(r.skip_norm for r in report), rel=1e-2)
+    constants = set(re.findall(r"^\s*(\w+) \[.*shape=plaintext", src, flags=re.M))
+    for source, _, attrs in edges(g):           # every edge a gradient flows along is labelled
+        assert (label_number(attrs) is not None) == (source not in constants)
+    untraced = viz.draw_graph(loss)
+    assert all(label_number(a) is None for *_, a in edges(untraced))
+    assert len([e for e in edges(untraced) if "style=dashed" in e[2]]) == 2
+
+
+def test_svg_rendering_is_valid_svg():
+    _, _, loss, tr = traced_block(norm_first=True)
+    svg = viz.draw_graph(loss, trace=tr).pipe("svg")
+    root = ET.fromstring(svg)
+    assert root.tag.endswith("svg")
+    text = " ".join(t.text or "" for t in root.iter() if t.tag.endswith("text"))
+    assert "self_attn" in text and "residual_add" in text and "skip" in text
+
+
+def test_depth_collapses_modules_into_boxes():
+    _, x, loss, tr = traced_block()
+    g = viz.draw_graph(loss, trace=tr, depth=1)
+    boxes = set(re.findall(r'"box ([\w.]+)"', g.source))
+    assert boxes == {"self_attn", "ffn", "norm1", "norm2"}
+    assert "q_proj" not in g.source and "cluster" not in g.source
+    assert "<B>input</B>" in g.source           # the block's input stays in sight
+    into_attn = [a for s, d, a in edges(g) if d == '"box self_attn"']
+    assert len(into_attn) == 1                  # x's three uses inside (q, k, v) as one edge
+    with pytest.raises(ValueError, match="depth"):
+        viz.draw_graph(loss, depth=0)
+
+
+def test_a_two_layer_encoder_decoder_stays_readable_at_depth_two():
+    nn.manual_seed(0)
+    model = nn.Transformer(11, 13, d_model=16, n_heads=2, n_layers=2, d_ff=32)
+    loss = model(np.array([[1, 2, 3, 4]]), np.array([[1, 5, 6]])).mean()
+    with tg.trace() as tr:
+        loss.backward()
+    blocks = viz.draw_graph(loss, trace=tr, depth=1)
+    assert set(re.findall(r'"box ([\w.]+)"', blocks.source)) >= {
+        "encoder.layers.0", "encoder.layers.1", "decoder.layers.0", "decoder.layers.1"}
+    g = viz.draw_graph(loss, trace=tr, depth=2)
+    boxes = set(re.findall(r'"box ([\w.]+)"', g.source))
+    assert {"encoder.layers.0.self_attn", "decoder.layers.1.cross_attn", "decoder.layers.1.ffn"} <= boxes
+    nodes = re.findall(r"^\s*(\w+|\"[^\"]+\") \[label", g.source, flags=re.M)
+    full = viz.draw_graph(loss, trace=tr)
+    all_nodes = re.findall(r"^\s*(\w+|\"[^\"]+\") \[label", full.source, flags=re.M)
+    assert len(nodes) <= 70 and len(all_nodes) > 4 * len(nodes)
+    assert "subgraph cluster_encoder " in g.source and 'subgraph "cluster_encoder.layers.0"' in g.source
+    assert len([e for e in edges(g) if "style=dashed" in e[2]]) == 10   # 2·2 encoder + 2·3 decoder
+
+
+def test_without_dot_the_graph_builds_and_rendering_says_how_to_install(monkeypatch, tmp_path):
+    _, _, loss, tr = traced_block()
+    monkeypatch.setenv("PATH", str(tmp_path))   # no `dot` anywhere
+    g = viz.draw_graph(loss, trace=tr)
+    assert g.source.startswith("digraph")
+    viz.save(g, tmp_path / "block.dot")
+    assert (tmp_path / "block.dot").read_text() == g.source
+    for render in (lambda: g.pipe("svg"), lambda: g.render(tmp_path / "b", format="png"),
+                   lambda: viz.save(g, tmp_path / "block.svg")):
+        with pytest.raises(graphviz.ExecutableNotFound, match="apt-get install graphviz"):
+            render()
+
+
+def test_save_picks_the_format_from_the_extension(tmp_path):
+    _, _, loss, _ = traced_block()
+    g = viz.draw_graph(loss, depth=1)
+    viz.save(g, tmp_path / "g.png")
+    viz.save(g, tmp_path / "g.pdf")
+    assert (tmp_path / "g.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "g.pdf").read_bytes()[:4] == b"%PDF"
+    with pytest.raises(ValueError, match=r"\.svg"):
+        viz.save(g, tmp_path / "g.jpeg2")
+
+
+def test_ungrouped_graphs_name_the_module_in_each_node_and_rankdir_is_kept():
+    _, _, loss, _ = traced_block()
+    g = viz.draw_graph(loss, group_modules=False, rankdir="LR")
+    assert "subgraph" not in g.source and "rankdir=LR" in g.source
+    assert "self_attn.q_proj</FONT>" in g.source
+
+
+def test_grad_flow_lists_every_parameter_in_layer_order_with_its_norm():
+    block, _, _, _ = traced_block()
+    block.ffn.up.bias.grad = None               # one that got no gradient
+    flow = viz.grad_flow(block)
+    assert [name for name, _ in flow] == [name for name, _ in block.named_parameters()]
+    assert flow[0][0] == "self_attn.q_proj.weight"
+    for (_, value), (_, p) in zip(flow, block.named_parameters()):
+        assert value == pytest.approx(0.0 if p.grad is None else np.linalg.norm(p.grad))
+    assert dict(flow)["ffn.up.bias"] == 0.0
+    png = io.BytesIO()
+    viz.plot_grad_flow(flow).savefig(png, format="png")
+    assert png.getvalue()[:4] == b"\x89PNG"
+
+
+def test_plot_residuals_draws_both_arrangements():
+    reports = {}
+    for norm_first in (False, True):
+        *_, tr = traced_block(norm_first)
+        reports["pre-LN" if norm_first else "post-LN"] = tr.residual_report()
+    fig = viz.plot_residuals(reports)
+    norms_ax = fig.axes[0]
+    assert [line.get_label() for line in norms_ax.lines] == ["post-LN", "pre-LN"]
+    np.testing.assert_allclose(norms_ax.lines[1].get_ydata(), [r.input_norm for r in reports["pre-LN"]])
+    fig.savefig(io.BytesIO(), format="png")
+
+
+@pytest.mark.parametrize("args, kind", [
+    ([], "post-LN encoder"), (["--block", "decoder", "--norm-first", "--activation", "swiglu"],
+                              "pre-LN decoder"), (["--depth", "1"], "post-LN encoder")])
+def test_the_graph_command_writes_the_format_of_the_extension(tmp_path, args, kind):
+    svg, dot = tmp_path / "block.svg", tmp_path / "block.dot"
+    for path in (svg, dot):
+        done = subprocess.run([sys.executable, "-m", "tinygrad_tf", "graph", "-o", str(path), *args],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert kind in done.stdout
+    root = ET.parse(svg).getroot()
+    assert root.tag.endswith("svg")
+    source = dot.read_text()
+    assert source.startswith("digraph") and source.count("style=dashed") == (3 if "decoder" in kind else 2)
+    assert ("cross_attn" in source) == ("decoder" in kind) and ("box self_attn" in source) == ("1" in args)
