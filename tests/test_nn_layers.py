@@ -4,7 +4,7 @@ differences, PyTorch's initialisation, and clear errors."""
 import numpy as np
 import pytest
 import torch
-from test_nn_support import assert_close, backward_both, pair
+from test_nn_support import assert_close, backward_both, pair, randomize
 
 import tinygrad_tf as tg
 from tinygrad_tf import nn
@@ -17,14 +17,6 @@ def seeded():
 
 def f64(*shape, seed=0):
     return tg.randn(*shape, seed=seed, dtype=np.float64, requires_grad=True)
-
-
-def randomize(module, seed=3):
-    """Give every parameter random values (LayerNorm's ones and zeros hide bugs)."""
-    rng = np.random.default_rng(seed)
-    for p in module.parameters():
-        p.data = rng.standard_normal(p.shape) * 0.5 + (1.0 if p.ndim == 1 else 0.0)
-    return module
 
 
 def copy_weights(ours, theirs):
