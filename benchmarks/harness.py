@@ -8,6 +8,7 @@ agree on the gradients; a workload that disagrees is reported, never timed.
 Timing interleaves the engines (A B C, A B C, ...) so that a noisy neighbour on
 this shared machine slows them all alike, and reports the median of the repeats.
 """
+import ctypes
 import gc
 import importlib
 import json
@@ -55,18 +56,15 @@ def optional_import(name):
         return None
 
 
-def time_interleaved(engines, repeats, warmup=1):
-    """Median seconds per step of each engine, the engines taking turns."""
-    for step in engines.values():
-        for _ in range(warmup):
-            step()
+def time_samples(engines, repeats):
+    """Seconds of each timed step, engine -> [repeats samples], the engines taking turns."""
     samples = {name: [] for name in engines}
     for _ in range(repeats):
         for name, step in engines.items():
             start = time.perf_counter()
             step()
             samples[name].append(time.perf_counter() - start)
-    return {name: statistics.median(s) for name, s in samples.items()}
+    return samples
 
 
 def peak_memory(step):
@@ -94,8 +92,14 @@ def run_workload(w, repeats, log=print):
         log(f"  {w.name}: gradients DISAGREE, not timed: {e}")
         return row
     scale = 1e6 / w.per if w.unit == "µs/op" else 1e3
-    seconds = time_interleaved(w.engines, repeats)
+    load = CpuShare()
+    for step in w.engines.values():        # warm up: first calls fill caches and pools
+        step()
+    samples = time_samples(w.engines, repeats)
+    row["others_cores"] = load.others()
+    seconds = {name: statistics.median(s) for name, s in samples.items()}
     row["median"] = {name: s * scale for name, s in seconds.items()}
+    row["min_max"] = {name: [min(s) * scale, max(s) * scale] for name, s in samples.items()}
     tg = seconds.get("tinygrad_tf")
     row["ratio"] = {name: tg / s for name, s in seconds.items() if tg and name != "tinygrad_tf"}
     if w.flops:
@@ -133,6 +137,7 @@ def blas_info():
         info["blas_config"] = config.get("openblas configuration", "")
     except Exception as e:                 # the layout of show_config is NumPy's to change
         info["blas"] = f"unknown ({e})"
+    info.update(openblas_running())
     threadpoolctl = optional_import("threadpoolctl")
     if threadpoolctl is not None:
         info["threadpools"] = [
@@ -142,6 +147,52 @@ def blas_info():
                 "OMP_WAIT_POLICY"):
         info[var] = os.environ.get(var, "(unset)")
     return info
+
+
+def openblas_running():
+    """The kernel and thread count the loaded OpenBLAS runs with (what threadpoolctl
+    would say), asked of the library itself; {} where it cannot be found."""
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {line.split()[-1] for line in f if "openblas" in line.lower()}
+    except OSError:
+        return {}
+    for path in sorted(paths):
+        lib = ctypes.CDLL(path)
+        for prefix, suffix in (("scipy_openblas", "64_"), ("openblas", "64_"), ("openblas", "")):
+            corename = getattr(lib, f"{prefix}_get_corename{suffix}", None)
+            threads = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
+            if corename is not None and threads is not None:
+                corename.restype = ctypes.c_char_p
+                return {"blas_kernel": corename().decode(), "blas_threads": threads()}
+    return {}
+
+
+class CpuShare:
+    """How busy the machine was with other processes while we ran: the cores' busy
+    time from /proc/stat, less this process's own CPU time, over the wall time."""
+
+    def __init__(self):
+        self.start = self._sample()
+
+    @staticmethod
+    def _sample():
+        try:
+            with open("/proc/stat") as f:
+                user, nice, system, idle, iowait, irq, softirq, steal = map(int, f.readline().split()[1:9])
+        except (OSError, ValueError):
+            return None
+        busy = (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+        own = os.times()
+        return time.perf_counter(), busy, own.user + own.system
+
+    def others(self):
+        """Cores' worth of CPU that other processes used (0.0 to the core count), or None."""
+        end = self._sample()
+        if self.start is None or end is None:
+            return None
+        wall, busy, own = (e - s for e, s in zip(end, self.start))
+        return max(0.0, (busy - own) / wall)
 
 
 def machine_info():
@@ -163,7 +214,8 @@ def gemm_rate(repeats, n=1024, k=512, m=2048):
     rng = np.random.default_rng(0)
     a = rng.standard_normal((n, k), dtype=np.float32)
     b = rng.standard_normal((k, m), dtype=np.float32)
-    seconds = time_interleaved({"gemm": lambda: a @ b}, repeats, warmup=2)["gemm"]
+    a @ b                                                  # warm up
+    seconds = statistics.median(time_samples({"gemm": lambda: a @ b}, repeats)["gemm"])
     return 2 * n * k * m / seconds / 1e9
 
 
@@ -175,25 +227,33 @@ def _fmt(x):
     return f"{x:.3g}" if x < 100 else f"{x:,.0f}"
 
 
+def _short(engine):
+    return "tg" if engine == "tinygrad_tf" else engine
+
+
 def markdown(report):
     m = report["machine"]
     lines = [
         "# tinygrad_tf benchmarks",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores; Python {m['python']}, NumPy {m['numpy']} "
-        f"with {m.get('blas')} ({m.get('blas_config', '').strip()}; "
-        f"OPENBLAS_CORETYPE={m['OPENBLAS_CORETYPE']}); PyTorch {m['torch']}. "
-        f"NumPy float32 GEMM: {report['gemm_gflops']:.1f} GFLOP/s.",
+        f"with {m.get('blas')}, running the {m.get('blas_kernel', '?')} kernel on "
+        f"{m.get('blas_threads', '?')} threads (OPENBLAS_CORETYPE={m['OPENBLAS_CORETYPE']}, "
+        f"OPENBLAS_L2_SIZE={m['OPENBLAS_L2_SIZE']}); PyTorch {m['torch']}, "
+        f"OMP_WAIT_POLICY={m['OMP_WAIT_POLICY']}. NumPy float32 GEMM: {report['gemm_gflops']:.1f} GFLOP/s.",
         "",
         f"{report['mode']} run, {report['repeats']} repeats, medians, engines interleaved; "
         f"{report['date']}. Ratio = tinygrad_tf's time ÷ the peer's (below 1: tinygrad_tf "
-        "is faster). Every row's gradients were first checked to agree across engines.",
+        "is faster). Every row's gradients were first checked to agree across engines. "
+        "Peak MB: tracemalloc's peak during one step (NumPy arrays and Python objects). "
+        "Others' load: cores' worth of CPU other processes used while the row was timed "
+        f"(of {m['cores']}); the higher it is, the noisier the row.",
         "",
     ]
     engines = [e for e in ENGINE_ORDER if any(e in r.get("median", {}) for r in report["rows"])]
     peers = [e for e in engines if e != "tinygrad_tf"]
     head = (["workload", "unit"] + engines + [f"÷ {p}" for p in peers]
-            + ["GFLOP/s (tg)", "peak MB tg / numpy", "targets"])
+            + ["GFLOP/s (tg)", "peak MB", "others' load", "targets"])
     lines += ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for r in report["rows"]:
         if not r.get("verified"):
@@ -206,8 +266,9 @@ def markdown(report):
         cells += [_fmt(med[e]) if e in med else "skipped" if e in r["skipped"] else "" for e in engines]
         cells += [f"{ratio[p]:.2f}" if p in ratio else "" for p in peers]
         cells.append(_fmt(r["gflops"]["tinygrad_tf"]) if "gflops" in r else "")
-        mem = r.get("peak_mb", {})
-        cells.append(" / ".join(_fmt(mem.get(e)) for e in ("tinygrad_tf", "numpy")) if mem else "")
+        cells.append(", ".join(f"{_short(e)} {_fmt(v)}" for e, v in r.get("peak_mb", {}).items()))
+        others = r.get("others_cores")
+        cells.append("" if others is None else f"{others:.1f} cores")
         cells.append("; ".join(f"{t['target']}: {'pass' if t['pass'] else '**MISS**'} ({t['measured']})"
                                for t in r["targets"]))
         lines.append("| " + " | ".join(cells) + " |")

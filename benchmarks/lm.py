@@ -14,6 +14,8 @@ from .harness import Workload, optional_import
 
 VOCAB, D_MODEL, N_HEADS, N_LAYERS, D_FF, SEQ, BATCH = 65, 64, 4, 2, 256, 64, 32
 LR = 1e-3
+NAME = (f"TransformerLM {N_LAYERS} layers (d {D_MODEL}, h {N_HEADS}, vocab {VOCAB}, T {SEQ}, "
+        f"B {BATCH}), Adam step")
 
 
 def token_batch(seed=2):
@@ -47,37 +49,41 @@ def torch_lm(torch, tg_model):
             return self.lm_head(self.norm(x))
 
     model = TorchLM()
-    w = {k: torch.from_numpy(np.array(v)) for k, v in tg_model.state_dict().items()}
+    weights = tg_model.state_dict()
     with torch.no_grad():
-        model.tokens.weight.copy_(w["embed.tokens.weight"])
-        for tl, i in zip(model.layers, range(N_LAYERS)):
-            p = f"layers.{i}."
-            sa = tl.self_attn
-            sa.in_proj_weight.copy_(torch.cat([w[p + f"self_attn.{n}_proj.weight"] for n in "qkv"]))
-            sa.in_proj_bias.copy_(torch.cat([w[p + f"self_attn.{n}_proj.bias"] for n in "qkv"]))
-            for module, name in ((sa.out_proj, "self_attn.out_proj"), (tl.linear1, "ffn.up"),
-                                 (tl.linear2, "ffn.down"), (tl.norm1, "norm1"), (tl.norm2, "norm2")):
-                module.weight.copy_(w[p + name + ".weight"])
-                module.bias.copy_(w[p + name + ".bias"])
-        for module, name in ((model.norm, "norm"), (model.lm_head, "lm_head")):
-            module.weight.copy_(w[name + ".weight"])
-            module.bias.copy_(w[name + ".bias"])
+        for name, param, rows in pairing(weights, model):
+            param[rows].copy_(torch.from_numpy(np.array(weights[name])))
     return model
 
 
-def _torch_grads(model):
-    """Gradients in tinygrad_tf's parameter order."""
-    g = [model.tokens.weight.grad]
-    for tl in model.layers:
-        sa = tl.self_attn
-        for n in range(3):
-            g += [sa.in_proj_weight.grad[n * D_MODEL:(n + 1) * D_MODEL],
-                  sa.in_proj_bias.grad[n * D_MODEL:(n + 1) * D_MODEL]]
-        for module in (sa.out_proj, tl.norm1, tl.linear1, tl.linear2, tl.norm2):
-            g += [module.weight.grad, module.bias.grad]
-    g += [model.norm.weight.grad, model.norm.bias.grad, model.lm_head.weight.grad,
-          model.lm_head.bias.grad]
-    return [t.numpy() for t in g]
+def pairing(tg_names, torch_model):
+    """[(tinygrad_tf parameter name, the PyTorch parameter, its rows)]: the two models'
+    weights side by side. PyTorch keeps q, k and v in one `in_proj` (3·d rows); the
+    blocks' prefix (`layers.0.` or `decoder.layers.0.`) is found, not assumed."""
+    def outside_blocks(suffix):
+        (name,) = [n for n in tg_names if n.endswith(suffix) and "layers." not in n]
+        return name
+
+    every = slice(None)
+    pairs = [(outside_blocks("tokens.weight"), torch_model.tokens.weight, every)]
+    suffix = "self_attn.q_proj.weight"
+    prefixes = sorted((n[:-len(suffix)] for n in tg_names if n.endswith(suffix)),
+                      key=lambda p: int(p.rstrip(".").rsplit(".", 1)[-1]))
+    for prefix, layer in zip(prefixes, torch_model.layers):
+        sa = layer.self_attn
+        for i, qkv in enumerate("qkv"):
+            rows = slice(i * D_MODEL, (i + 1) * D_MODEL)
+            pairs += [(f"{prefix}self_attn.{qkv}_proj.weight", sa.in_proj_weight, rows),
+                      (f"{prefix}self_attn.{qkv}_proj.bias", sa.in_proj_bias, rows)]
+        for module, name in ((sa.out_proj, "self_attn.out_proj"), (layer.linear1, "ffn.up"),
+                             (layer.linear2, "ffn.down"), (layer.norm1, "norm1"), (layer.norm2, "norm2")):
+            pairs += [(f"{prefix}{name}.weight", module.weight, every),
+                      (f"{prefix}{name}.bias", module.bias, every)]
+    for module, name in ((torch_model.norm, "norm"), (torch_model.lm_head, "lm_head")):
+        pairs += [(outside_blocks(f"{name}.weight"), module.weight, every),
+                  (outside_blocks(f"{name}.bias"), module.bias, every)]
+    assert {name for name, _, _ in pairs} == set(tg_names), "the two LMs' parameters do not pair up"
+    return pairs
 
 
 def workload():
@@ -87,7 +93,7 @@ def workload():
     engines, skipped, grads_of = {}, {}, {}
     if nn is None or optim is None or not hasattr(nn, "TransformerLM"):
         skipped["tinygrad_tf"] = "tinygrad_tf.nn.TransformerLM or optim not available"
-        return Workload("TransformerLM 2 layers training step", {}, lambda: 0.0, skipped=skipped)
+        return Workload(NAME, {}, lambda: 0.0, skipped=skipped)
 
     def tg_model():
         return nn.TransformerLM(VOCAB, D_MODEL, N_HEADS, N_LAYERS, D_FF, activation="gelu",
@@ -104,17 +110,16 @@ def workload():
         tg_loss(model).backward()
         opt.step()
 
-    def tg_grads(model):
-        model.zero_grad()
-        loss = tg_loss(model)
-        loss.backward()
-        order = [name for name, _ in model.named_parameters()]
-        named = dict(model.named_parameters())
-        return [loss.item()] + [named[n].grad for n in order]
+    reference = tg_model()            # fresh weights for the check, shared with PyTorch's copy
+    names = list(reference.state_dict())
 
-    engines["tinygrad_tf"] = tg_step
-    reference = tg_model()
-    grads_of["tinygrad_tf"] = lambda: tg_grads(reference)
+    def tg_grads():
+        reference.zero_grad()
+        loss = tg_loss(reference)
+        loss.backward()
+        return loss.item(), {name: p.grad for name, p in reference.named_parameters()}
+
+    engines["tinygrad_tf"], grads_of["tinygrad_tf"] = tg_step, tg_grads
 
     if torch is None:
         skipped["torch"] = "not installed"
@@ -136,15 +141,16 @@ def workload():
             m = torch_lm(torch, reference)
             loss = torch_loss(m)
             loss.backward()
-            return [loss.item()] + _torch_grads(m)
+            return loss.item(), {name: p.grad[rows].numpy() for name, p, rows in pairing(names, m)}
 
-        engines["torch"] = torch_step
-        grads_of["torch"] = torch_grads
+        engines["torch"], grads_of["torch"] = torch_step, torch_grads
 
     def verify():
-        return assert_agree({name: fn() for name, fn in grads_of.items()}, 2e-3)
+        grads = {}
+        for engine, fn in grads_of.items():
+            loss, g = fn()
+            grads[engine] = [loss] + [g[name] for name in names]
+        return assert_agree(grads, 2e-3)
 
-    return Workload(f"TransformerLM {N_LAYERS} layers (d {D_MODEL}, h {N_HEADS}, vocab {VOCAB}, "
-                    f"T {SEQ}, B {BATCH}), Adam step", engines, verify, skipped=skipped,
-                    memory=("tinygrad_tf",),
+    return Workload(NAME, engines, verify, skipped=skipped, memory=("tinygrad_tf",),
                     note="autograd and hand NumPy are not run on the LM (no equivalent written).")
