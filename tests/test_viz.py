@@ -1,8 +1,6 @@
 """viz: graphs of Values and Tensors with modules, residual skips and gradient norms; grad_flow."""
 import io
 import re
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 
 import graphviz
@@ -11,6 +9,7 @@ import pytest
 
 import tinygrad_tf as tg
 from tinygrad_tf import nn, viz
+from tinygrad_tf.__main__ import main as cli
 
 EDGE = re.compile(r'^\s*("[^"]+"|\w+) -> ("[^"]+"|\w+)(?: \[(.*)\])?$')
 
@@ -175,15 +174,20 @@ def test_plot_residuals_draws_both_arrangements():
 @pytest.mark.parametrize("args, kind", [
     ([], "post-LN encoder"), (["--block", "decoder", "--norm-first", "--activation", "swiglu"],
                               "pre-LN decoder"), (["--depth", "1"], "post-LN encoder")])
-def test_the_graph_command_writes_the_format_of_the_extension(tmp_path, args, kind):
+def test_the_graph_command_writes_the_format_of_the_extension(tmp_path, capsys, args, kind):
     svg, dot = tmp_path / "block.svg", tmp_path / "block.dot"
     for path in (svg, dot):
-        done = subprocess.run([sys.executable, "-m", "tinygrad_tf", "graph", "-o", str(path), *args],
-                              capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, done.stderr
-        assert kind in done.stdout
+        assert cli(["graph", "-o", str(path), *args]) == 0
+        assert kind in capsys.readouterr().out
     root = ET.parse(svg).getroot()
     assert root.tag.endswith("svg")
     source = dot.read_text()
     assert source.startswith("digraph") and source.count("style=dashed") == (3 if "decoder" in kind else 2)
     assert ("cross_attn" in source) == ("decoder" in kind) and ("box self_attn" in source) == ("1" in args)
+
+
+def test_the_graph_command_without_dot_says_so(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert cli(["graph", "-o", str(tmp_path / "block.svg")]) == 1
+    assert "install Graphviz" in capsys.readouterr().err
+    assert cli(["graph", "-o", str(tmp_path / "block.dot")]) == 0
