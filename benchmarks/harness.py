@@ -32,7 +32,8 @@ class Workload:
     unit: str = "ms"                # "ms" per step, or "µs/op"
     per: int = 1                    # a step counts as `per` units (10,000 ops in the chain)
     flops: float = 0.0              # floating-point operations in one step (0: not reported)
-    targets: list = field(default_factory=list)   # [(label, check(row) -> (ok, shown))]
+    targets: list = field(default_factory=list)   # [(label, check(row) -> (ok, shown))];
+                                                  # ok is None when a peer it needs was skipped
     skipped: dict = field(default_factory=dict)   # engine -> why it did not run
     memory: tuple = ()              # engines whose peak memory is measured
     note: str = ""
@@ -41,7 +42,7 @@ class Workload:
 def _vs_autograd(row):
     r = row["ratio"].get("autograd")
     if r is None:
-        return True, "autograd skipped"
+        return None, "autograd skipped"
     return r <= 1 / 2.5, f"{1 / r:.1f}× faster"
 
 
@@ -109,7 +110,8 @@ def run_workload(w, repeats, log=print):
     row["targets"] = []
     for label, check in w.targets:
         ok, shown = check(row)
-        row["targets"].append({"target": label, "pass": bool(ok), "measured": shown})
+        row["targets"].append({"target": label, "pass": None if ok is None else bool(ok),
+                               "measured": shown})
     shown = ", ".join(f"{n} {v:.4g}" for n, v in row["median"].items())
     log(f"  {w.name} ({w.unit}): {shown}")
     return row
@@ -227,6 +229,9 @@ def _fmt(x):
     return f"{x:.3g}" if x < 100 else f"{x:,.0f}"
 
 
+VERDICT = {True: "pass", False: "**MISS**", None: "n/a"}
+
+
 def _short(engine):
     return "tg" if engine == "tinygrad_tf" else engine
 
@@ -269,7 +274,7 @@ def markdown(report):
         cells.append(", ".join(f"{_short(e)} {_fmt(v)}" for e, v in r.get("peak_mb", {}).items()))
         others = r.get("others_cores")
         cells.append("" if others is None else f"{others:.1f} cores")
-        cells.append("; ".join(f"{t['target']}: {'pass' if t['pass'] else '**MISS**'} ({t['measured']})"
+        cells.append("; ".join(f"{t['target']}: {VERDICT[t['pass']]} ({t['measured']})"
                                for t in r["targets"]))
         lines.append("| " + " | ".join(cells) + " |")
     skipped = sorted({f"{e} ({why})" for r in report["rows"] for e, why in r["skipped"].items()})

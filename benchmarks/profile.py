@@ -2,6 +2,7 @@
 
     python -m benchmarks --profile            # a base encoder step (post-LN)
     python -m benchmarks --profile lm         # a TransformerLM training step
+    python -m benchmarks --profile chain      # the per-op overhead chain
 
 Every op class's `forward` and `backward` is wrapped, for the run only, with a
 timer keyed by the op's name, and so are the engine's `topological_order` and
@@ -20,7 +21,7 @@ import numpy as np
 
 from tinygrad_tf import engine, ops
 
-from . import encoder, lm
+from . import chain, encoder, lm
 
 
 def _op_classes():
@@ -104,6 +105,20 @@ def lm_step():
     return forward, backward
 
 
+def chain_step():
+    import tinygrad_tf as tg
+    out = {}
+
+    def forward():
+        x = tg.Tensor(chain.X0, requires_grad=True)
+        out["y"] = chain.chain(x)
+
+    def backward():
+        out.pop("y").backward()
+
+    return forward, backward
+
+
 def profile(forward, backward, steps=5):
     """Per-op table rows and the forward/backward wall times, per step in ms."""
     forward(), backward()                              # warm up
@@ -164,6 +179,8 @@ def main(what="encoder"):
     np.random.seed(0)
     if what == "lm":
         title, (fwd, bwd) = "TransformerLM training step (Adam)", lm_step()
+    elif what == "chain":
+        title, (fwd, bwd) = f"chain of {chain.N_OPS:,} tiny adds", chain_step()
     else:
         d, h, d_ff, seq, batch = encoder.SIZES["base"]
         title = f"base encoder step, post-LN (d {d}, h {h}, ff {d_ff}, T {seq}, B {batch})"

@@ -87,7 +87,7 @@ def workload():
     def ten_times(row):
         r = row["ratio"].get("micrograd")
         if r is None:
-            return True, "micrograd skipped"
+            return None, "micrograd skipped"
         return r <= 0.1, f"{1 / r:.1f}× faster"
 
     return Workload("scalar MLP 2→16→16→1, 100 points, train step", engines, verify,

@@ -58,3 +58,24 @@ def run(mode="full", out_dir=RESULTS, repeats=None, log=print):
     }
     report["paths"] = harness.write_report(report, out_dir)
     return report
+
+
+README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
+README_START = "<!-- benchmarks:start (python -m benchmarks --update-readme writes this part) -->"
+README_END = "<!-- benchmarks:end -->"
+
+
+def update_readme(report_md, path=README):
+    """Put the report (less its title) between the two markers of README's Benchmarks
+    section; the rest of README is left as it is. False when the markers are missing."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    if README_START not in text or README_END not in text:
+        return False
+    before, rest = text.split(README_START, 1)
+    after = rest.split(README_END, 1)[1]
+    body = report_md.split("\n", 1)[1].strip() if report_md.startswith("# ") else report_md.strip()
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        f.write(f"{before}{README_START}\n{body}\n{README_END}{after}")
+    os.replace(path + ".tmp", path)
+    return True
