@@ -181,71 +181,31 @@ def draw_graph(root, trace=None, depth=None, show_grads=True, group_modules=True
     root = node_of(root)
     nodes = topological_order(root)
     module = _module_of(nodes)
-    sent, got = {}, {}                      # (id(op), input index) -> gradient; id(op) -> grad in
-    for step in (trace.steps if trace is not None else ()):
-        got[id(step.node)] = step.grad_in
-        for i, g in enumerate(step.grads_sent):
-            if g is not None:
-                prev = sent.get((id(step.node), i))
-                sent[(id(step.node), i)] = g if prev is None else prev + g
-
-    # where each node is drawn: its own id, or the box of the module it is folded into
+    sent, got = _gradients(trace)
     ids = {node: f"n{k}" for k, node in enumerate(nodes)}
-    drawn, boxes = {}, {}                   # node -> drawn id; box path -> [ops, params]
-    containers = _containers(module.values())
-    for node in nodes:
-        lv = [m for m in levels(module[node]) if m not in containers]
-        box = lv[depth - 1] if depth is not None and len(lv) >= depth else None
-        if box is not None and _is_input(node, box):
-            module[node] = _parent(box)     # an input stays in sight, beside the box
-            drawn[node] = ids[node]
-        elif box is not None:
-            drawn[node] = "box " + box
-            counts = boxes.setdefault(box, [0, 0])
-            counts[0 if isinstance(node, Op) else 1] += node.requires_grad
-        else:
-            drawn[node] = ids[node]
+    drawn, boxes = _fold(nodes, module, ids, depth)
 
     g = Graph(name="tinygrad_tf", graph_attr={"rankdir": rankdir, "fontname": "Helvetica",
                                               "compound": "true", "newrank": "true"},
               node_attr={"fontname": "Helvetica", "fontsize": "11"},
               edge_attr={"fontname": "Helvetica", "fontsize": "9", "arrowsize": "0.6"})
-
-    # nodes, placed in the cluster of their module (a box: in its parent's cluster)
-    members = {}                            # cluster path -> [(id, attrs)]
+    members = {}                            # cluster path -> [(id, attrs)] drawn inside it
     for node in nodes:
-        if drawn[node] != ids[node]:
-            continue
-        attrs = _node_attrs(node, module[node], got.get(id(node)), show_grads, group_modules)
-        if node is root:
-            attrs["penwidth"] = "2.5"
-        members.setdefault(module[node] if group_modules else "", []).append((ids[node], attrs))
-    for box, (n_ops, n_params) in boxes.items():
+        if drawn[node] == ids[node]:
+            attrs = _node_attrs(node, module[node], got.get(id(node)), show_grads, group_modules)
+            if node is root:
+                attrs["penwidth"] = "2.5"
+            members.setdefault(module[node] if group_modules else "", []).append((ids[node], attrs))
+    for box, (n_ops, n_params) in boxes.items():   # a box sits in its parent's cluster
         attrs = {"label": _label(box, f"{n_ops} ops · {n_params} params"), "shape": "box3d",
                  "style": "filled", "fillcolor": "#dbe9f6"}
         members.setdefault(_parent(box) if group_modules else "", []).append(("box " + box, attrs))
     _emit_clusters(g, members)
 
-    # edges: one per input of every drawn op; into a box, one per (input, box), summed
-    edges = {}
-    for node in nodes:
-        dst = drawn[node]
-        for i, parent in enumerate(node._prev):
-            src = drawn[parent]
-            if src == dst:
-                continue                    # inside one collapsed box
-            key = (parent, dst) if dst != ids[node] else (parent, dst, i)
-            grad = sent.get((id(node), i))
-            skip = isinstance(node, ResidualAdd) and i == 0 and dst == ids[node]
-            if key in edges:
-                old = edges[key]["grad"]
-                edges[key]["grad"] = grad if old is None else old if grad is None else old + grad
-            else:
-                edges[key] = {"src": src, "dst": dst, "grad": grad, "skip": skip}
-    norms = [norm(e["grad"]) for e in edges.values() if e["grad"] is not None]
-    positive = [n for n in norms if n > 0]
+    edges = _edges(nodes, ids, drawn, sent)
+    positive = [norm(e["grad"]) for e in edges if e["grad"] is not None and norm(e["grad"]) > 0]
     lo, hi = (math.log10(min(positive)), math.log10(max(positive))) if positive else (0.0, 0.0)
-    for e in edges.values():
+    for e in edges:
         attrs = dict(SKIP_STYLE, penwidth="2") if e["skip"] else {}
         text = ["skip"] if e["skip"] else []
         if e["grad"] is not None and show_grads:
@@ -257,6 +217,62 @@ def draw_graph(root, trace=None, depth=None, show_grads=True, group_modules=True
             attrs["label"] = " ".join(text)
         g.edge(e["src"], e["dst"], **attrs)
     return g
+
+
+def _add(a, b):
+    """a + b, where None means no gradient."""
+    return b if a is None else a if b is None else a + b
+
+
+def _gradients(trace):
+    """From a trace: {(id(node), input index): gradient sent along that edge} and
+    {id(node): gradient that reached its output}."""
+    sent, got = {}, {}
+    for step in (trace.steps if trace is not None else ()):
+        got[id(step.node)] = step.grad_in
+        for i, g in enumerate(step.grads_sent):
+            sent[(id(step.node), i)] = _add(sent.get((id(step.node), i)), g)
+    return sent, got
+
+
+def _fold(nodes, module, ids, depth):
+    """Where each node is drawn: its own id, or `box <path>` of the module at level `depth`
+    it is folded into; and {box path: [ops, parameters]} inside each box."""
+    drawn, boxes = {}, {}
+    containers = _containers(module.values())
+    for node in nodes:
+        lv = [m for m in levels(module[node]) if m not in containers]
+        box = lv[depth - 1] if depth is not None and len(lv) >= depth else None
+        if box is None:
+            drawn[node] = ids[node]
+        elif _is_input(node, box):
+            module[node] = _parent(box)     # an input stays in sight, beside the box
+            drawn[node] = ids[node]
+        else:
+            drawn[node] = "box " + box
+            counts = boxes.setdefault(box, [0, 0])
+            counts[0 if isinstance(node, Op) else 1] += node.requires_grad
+    return drawn, boxes
+
+
+def _edges(nodes, ids, drawn, sent):
+    """One edge per input of every drawn op (so `x * x` has two); into a box, one per
+    (input, box) carrying the sum of what the uses inside sent back; none inside a box."""
+    edges = {}
+    for node in nodes:
+        dst = drawn[node]
+        for i, parent in enumerate(node._prev):
+            src = drawn[parent]
+            if src == dst:
+                continue
+            key = (parent, dst) if dst != ids[node] else (parent, dst, i)
+            grad = sent.get((id(node), i))
+            if key in edges:
+                edges[key]["grad"] = _add(edges[key]["grad"], grad)
+            else:
+                skip = isinstance(node, ResidualAdd) and i == 0 and dst == ids[node]
+                edges[key] = {"src": src, "dst": dst, "grad": grad, "skip": skip}
+    return list(edges.values())
 
 
 def _emit_clusters(g, members):
