@@ -148,3 +148,21 @@ def test_a_small_transformer_learns_to_reverse_sequences():
     decoded = model.greedy_decode(test_src, LENGTH + 2, BOS, EOS)
     assert decoded.shape == (40, LENGTH + 2) and np.all(decoded[:, 0] == BOS)
     assert np.array_equal(decoded[:, 1:], test_out)                      # every one exact
+
+
+def test_bad_inputs_to_blocks_and_models_name_the_submodule():
+    with pytest.raises(ValueError, match=r"MultiHeadAttention 'self_attn': input of shape \(2, 3, 6\) "
+                                         r"should be \(batch, seq, d_model = 8\)"):
+        nn.EncoderBlock(D, H, FF)(tg.randn(2, 3, 6))
+    with pytest.raises(ValueError, match=r"LayerNorm 'norm1': input of shape \(2, 3, 6\)"):
+        nn.DecoderBlock(D, H, FF, norm_first=True)(tg.randn(2, 3, 6), tg.randn(2, 4, D))
+    with pytest.raises(ValueError, match=r"MultiHeadAttention 'cross_attn': context of shape \(2, 4, 5\)"):
+        nn.DecoderBlock(D, H, FF)(tg.randn(2, 3, D), tg.randn(2, 4, 5))
+    with pytest.raises(ValueError, match="d_model = 8 is not divisible by n_heads = 3"):
+        nn.Transformer(5, 5, d_model=8, n_heads=3)
+    model = nn.Transformer(5, 6, d_model=8, n_heads=2, d_ff=16)
+    with pytest.raises(IndexError, match=r"Embedding 'src_embed.tokens': id 5 at position \(0, 1\) is "
+                                         r"out of range for 5 embeddings"):
+        model(np.array([[1, 5]]), np.array([[1, 2]]))
+    with pytest.raises(IndexError, match="cross_entropy: target id 6"):
+        F.cross_entropy(model(np.array([[1, 2]]), np.array([[1, 2]])), np.array([[3, 6]]))

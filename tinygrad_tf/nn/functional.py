@@ -60,8 +60,8 @@ def dropout(x, p=0.5, training=True):
         raise ValueError(f"dropout: p must be in [0, 1), got {p}")
     if not training or p == 0.0:
         return x
-    keep = generator.random(x.shape) >= p
-    return x * (keep * (1.0 / (1.0 - p))).astype(x.dtype)
+    keep = (generator.random(x.shape) >= p).astype(x.dtype)
+    return x * (keep * (1.0 / (1.0 - p)))             # a Python float: float32 stays float32
 
 
 # ----------------------------------------------------------------- layers
