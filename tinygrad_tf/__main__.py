@@ -25,7 +25,8 @@ def demo(args):
     num = tg.numerical_grad(lambda: ((x @ W).softmax(axis=-1) * y).mean(), W)
     print(f"   loss = {loss.item():.6f}; W.grad shape {W.grad.shape}")
     print(f"   max |W.grad - finite differences| = {np.abs(W.grad - num).max():.2e}")
-    return 0
+    from .demo import main as transformer_demo  # 3.-6.: a Transformer learns to reverse digits
+    return transformer_demo(args)
 
 
 def graph(args):
@@ -71,7 +72,8 @@ def residuals(args):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m tinygrad_tf", description=__doc__)
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser("demo", help="run the demo (the default)")
+    from .demo import add_arguments
+    add_arguments(sub.add_parser("demo", help="run the demo (the default)"))
     p = sub.add_parser("graph", help="draw the graph of one block after a traced backward")
     p.add_argument("-o", "--output", required=True, help="file to write: .svg, .png, .pdf or .dot")
     p.add_argument("--block", choices=["encoder", "decoder"], default="encoder")
