@@ -102,8 +102,8 @@ def show_cross_attention(model, seq, prediction):
     attn = model.decoder.layers[-1].cross_attn.attn[0]     # (heads, q_len, k_len)
     head = int(np.argmax(attn.max(axis=-1).mean(axis=-1)))  # the most decided head
     rows = [str(d) for d in prediction] + ["EOS"]
-    print(f"4. Cross-attention, last decoder layer, head {head} "
-          "(row: the token being produced; column: the source digit)")
+    print(f"4. Cross-attention, last decoder layer, head {head} (row: the token being produced; "
+          f"column: the source digit; weight 0 → 1 as '{SHADES}')")
     print(heatmap(attn[head], rows, seq))
 
 
