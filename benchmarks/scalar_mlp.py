@@ -10,7 +10,7 @@ import numpy as np
 import tinygrad_tf as tg
 
 from .compare import assert_agree
-from .harness import Workload, optional_import
+from .harness import Workload, optional_import, speed
 
 SIZES = (2, 16, 16, 1)
 
@@ -88,7 +88,7 @@ def workload():
         r = row["ratio"].get("micrograd")
         if r is None:
             return None, "micrograd skipped"
-        return r <= 0.1, f"{1 / r:.1f}× faster"
+        return r <= 0.1, speed(r)
 
     return Workload("scalar MLP 2→16→16→1, 100 points, train step", engines, verify,
                     skipped=skipped, targets=[("≥10× faster than micrograd", ten_times)],
