@@ -134,3 +134,27 @@ def test_residual_adds_are_marked_with_the_skip_path_first():
     first = min(residuals, key=lambda op: op._seq)
     assert first._prev[0] is x                          # pre-LN: the skip path is x itself
     assert first._prev[1].module == "self_attn.out_proj"
+
+
+def test_paths_follow_the_outermost_module_called():
+    model = small_transformer()
+    layer = model.encoder.layers[1]
+    out = layer(tg.randn(1, 3, 8, requires_grad=True))                # called on its own
+    modules = {op.module for op in topological_order(out._ctx) if isinstance(op, ops.Op)}
+    assert modules >= {"", "self_attn.q_proj"}
+    assert layer.norm1.weight.name == "norm1.weight"
+    model(np.array([[1, 2]]), np.array([[1]]))                         # the whole model again
+    assert layer.norm1.weight.name == "encoder.layers.1.norm1.weight"
+    model.generator = nn.Linear(8, 9)                                  # the tree changed
+    model(np.array([[1, 2]]), np.array([[1]]))
+    assert model.generator.weight.name == "generator.weight"
+
+
+def test_a_state_dict_survives_a_checkpoint_file(tmp_path):
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    model(tg.randn(5, 3))
+    tg.save(model.state_dict(), tmp_path / "model.npz")
+    other = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    other.load_state_dict(tg.load(tmp_path / "model.npz"))
+    for (name, a), b in zip(model.state_dict().items(), other.state_dict().values()):
+        assert np.array_equal(a, b), name

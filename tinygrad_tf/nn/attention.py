@@ -5,7 +5,6 @@
 
 where c = x (self-attention) or the `context` sequence (cross-attention).
 """
-
 from . import functional as F
 from .layers import Linear, _where
 from .module import Module
@@ -66,5 +65,3 @@ class MultiHeadAttention(Module):
 
     def extra_repr(self):
         return f"d_model={self.d_model}, n_heads={self.n_heads}"
-
-

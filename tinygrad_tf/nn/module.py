@@ -46,8 +46,8 @@ class Module:
         self.training = True
 
     def __setattr__(self, name, value):
-        if isinstance(value, (Module, Parameter)):
-            _structure["version"] += 1
+        if isinstance(value, (Module, Parameter)) or isinstance(vars(self).get(name), (Module, Parameter)):
+            _structure["version"] += 1             # the tree changed: paths are written anew
         object.__setattr__(self, name, value)
 
     def forward(self, *args, **kwargs):
