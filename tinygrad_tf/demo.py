@@ -52,10 +52,10 @@ def encode(seqs):
 
 
 def decoded_digits(tokens):
-    """The digits of a decoded row (after BOS, up to EOS) as a tuple."""
+    """The digits of a decoded row (after BOS, up to EOS or any other non-digit) as a tuple."""
     out = []
     for t in tokens[1:]:
-        if t == EOS or t == PAD:
+        if t < 3:
             break
         out.append(int(t) - 3)
     return tuple(out)
