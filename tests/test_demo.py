@@ -12,9 +12,8 @@ from tinygrad_tf import nn
 
 
 def test_quick_demo_runs_end_to_end_and_the_loss_falls(tmp_path):
-    # One BLAS thread: pytest -n 2 already keeps both cores busy, and OpenBLAS threads
-    # competing for them make these small matrix products several times slower.
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    # Without a thread setting of our own, so that the demo's use_one_blas_thread() runs.
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
     result = subprocess.run(
         [sys.executable, "-m", "tinygrad_tf", "demo", "--quick", "--out", str(tmp_path)],
         capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
@@ -68,3 +67,31 @@ def test_graph_is_skipped_cleanly_without_viz(tmp_path, monkeypatch, capsys):
     assert demo.draw_encoder_block(model, (1, 2, 3), str(tmp_path)) is None
     assert "not available" in capsys.readouterr().out
     assert list(tmp_path.iterdir()) == []
+
+
+BLAS_THREADS = """
+import ctypes, tinygrad_tf.demo as demo
+demo.use_one_blas_thread()
+paths = {line.split()[-1] for line in open("/proc/self/maps") if "openblas" in line.lower()}
+for path in sorted(paths):
+    lib = ctypes.CDLL(path)
+    for name in ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads",
+                 "openblas_get_num_threads64_", "openblas_get_num_threads"):
+        if hasattr(lib, name):
+            print(getattr(lib, name)())
+            break
+"""
+
+
+def test_use_one_blas_thread_sets_openblas_to_one_thread():
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    env["OPENBLAS_NUM_THREADS"] = "2"                    # as if the machine had two cores ...
+    result = subprocess.run([sys.executable, "-c", BLAS_THREADS], capture_output=True, text=True,
+                            env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() and set(result.stdout.split()) == {"2"}   # ... a user's choice stays
+    del env["OPENBLAS_NUM_THREADS"]
+    result = subprocess.run([sys.executable, "-c", BLAS_THREADS], capture_output=True, text=True,
+                            env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() and set(result.stdout.split()) == {"1"}
