@@ -23,6 +23,7 @@ PAD, BOS, EOS = 0, 1, 2          # special tokens; digit d is token d + 3
 VOCAB = 13
 MIN_LEN, MAX_LEN = 3, 7          # source lengths; shorter ones are padded with PAD
 SHADES = " ·░▒▓█"               # attention weight 0 … 1 as one character
+OUT_DIR = os.path.join("out", "demo")   # checkpoint and graph go here (out/ is git-ignored)
 
 # The model and its training: small enough for well under a minute on two cores.
 CONFIG = dict(d_model=64, n_heads=4, n_layers=2, d_ff=128)
@@ -164,7 +165,7 @@ def greedy(model, src):
         return np.asarray(model.greedy_decode(src, max_len=MAX_LEN + 2, bos_id=BOS, eos_id=EOS))
 
 
-def run(steps=STEPS, out_dir="demo_out", seed=0, n_held_out=200, n_shown=6):
+def run(steps=STEPS, out_dir=OUT_DIR, seed=0, n_held_out=200, n_shown=6):
     """Train, evaluate, show; returns a summary dict (losses, accuracy, paths)."""
     start = time.perf_counter()
     rng = np.random.default_rng(seed)
@@ -227,7 +228,7 @@ def add_arguments(parser):
     """The demo's options, for `python -m tinygrad_tf demo`."""
     parser.add_argument("--steps", type=int, default=STEPS, help=f"training steps (default {STEPS})")
     parser.add_argument("--quick", action="store_true", help="a 40-step smoke run")
-    parser.add_argument("--out", default="demo_out", help="where files go (default demo_out/)")
+    parser.add_argument("--out", default=OUT_DIR, help=f"where files go (default {OUT_DIR})")
     parser.add_argument("--seed", type=int, default=0)
 
 
@@ -235,5 +236,5 @@ def main(args=None):
     """Run from parsed command-line arguments (any missing one takes its default)."""
     use_one_blas_thread()
     steps = 40 if getattr(args, "quick", False) else getattr(args, "steps", STEPS)
-    run(steps=steps, out_dir=getattr(args, "out", "demo_out"), seed=getattr(args, "seed", 0))
+    run(steps=steps, out_dir=getattr(args, "out", OUT_DIR), seed=getattr(args, "seed", 0))
     return 0
