@@ -74,6 +74,22 @@ def test_float32_stays_float32_and_matches_torch(name):
         np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
+def test_numpy_scalar_hyperparameters_keep_float32():
+    """Hyperparameters given as np.float64 scalars don't promote float32 state or parameters."""
+    p = tg.Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    q = tg.Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    f64 = np.float64
+    sgd = optim.SGD([p], lr=f64(0.1), momentum=f64(0.9), weight_decay=f64(0.01))
+    adamw = optim.AdamW([q], lr=f64(0.1), betas=(f64(0.9), f64(0.99)), eps=f64(1e-8),
+                        weight_decay=f64(0.1))
+    for _ in range(2):
+        p.grad, q.grad = np.ones(3, dtype=np.float32), np.ones(3, dtype=np.float32)
+        sgd.step()
+        adamw.step()
+    arrays = [p.data, q.data, sgd.state[0]["momentum_buffer"], *adamw.state[0].values()]
+    assert all(a.dtype == np.float32 for a in arrays if isinstance(a, np.ndarray))
+
+
 def test_missing_gradient_is_skipped():
     """A parameter without a gradient is left exactly as it was (weight decay included)."""
     ours, _ = make_params()

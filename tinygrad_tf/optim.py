@@ -26,7 +26,7 @@ class Optimizer:
             raise ValueError(f"{type(self).__name__}: got an empty list of parameters")
         if not lr >= 0:
             raise ValueError(f"{type(self).__name__}: lr must be >= 0, got {lr}")
-        self.lr = lr
+        self.lr = float(lr)
         self.state = [{} for _ in self.params]
 
     def zero_grad(self):
@@ -85,7 +85,7 @@ class SGD(Optimizer):
 
     def __init__(self, params, lr, momentum=0.0, weight_decay=0.0):
         super().__init__(params, lr)
-        self.momentum, self.weight_decay = momentum, weight_decay
+        self.momentum, self.weight_decay = float(momentum), float(weight_decay)
 
     def _update(self, p, g, state):
         if self.weight_decay:
@@ -116,7 +116,8 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         super().__init__(params, lr)
-        self.betas, self.eps, self.weight_decay = tuple(betas), eps, weight_decay
+        self.betas = tuple(float(b) for b in betas)
+        self.eps, self.weight_decay = float(eps), float(weight_decay)
 
     def _update(self, p, g, state):
         beta1, beta2 = self.betas
