@@ -157,6 +157,10 @@ def test_embedding_picks_rows_and_adds_gradients_of_repeated_ids():
     out.backward(np.ones(out.shape))
     assert np.array_equal(emb.weight.grad[:, 0], [1, 3, 0, 1, 1])   # id 1 used three times
     assert tg.gradcheck(lambda: (emb(ids) ** 2).sum(), [], emb.parameters())
+    emb.zero_grad()
+    none = emb(np.zeros((2, 0), dtype=int))
+    none.backward(np.zeros(none.shape))
+    assert none.shape == (2, 0, 3) and np.all(emb.weight.grad == 0.0)
 
 
 def test_activation_modules_and_dropout():

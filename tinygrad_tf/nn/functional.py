@@ -76,6 +76,11 @@ def linear(x, weight, bias=None):
     return apply(ops.Linear, *args)
 
 
+def embedding(ids, weight):
+    """Row ids[p] of `weight` (num, dim) for each position p: (*ids.shape, dim)."""
+    return apply(ops.Embedding, weight, ids=_array(ids))
+
+
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     """(x - mean)/√(var + eps)·weight + bias over the last len(normalized_shape) axes,
     with the biased variance (divide by n), as PyTorch."""

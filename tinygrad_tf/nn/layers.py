@@ -62,7 +62,7 @@ class Embedding(Module):
             raise IndexError(f"{_where(self)}: id {ids[where]} at position {where} is out of range "
                              f"for {self.num_embeddings} embeddings (ids must be in "
                              f"0..{self.num_embeddings - 1})")
-        return self.weight[ids]                                 # (*ids.shape, embedding_dim)
+        return F.embedding(ids, self.weight)                    # (*ids.shape, embedding_dim)
 
     def extra_repr(self):
         return f"{self.num_embeddings}, {self.embedding_dim}"
