@@ -136,6 +136,9 @@ def test_bad_arguments():
         optim.Adam([])
     with pytest.raises(ValueError, match="lr"):
         optim.SGD(make_params()[0], lr=-1.0)
+    p = make_params()[0][0]
+    with pytest.raises(ValueError, match="appears twice"):
+        optim.AdamW([p, p])
 
 
 @pytest.mark.parametrize("max_norm", [0.5, 1e3])

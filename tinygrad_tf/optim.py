@@ -24,6 +24,9 @@ class Optimizer:
         self.params = list(params)
         if not self.params:
             raise ValueError(f"{type(self).__name__}: got an empty list of parameters")
+        if len({id(p) for p in self.params}) < len(self.params):
+            raise ValueError(f"{type(self).__name__}: a parameter appears twice in the list; it "
+                             "would be updated twice per step")
         if not lr >= 0:
             raise ValueError(f"{type(self).__name__}: lr must be >= 0, got {lr}")
         self.lr = float(lr)
