@@ -140,33 +140,32 @@ class Module:
         """Copy arrays into the parameters and buffers of the same names (each keeps
         its dtype). A wrongly shaped entry is an error; with `strict`, so are missing
         and unexpected names. Nothing is changed unless every check passes."""
-        targets = {name: (p, None) for name, p in self.named_parameters()}
-        targets.update({name: (module, k) for name, module, k in self._named_buffers()})
+        params = dict(self.named_parameters())
+        buffers = {name: (module, k) for name, module, k in self._named_buffers()}
+        current = {name: p.data for name, p in params.items()}
+        current.update({name: getattr(module, k) for name, (module, k) in buffers.items()})
         arrays = {name: np.asarray(v.data if isinstance(v, Tensor) else v)
                   for name, v in state_dict.items()}
         problems = []
         if strict:
-            missing = [n for n in targets if n not in arrays]
-            unexpected = [n for n in arrays if n not in targets]
+            missing = [n for n in current if n not in arrays]
+            unexpected = [n for n in arrays if n not in current]
             if missing:
                 problems.append(f"missing keys: {', '.join(missing)}")
             if unexpected:
                 problems.append(f"unexpected keys: {', '.join(unexpected)}")
         for name, array in arrays.items():
-            if name in targets:
-                current = _target_array(*targets[name])
-                if array.shape != current.shape:
-                    problems.append(f"wrong shape for {name}: the checkpoint has {array.shape}, "
-                                    f"the model expects {current.shape}")
+            if name in current and array.shape != current[name].shape:
+                problems.append(f"wrong shape for {name}: the checkpoint has {array.shape}, "
+                                f"the model expects {current[name].shape}")
         if problems:
             raise ValueError(f"load_state_dict into {type(self).__name__}: " + "; ".join(problems))
         for name, array in arrays.items():
-            if name in targets:
-                owner, k = targets[name]
-                if k is None:
-                    owner.data = array.astype(owner.data.dtype)       # a fresh copy
-                else:
-                    setattr(owner, k, array.astype(getattr(owner, k).dtype))
+            if name in params:
+                params[name].data = array.astype(current[name].dtype)       # a fresh copy
+            elif name in buffers:
+                module, k = buffers[name]
+                setattr(module, k, array.astype(current[name].dtype))
 
     def __repr__(self):
         lines = [f"  ({k}): " + repr(m).replace("\n", "\n  ") for k, m in self.children()]
@@ -177,10 +176,6 @@ class Module:
 
     def extra_repr(self):
         return ""
-
-
-def _target_array(owner, k):
-    return owner.data if k is None else getattr(owner, k)
 
 
 def scoped(method):
