@@ -93,6 +93,8 @@ def test_padding_mask_and_causal_mask():
     assert mask.shape == (2, 1, 1, 3) and mask.dtype == np.bool_
     assert np.array_equal(mask[:, 0, 0], tokens != 0)
     assert np.array_equal(F.causal_mask(2, 3), [[True, False, False], [True, True, False]])
+    with pytest.raises(ValueError, match=r"tokens should be \(batch, seq\), got shape \(3,\)"):
+        F.padding_mask(np.array([1, 2, 0]), 0)
 
 
 def test_activations_and_softmax_are_the_tensor_methods():

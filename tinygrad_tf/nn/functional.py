@@ -98,6 +98,8 @@ def padding_mask(tokens, pad_id):
     """(batch, 1, 1, seq) boolean mask, True where the token is not `pad_id`: every
     query may attend to every real token (broadcast over heads and queries)."""
     tokens = _array(tokens)
+    if tokens.ndim != 2:
+        raise ValueError(f"padding_mask: tokens should be (batch, seq), got shape {tokens.shape}")
     return (tokens != pad_id)[:, None, None, :]
 
 
