@@ -95,6 +95,10 @@ def test_containers():
     layers = nn.ModuleList([nn.Linear(2, 2)]).append(nn.Linear(2, 2))
     assert len(layers) == 2 and [n for n, _ in layers.named_parameters()][-1] == "1.bias"
     assert "Linear(2, 3, bias=True)" in repr(seq)
+    head = seq[:2]
+    assert isinstance(head, nn.Sequential) and len(head) == 2 and head[0] is seq[0]
+    assert np.array_equal(head(x).data, seq[1](seq[0](x)).data)
+    assert isinstance(layers[-1:], nn.ModuleList) and layers[-1:][0] is layers[1]
 
 
 def test_a_parameter_shared_by_two_modules_is_listed_once():

@@ -201,7 +201,8 @@ class ModuleList(Module):
         return self
 
     def __getitem__(self, i):
-        return self.children()[i][1]
+        modules = [m for _, m in self.children()]
+        return ModuleList(modules[i]) if isinstance(i, slice) else modules[i]
 
     def __len__(self):
         return len(self.children())
@@ -215,6 +216,10 @@ class Sequential(ModuleList):
 
     def __init__(self, *modules):
         super().__init__(modules)
+
+    def __getitem__(self, i):
+        part = super().__getitem__(i)
+        return Sequential(*part) if isinstance(i, slice) else part
 
     def forward(self, x):
         for module in self:
