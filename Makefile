@@ -17,7 +17,7 @@ demo: setup
 
 test: setup
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -q -n 2
+	OPENBLAS_NUM_THREADS=1 $(PY) -m pytest -q -n 2   # two workers, one BLAS thread each
 
 bench: setup
 	$(PY) -m benchmarks

@@ -9,11 +9,11 @@ anti-diagonal: output i looks at input n−1−i); the weights go through a chec
 and back; and, when `tinygrad_tf.viz` is there, the graph of one encoder block is
 written as DOT (and SVG where Graphviz's `dot` is installed).
 """
-import ctypes
 import os
 import time
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 import tinygrad_tf as tg
 from tinygrad_tf import nn, optim
@@ -200,28 +200,13 @@ def run(steps=STEPS, out_dir=OUT_DIR, seed=0, n_held_out=200, n_shown=6):
 
 
 def use_one_blas_thread():
-    """Ask OpenBLAS for one thread, unless the user chose a number (OPENBLAS_NUM_THREADS
+    """Ask the BLAS for one thread, unless the user chose a number (OPENBLAS_NUM_THREADS
     or OMP_NUM_THREADS). The demo multiplies small matrices, for which OpenBLAS's worker
     threads cost more to wake than they save; on a 2-core machine whose cores are busy
-    they spin against the other processes, and one thread trained 6-10x faster than two.
-    Linux only (it finds the library in /proc/self/maps); elsewhere it does nothing."""
+    they spin against the other processes, and one thread trained 6-10x faster than two."""
     if "OPENBLAS_NUM_THREADS" in os.environ or "OMP_NUM_THREADS" in os.environ:
         return
-    try:
-        with open("/proc/self/maps") as f:
-            paths = {line.split()[-1] for line in f if "openblas" in line.lower()}
-    except OSError:
-        return
-    for path in paths:               # NumPy's OpenBLAS, and SciPy's if it is loaded
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for name in ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
-                     "openblas_set_num_threads64_", "openblas_set_num_threads"):
-            if hasattr(lib, name):
-                getattr(lib, name)(1)
-                break
+    threadpool_limits(limits=1, user_api="blas")
 
 
 def add_arguments(parser):

@@ -398,7 +398,7 @@ class Permute(Op):
     name = "permute"
 
     def forward(self, a, axes):
-        self.saved = (np.argsort(axes),)
+        self.saved = (sorted(range(len(axes)), key=axes.__getitem__),)   # the inverse
         return a.transpose(axes)
 
     def backward(self, g):                 # move the axes back where they came from
