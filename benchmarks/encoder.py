@@ -99,6 +99,21 @@ def autograd_layer(p, x, n_heads, norm_first):
 
 # -------------------------------------------------------------------- engines
 
+def torch_pairing(layer, d):
+    """[(our parameter name, the TransformerEncoderLayer's parameter, its rows)]:
+    PyTorch keeps q, k and v stacked in one `in_proj` of 3·d rows."""
+    sa, every = layer.self_attn, slice(None)
+    pairs = []
+    for i, qkv in enumerate("qkv"):
+        rows = slice(i * d, (i + 1) * d)
+        pairs += [(f"W{qkv}", sa.in_proj_weight, rows), (f"b{qkv}", sa.in_proj_bias, rows)]
+    for module, w, b in ((sa.out_proj, "Wo", "bo"), (layer.linear1, "W1", "b1"),
+                         (layer.linear2, "W2", "b2"), (layer.norm1, "g1", "beta1"),
+                         (layer.norm2, "g2", "beta2")):
+        pairs += [(w, module.weight, every), (b, module.bias, every)]
+    return pairs
+
+
 def make_engines(size, norm_first):
     """engine -> step() doing forward + backward, and engine -> grads() returning
     [dx, dWq, dbq, ...] from fresh state, for verification."""
@@ -133,16 +148,10 @@ def make_engines(size, norm_first):
     else:
         layer = torch.nn.TransformerEncoderLayer(d, h, d_ff, dropout=0.0, activation="relu",
                                                  batch_first=True, norm_first=norm_first)
-        t = {n: torch.from_numpy(a) for n, a in params.items()}
+        pairs = torch_pairing(layer, d)
         with torch.no_grad():
-            sa = layer.self_attn
-            sa.in_proj_weight.copy_(torch.cat([t["Wq"], t["Wk"], t["Wv"]]))
-            sa.in_proj_bias.copy_(torch.cat([t["bq"], t["bk"], t["bv"]]))
-            for module, w, b in ((sa.out_proj, "Wo", "bo"), (layer.linear1, "W1", "b1"),
-                                 (layer.linear2, "W2", "b2"), (layer.norm1, "g1", "beta1"),
-                                 (layer.norm2, "g2", "beta2")):
-                module.weight.copy_(t[w])
-                module.bias.copy_(t[b])
+            for name, param, rows in pairs:
+                param[rows].copy_(torch.from_numpy(params[name]))
         t_x, t_dy = torch.tensor(x, requires_grad=True), torch.from_numpy(dy)
 
         def torch_step():
@@ -152,13 +161,7 @@ def make_engines(size, norm_first):
 
         def torch_grads():
             torch_step()
-            d_in, db_in = sa.in_proj_weight.grad.numpy(), sa.in_proj_bias.grad.numpy()
-            g = {"Wq": d_in[:d], "Wk": d_in[d:2 * d], "Wv": d_in[2 * d:],
-                 "bq": db_in[:d], "bk": db_in[d:2 * d], "bv": db_in[2 * d:]}
-            for module, w, b in ((sa.out_proj, "Wo", "bo"), (layer.linear1, "W1", "b1"),
-                                 (layer.linear2, "W2", "b2"), (layer.norm1, "g1", "beta1"),
-                                 (layer.norm2, "g2", "beta2")):
-                g[w], g[b] = module.weight.grad.numpy(), module.bias.grad.numpy()
+            g = {name: param.grad[rows].numpy() for name, param, rows in pairs}
             return [t_x.grad.numpy()] + [g[n] for n in NAMES]
 
         steps["torch"], grads_of["torch"] = torch_step, torch_grads
