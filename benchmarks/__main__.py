@@ -3,25 +3,23 @@
 Runs the suite side by side in one process and writes benchmarks/results/latest.md
 and latest.json; --quick is a one-minute version; --profile shows where a base
 encoder step of tinygrad_tf spends its time.
+
+PyTorch runs with its defaults. Its OpenMP threads spin while they wait for work;
+on a machine whose cores other processes keep busy that spinning can stall a step
+by hundreds of ms (such rows are timed again, see harness.quiet_samples).
+`OMP_WAIT_POLICY=PASSIVE python -m benchmarks` avoids the stalls but makes
+PyTorch's small steps about 2x slower on a quiet machine; the report shows the setting.
 """
-import os
+import argparse
 
-# PyTorch's OpenMP threads spin while they wait for work. On 2 cores shared with
-# NumPy's OpenBLAS threads (and with other processes) that spinning stalls PyTorch
-# by up to hundreds of ms per step, so unless told otherwise its threads sleep
-# instead. Must be set before torch is imported; the report shows the setting.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-import argparse  # noqa: E402
-
-from . import suite  # noqa: E402
+from . import suite
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[1])
     parser.add_argument("--quick", action="store_true", help="fewer repeats, no large encoder (~1 min)")
-    parser.add_argument("--profile", nargs="?", const="encoder", choices=("encoder", "lm", "chain"),
-                        help="where a base encoder step (or an LM step, or the chain) spends its time")
+    parser.add_argument("--profile", nargs="?", const="encoder", choices=("encoder", "lm", "chain", "mlp"),
+                        help="where a base encoder step (or the lm, chain or mlp step) spends its time")
     parser.add_argument("--out", default=suite.RESULTS, help="folder for latest.md and latest.json")
     parser.add_argument("--repeats", type=int, default=None, help="timed repeats per engine")
     parser.add_argument("--update-readme", action="store_true",

@@ -3,6 +3,7 @@
     python -m benchmarks --profile            # a base encoder step (post-LN)
     python -m benchmarks --profile lm         # a TransformerLM training step
     python -m benchmarks --profile chain      # the per-op overhead chain
+    python -m benchmarks --profile mlp        # the 784→256→256→10 MLP step
 
 Every op class's `forward` and `backward` is wrapped, for the run only, with a
 timer keyed by the op's name, and so are the engine's `topological_order` and
@@ -21,7 +22,7 @@ import numpy as np
 
 from tinygrad_tf import engine, ops
 
-from . import chain, encoder, lm
+from . import chain, encoder, lm, mlp
 
 
 def _op_classes():
@@ -100,9 +101,8 @@ def lm_step():
 
     def backward():
         out.pop("loss").backward()
-        opt.step()
 
-    return forward, backward
+    return forward, backward, opt.step
 
 
 def chain_step():
@@ -119,14 +119,37 @@ def chain_step():
     return forward, backward
 
 
-def profile(forward, backward, steps=5):
-    """Per-op table rows and the forward/backward wall times, per step in ms."""
-    forward(), backward()                              # warm up
+def mlp_step():
+    import tinygrad_tf as tg
+    params = [tg.Tensor(p, requires_grad=True) for p in mlp.init_params()]
+    x, onehot = (tg.Tensor(a) for a in mlp.batch())
+    out = {}
+
+    def forward():
+        for p in params:
+            p.grad = None
+        out["loss"] = mlp.tg_loss(params, x, onehot)
+
+    def backward():
+        out.pop("loss").backward()
+
+    def update():
+        mlp.sgd([p.data for p in params], [p.grad for p in params])
+
+    return forward, backward, update
+
+
+def profile(forward, backward, update=None, steps=5):
+    """Per-op table rows and the wall times of forward, backward (and the optimizer's
+    update, if there is one), per step in ms."""
+    phases = [("forward", forward), ("backward", backward)] + ([("update", update)] if update else [])
+    for _, fn in phases:                               # warm up
+        fn()
     stats = defaultdict(lambda: [0, 0.0])
-    wall = {"forward": 0.0, "backward": 0.0}
+    wall = dict.fromkeys(dict(phases), 0.0)
     with timed_ops(stats):
         for _ in range(steps):
-            for phase, fn in (("forward", forward), ("backward", backward)):
+            for phase, fn in phases:
                 start = time.perf_counter()
                 fn()
                 wall[phase] += time.perf_counter() - start
@@ -140,7 +163,7 @@ def profile(forward, backward, steps=5):
 
 
 def table(per_op, wall):
-    total = wall["forward"] + wall["backward"]
+    total = sum(wall.values())
     rows = sorted(per_op.items(), key=lambda kv: -(kv[1]["forward"] + kv[1]["backward"]))
     in_ops = {ph: sum(r[ph] for _, r in rows) for ph in ("forward", "backward")}
     rows.append(("(overhead: everything else)", {
@@ -152,19 +175,22 @@ def table(per_op, wall):
         t = r["forward"] + r["backward"]
         lines.append(f"{name:<28} {r['calls'] or '':>6} {r['forward']:>11.2f} {r['backward']:>12.2f} "
                      f"{t:>9.2f} {100 * t / total:>5.1f}%")
+    if "update" in wall:
+        lines.append(f"{'(optimizer update)':<28} {'':>6} {'':>11} {'':>12} {wall['update']:>9.2f} "
+                     f"{100 * wall['update'] / total:>5.1f}%")
     lines.append("-" * 77)
     lines.append(f"{'step (wall, timers on)':<28} {'':>6} {wall['forward']:>11.2f} "
                  f"{wall['backward']:>12.2f} {total:>9.2f} {100.0:>5.1f}%")
     return "\n".join(lines)
 
 
-def top_functions(forward, backward, steps=3, n=15):
+def top_functions(phases, steps=3, n=15):
     """cProfile of the same steps: the functions with the most time of their own."""
     prof = cProfile.Profile()
     prof.enable()
     for _ in range(steps):
-        forward()
-        backward()
+        for fn in phases:
+            fn()
     prof.disable()
     st = pstats.Stats(prof)
     rows = sorted(st.stats.items(), key=lambda kv: -kv[1][2])[:n]    # by own (total) time
@@ -177,16 +203,17 @@ def top_functions(forward, backward, steps=3, n=15):
 
 def main(what="encoder"):
     np.random.seed(0)
-    if what == "lm":
-        title, (fwd, bwd) = "TransformerLM training step (Adam)", lm_step()
-    elif what == "chain":
-        title, (fwd, bwd) = f"chain of {chain.N_OPS:,} tiny adds", chain_step()
-    else:
-        d, h, d_ff, seq, batch = encoder.SIZES["base"]
-        title = f"base encoder step, post-LN (d {d}, h {h}, ff {d_ff}, T {seq}, B {batch})"
-        fwd, bwd = encoder_step()
-    per_op, wall = profile(fwd, bwd)
+    d, h, d_ff, seq, batch = encoder.SIZES["base"]
+    title, make = {
+        "encoder": (f"base encoder step, post-LN (d {d}, h {h}, ff {d_ff}, T {seq}, B {batch})",
+                    encoder_step),
+        "lm": ("TransformerLM training step (Adam)", lm_step),
+        "mlp": ("MLP 784→256→256→10 SGD step", mlp_step),
+        "chain": (f"chain of {chain.N_OPS:,} tiny adds", chain_step),
+    }[what]
+    phases = [fn for fn in make() if fn is not None]
+    per_op, wall = profile(*phases)
     print(f"tinygrad_tf: where a {title} spends its time (ms per step)\n")
     print(table(per_op, wall))
     print("\nPython functions with the most time of their own (cProfile, which slows Python code):\n")
-    print(top_functions(fwd, bwd))
+    print(top_functions(phases))
