@@ -9,7 +9,6 @@ Timing interleaves the engines (A B C, A B C, ...) so that a noisy neighbour on
 this shared machine slows them all alike, and reports the median of the repeats.
 Only NumPy, the standard library and the peers themselves are used.
 """
-import ctypes
 import gc
 import importlib
 import json
@@ -167,35 +166,19 @@ def blas_info():
         info["blas_config"] = config.get("openblas configuration", "")
     except Exception as e:                 # the layout of show_config is NumPy's to change
         info["blas"] = f"unknown ({e})"
-    info.update(openblas_running())
     threadpoolctl = optional_import("threadpoolctl")
     if threadpoolctl is not None:
+        pools = threadpoolctl.threadpool_info()
         info["threadpools"] = [
-            {k: p.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
-            for p in threadpoolctl.threadpool_info()]
+            {k: p.get(k) for k in ("internal_api", "prefix", "version", "num_threads", "architecture")}
+            for p in pools]
+        blas = [p for p in pools if p.get("user_api") == "blas" and "numpy" in p.get("filepath", "")]
+        if blas:                           # the kernel OpenBLAS picked for this CPU, and its threads
+            info["blas_kernel"], info["blas_threads"] = blas[0].get("architecture"), blas[0]["num_threads"]
     for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
                 "OMP_WAIT_POLICY"):
         info[var] = os.environ.get(var, "(unset)")
     return info
-
-
-def openblas_running():
-    """The kernel and thread count the loaded OpenBLAS runs with (what threadpoolctl
-    would say), asked of the library itself; {} where it cannot be found."""
-    try:
-        with open("/proc/self/maps") as f:
-            paths = {line.split()[-1] for line in f if "openblas" in line.lower()}
-    except OSError:
-        return {}
-    for path in sorted(paths):
-        lib = ctypes.CDLL(path)
-        for prefix, suffix in (("scipy_openblas", "64_"), ("openblas", "64_"), ("openblas", "")):
-            corename = getattr(lib, f"{prefix}_get_corename{suffix}", None)
-            threads = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
-            if corename is not None and threads is not None:
-                corename.restype = ctypes.c_char_p
-                return {"blas_kernel": corename().decode(), "blas_threads": threads()}
-    return {}
 
 
 class CpuShare:
