@@ -1,4 +1,4 @@
-"""python -m benchmarks [--quick] [--profile] [--out DIR] [--repeats N]
+"""python -m benchmarks [--quick] [--profile [WHAT]] [--only TEXT] [--out DIR] [--repeats N]
 
 Runs the suite side by side in one process and writes benchmarks/results/latest.md
 and latest.json; --quick is a one-minute version; --profile shows where a base
@@ -22,6 +22,8 @@ def main(argv=None):
                         help="where a base encoder step (or the lm, chain or mlp step) spends its time")
     parser.add_argument("--out", default=suite.RESULTS, help="folder for latest.md and latest.json")
     parser.add_argument("--repeats", type=int, default=None, help="timed repeats per engine")
+    parser.add_argument("--only", metavar="TEXT", help="only the workloads whose name contains TEXT "
+                        "(e.g. 'encoder base'); the report then holds just those")
     parser.add_argument("--update-readme", action="store_true",
                         help="also copy the table into README.md's Benchmarks section")
     args = parser.parse_args(argv)
@@ -29,7 +31,7 @@ def main(argv=None):
         from . import profile
         profile.main(args.profile)
         return 0
-    report = suite.run("quick" if args.quick else "full", args.out, args.repeats)
+    report = suite.run("quick" if args.quick else "full", args.out, args.repeats, only=args.only)
     print()
     with open(report["paths"]["latest.md"], encoding="utf-8") as f:
         print(f.read())

@@ -11,6 +11,7 @@ Only NumPy, the standard library and the peers themselves are used.
 """
 import gc
 import importlib
+import importlib.metadata
 import json
 import os
 import platform
@@ -217,6 +218,11 @@ def machine_info():
         "numpy": np.__version__,
         "torch": f"{torch.__version__} ({torch.get_num_threads()} threads)" if torch else "not installed",
     }
+    for peer in ("autograd", "micrograd"):
+        try:
+            info[peer] = importlib.metadata.version(peer)
+        except importlib.metadata.PackageNotFoundError:
+            info[peer] = "not installed"
     info.update(blas_info())
     return info
 
@@ -256,7 +262,8 @@ def markdown(report):
         f"with {m.get('blas')}, running the {m.get('blas_kernel', '?')} kernel on "
         f"{m.get('blas_threads', '?')} threads (OPENBLAS_CORETYPE={m['OPENBLAS_CORETYPE']}, "
         f"OPENBLAS_L2_SIZE={m['OPENBLAS_L2_SIZE']}); PyTorch {m['torch']}, "
-        f"OMP_WAIT_POLICY={m['OMP_WAIT_POLICY']}. NumPy float32 GEMM: {report['gemm_gflops']:.1f} GFLOP/s.",
+        f"OMP_WAIT_POLICY={m['OMP_WAIT_POLICY']}; autograd {m.get('autograd')}, micrograd "
+        f"{m.get('micrograd')}. NumPy float32 GEMM: {report['gemm_gflops']:.1f} GFLOP/s.",
         "",
         f"{report['mode']} run, {report['repeats']} repeats, medians, engines interleaved; "
         f"{report['date']}. Ratio = tinygrad_tf's time ÷ the peer's (below 1: tinygrad_tf "

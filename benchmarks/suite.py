@@ -36,8 +36,9 @@ def memory_target(rows):
                                              f"{mem['numpy']:.1f} MB)"})
 
 
-def run(mode="full", out_dir=RESULTS, repeats=None, log=print):
-    """Run every workload of `mode`, write latest.md and latest.json; return the report."""
+def run(mode="full", out_dir=RESULTS, repeats=None, log=print, only=None):
+    """Run every workload of `mode` (or those whose name contains `only`), write
+    latest.md and latest.json; return the report."""
     m = MODES[mode]
     repeats = repeats or m["repeats"]
     quiet = dict(retries=m["retries"], pause=m["pause"], log=log)
@@ -46,6 +47,8 @@ def run(mode="full", out_dir=RESULTS, repeats=None, log=print):
     log(f"  NumPy float32 GEMM: {gemm:.1f} GFLOP/s")
     rows = []
     for w in workloads(mode, gemm):
+        if only and only not in w.name:
+            continue
         if not w.engines:
             rows.append({"workload": w.name, "verified": False, "skipped": w.skipped,
                          "error": "; ".join(f"{e}: {why}" for e, why in w.skipped.items())})
