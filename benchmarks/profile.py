@@ -7,10 +7,11 @@
 
 Every op class's `forward` and `backward` is wrapped, for the run only, with a
 timer keyed by the op's name, and so are the engine's `topological_order` and
-`unbroadcast`. What is left of the step's wall time is overhead: making Tensors,
-recording the graph, module calls and scopes in forward; the backward loop,
-gradient sums and freeing in backward. A cProfile of the same steps then names
-the Python functions that hold the most time of their own.
+`unbroadcast`, and `Tensor._accumulate` (a leaf's gradient into `.grad`). What
+is left of the step's wall time is overhead: making Tensors, recording the
+graph, module calls and scopes in forward; the backward loop, gradient sums and
+freeing in backward. A cProfile of the same steps then names the Python
+functions that hold the most time of their own.
 """
 import cProfile
 import pstats
@@ -21,6 +22,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from tinygrad_tf import engine, ops
+from tinygrad_tf.tensor import Tensor
 
 from . import chain, encoder, lm, mlp
 
@@ -61,6 +63,7 @@ def timed_ops(stats):
                 wrap(cls, phase, lambda args, phase=phase: (args[0].name, phase))
     wrap(engine, "topological_order", lambda args: ("(topological order)", "backward"))
     wrap(engine, "unbroadcast", lambda args: ("(unbroadcast)", "backward"))
+    wrap(Tensor, "_accumulate", lambda args: ("(accumulate into .grad)", "backward"))
     try:
         yield stats
     finally:
