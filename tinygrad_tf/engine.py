@@ -139,7 +139,7 @@ def backward(root, seed, retain_graph=False):
     tensors that asked `retain_grad()`; other gradients live only in this loop.
     """
     grads = {root: seed}
-    tracer = state.tracer
+    tracer, checking = state.tracer, state.check_finite
     for node in reversed(topological_order(root)):
         grad = grads.pop(node, None)
         if grad is None:
@@ -158,21 +158,19 @@ def backward(root, seed, retain_graph=False):
         input_grads = op.backward(grad)
         if not retain_graph:
             op.saved = None
-        sent = [] if tracer is not None else None
-        for i, (parent, parent_grad) in enumerate(zip(op._prev, input_grads)):
-            if parent_grad is None or not parent.requires_grad:
-                if sent is not None:
-                    sent.append(None)
-                continue
-            if parent_grad.shape != parent.shape:
-                parent_grad = unbroadcast(parent_grad, parent.shape)
-            if state.check_finite:
-                check_finite(parent_grad, op, [p.shape for p in op._prev], f"backward to input {i}")
-            if sent is not None:
-                sent.append(parent_grad)
-            if parent in grads:
-                grads[parent] = grads[parent] + parent_grad
+        sent = []                          # what went along each input edge (None: nothing)
+        for parent, parent_grad in zip(op._prev, input_grads):
+            if parent_grad is not None and parent.requires_grad:
+                if parent_grad.shape != parent.shape:
+                    parent_grad = unbroadcast(parent_grad, parent.shape)
+                earlier = grads.get(parent)
+                grads[parent] = parent_grad if earlier is None else earlier + parent_grad
             else:
-                grads[parent] = parent_grad
+                parent_grad = None
+            sent.append(parent_grad)
+        if checking:
+            for i, parent_grad in enumerate(sent):
+                if parent_grad is not None:
+                    check_finite(parent_grad, op, [p.shape for p in op._prev], f"backward to input {i}")
         if tracer is not None:
             tracer.record(op, op.name, op.module, grad, op._prev, sent)

@@ -6,7 +6,6 @@ inputs came from (`op._prev`). `backward()` hands the graph to
 `engine.backward`, which walks it children-first.
 """
 import weakref
-from operator import attrgetter
 
 import numpy as np
 
@@ -316,18 +315,15 @@ def _check_broadcast(what, *shapes):
         raise ValueError(f"{what}: shapes {' and '.join(map(str, shapes))} do not broadcast") from None
 
 
-_requires_grad = attrgetter("requires_grad")
-
-
 def apply(op_class, *inputs, **params):
     """Run one primitive on the inputs' arrays. If grad is on and some input requires
     it, the output remembers the op and its inputs; otherwise it is a plain leaf."""
     op = op_class()
     try:
-        if len(inputs) == 1:               # (the common arities, without a list: ~10% faster)
-            out = op.forward(inputs[0].data, **params)
-        elif len(inputs) == 2:
+        if len(inputs) == 2:               # (the common arities, without a list: ~10% faster)
             out = op.forward(inputs[0].data, inputs[1].data, **params)
+        elif len(inputs) == 1:
+            out = op.forward(inputs[0].data, **params)
         else:
             out = op.forward(*[t.data for t in inputs], **params)
     except (ValueError, IndexError) as e:  # NumPy's complaint, with the op and the shapes
@@ -336,15 +332,27 @@ def apply(op_class, *inputs, **params):
     if state.check_finite:
         _check_forward(op, inputs, out)
     if state.grad_enabled:
-        needs = tuple(map(_requires_grad, inputs))
+        needs, prev = _edges(inputs)
         if True in needs:
-            op._prev = tuple([t._ctx or t for t in inputs])   # the input's op, or the leaf
+            op._prev = prev
             op._seq = next_seq()
             op.shape, op.dtype = out.shape, out.dtype
             op.needs = needs
             op.module = state.module
             return Tensor._make(out, op)
     return Tensor._make(out)
+
+
+def _edges(inputs):
+    """For each input: does it need a gradient, and which graph node stands for it
+    (the op that made it, or the tensor itself when it is a leaf)."""
+    if len(inputs) == 2:                   # the common arities spelled out: the hot path
+        a, b = inputs
+        return (a.requires_grad, b.requires_grad), (a._ctx or a, b._ctx or b)
+    if len(inputs) == 1:
+        a = inputs[0]
+        return (a.requires_grad,), (a._ctx or a,)
+    return tuple([t.requires_grad for t in inputs]), tuple([t._ctx or t for t in inputs])
 
 
 def _check_forward(op, inputs, out):
