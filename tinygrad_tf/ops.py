@@ -267,6 +267,35 @@ class Silu(Op):
         return (g * s * (1 + a * (1 - s)),)   # d(a·σ(a))/da = σ + aσ(1-σ)
 
 
+def _normal_cdf(a):
+    """Φ(a), the standard normal CDF. float64 (and anything but float32): SciPy's
+    ndtr, exact. float32: Abramowitz & Stegun's formula 7.1.26 for erfc,
+        erfc(z) = (a₁t + a₂t² + a₃t³ + a₄t⁴ + a₅t⁵)·e^(−z²),  t = 1/(1 + p·z),  z ≥ 0,
+    with |error| < 1.5e-7, about float32's resolution (PyTorch's float32 GELU is off
+    from the exact one by more), in float32 and in place: 2-3× faster than ndtr,
+    which works in float64 and was a third of a GELU Transformer's step."""
+    if a.dtype != np.float32:
+        return ndtr(a)
+    z = np.abs(a)
+    z *= 0.7071067811865476                # z = |a|/√2
+    t = z * 0.3275911
+    t += 1.0
+    np.reciprocal(t, out=t)                # t = 1/(1 + p·z)
+    tail = t * 1.061405429
+    for coefficient in (-1.453152027, 1.421413741, -0.284496736, 0.254829592):
+        tail += coefficient                # Horner's rule, a₅ down to a₁
+        tail *= t
+    np.square(z, out=z)
+    np.negative(z, out=z)
+    tail *= np.exp(z, out=z)               # erfc(z)
+    tail *= 0.5                            # Φ(−|a|) = erfc(|a|/√2)/2
+    np.multiply(tail, -2.0, out=z)         # (in z's buffer, arithmetic rather than np.where:
+    z += 1.0                               #  no new array, no branch per element)
+    z *= a >= 0
+    tail += z                              # Φ(a) = 1 − Φ(−a) where a ≥ 0
+    return tail
+
+
 class Gelu(Op):
     """GELU(a) = a·Φ(a), Φ the standard normal CDF; or its tanh approximation
     0.5·a·(1 + tanh(√(2/π)(a + 0.044715a³)))."""
@@ -279,7 +308,7 @@ class Gelu(Op):
             t = np.tanh(SQRT_2_OVER_PI * (a + 0.044715 * a ** 3))
             self.saved = (a, t)
             return 0.5 * a * (1 + t)
-        cdf = ndtr(a)
+        cdf = _normal_cdf(a)
         self.saved = (a, cdf)
         return a * cdf
 
