@@ -105,13 +105,12 @@ class Tensor:
         return self
 
     def _accumulate(self, grad):
-        """Add a gradient into `.grad` (a fresh array, never a view of another's)."""
-        if grad.dtype != self.data.dtype:
-            grad = grad.astype(self.data.dtype)
+        """Add a gradient into `.grad`, in this tensor's dtype; the first one is copied,
+        so `.grad` is never a view of another tensor's gradient."""
         if self.grad is None:
-            self.grad = np.array(grad, copy=True)
+            self.grad = np.array(grad, dtype=self.data.dtype)
         else:
-            self.grad = self.grad + grad
+            self.grad = self.grad + grad.astype(self.data.dtype, copy=False)
 
     def zero_grad(self):
         self.grad = None
