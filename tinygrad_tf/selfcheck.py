@@ -20,6 +20,7 @@ from . import ops
 from .engine import topological_order
 from .gradcheck import compare
 from .tensor import Tensor, cat, residual, stack, where
+from .trace import _table, trace
 
 Row = namedtuple("Row", "name shapes ops mode max_error ok message")
 
@@ -224,12 +225,8 @@ def all_ops():
 
 def table(rows):
     header = ("op / layer", "input shapes", "check", "max error", "pass")
-    lines = [header] + [(r.name, r.shapes, r.mode, f"{r.max_error:.1e}", "ok" if r.ok else "FAIL")
-                        for r in rows]
-    widths = [max(len(line[c]) for line in lines) for c in range(len(header))]
-    out = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in lines]
-    out.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(out)
+    return _table([header] + [(r.name, r.shapes, r.mode, f"{r.max_error:.1e}", "ok" if r.ok else "FAIL")
+                              for r in rows])
 
 
 def residual_stacks(n_layers=12, d_model=16, seed=0):
@@ -241,7 +238,6 @@ def residual_stacks(n_layers=12, d_model=16, seed=0):
     Post-LN puts a LayerNorm on that path after every residual, which rescales the
     gradient at each block, so at depth it can shrink (or grow) geometrically."""
     from . import nn
-    from .trace import trace
     reports = {}
     for norm_first in (False, True):
         nn.manual_seed(seed)
