@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 
-from ..engine import no_grad
 from ..tensor import Tensor
 from . import functional as F
 from .module import Module, Parameter
@@ -130,19 +129,18 @@ class BatchNorm1d(Module):
         axes = (0,) if x.ndim == 2 else (0, 2)
         channel = (self.dim,) if x.ndim == 2 else (self.dim, 1)    # broadcasts over N (and L)
         if self.training:
-            mean = x.mean(axis=axes, keepdims=True)
-            var = x.var(axis=axes, keepdims=True)                  # biased: divides by n
-            n = x.size // self.dim
+            n = x.size // self.dim                                 # values per channel
             if n < 2:
                 raise ValueError(f"{_where(self)}: training needs more than one value per "
                                  f"channel, got input of shape {x.shape}")
-            with no_grad():
-                m = self.momentum
-                self.running_mean = ((1 - m) * self.running_mean + m * mean.data.reshape(-1)
-                                     ).astype(self.running_mean.dtype)
-                self.running_var = ((1 - m) * self.running_var + m * var.data.reshape(-1) * (n / (n - 1))
-                                    ).astype(self.running_var.dtype)
-                self.num_batches_tracked = self.num_batches_tracked + 1
+            mean = x.mean(axis=axes, keepdims=True)
+            var = x.var(axis=axes, keepdims=True)                  # biased: divides by n
+            m = self.momentum                  # running statistics: NumPy on .data, not recorded
+            self.running_mean = ((1 - m) * self.running_mean + m * mean.data.reshape(-1)
+                                 ).astype(self.running_mean.dtype)
+            self.running_var = ((1 - m) * self.running_var + m * var.data.reshape(-1) * (n / (n - 1))
+                                ).astype(self.running_var.dtype)
+            self.num_batches_tracked = self.num_batches_tracked + 1
             xhat = (x - mean) / (var + self.eps).sqrt()
         else:
             mean = self.running_mean.reshape(channel)
