@@ -76,9 +76,9 @@ def numerical_grad(fn, tensor, eps=1e-6):
     return np.asarray(grad, dtype=np.float64).reshape(tensor.shape)
 
 
-def jacobians(fn, inputs, named, eps=1e-6):
-    """Numerical and analytical Jacobians (out.size × t.size) for each named tensor."""
-    out = _output(fn, inputs)
+def jacobians(fn, inputs, out, named, eps=1e-6):
+    """Numerical and analytical Jacobians (out.size × t.size) for each named tensor;
+    `out` is fn(*inputs), whose graph the analytical rows are read from."""
     m = out.size
     f = lambda: fn(*inputs).data.reshape(-1).astype(np.float64)
     numerical = [_central(f, t, eps).reshape(m, t.size) for _, t in named]
@@ -128,8 +128,8 @@ largest |numerical - analytical| seen, whether all was within tolerance, and if
 not, the message naming the worst element."""
 
 
-def _full(fn, inputs, named, eps, atol, rtol):
-    numerical, analytical = jacobians(fn, inputs, named, eps)
+def _full(fn, inputs, out, named, eps, atol, rtol):
+    numerical, analytical = jacobians(fn, inputs, out, named, eps)
     for (name, t), num, ana in zip(named, numerical, analytical):
         err = np.abs(num - ana)
         bad = err > atol + rtol * np.abs(num)
@@ -145,10 +145,9 @@ def _full(fn, inputs, named, eps, atol, rtol):
             f"error {err[i, j]:.3g} (allowed {atol:g} + {rtol:g}·|numerical|)"))
 
 
-def _fast(fn, inputs, named, eps, atol, rtol, seed):
+def _fast(fn, inputs, out, named, eps, atol, rtol, seed):
     """One random projection vᵀJu per tensor; on a mismatch, find the worst element of vᵀJ."""
     rng = np.random.default_rng(seed)
-    out = _output(fn, inputs)
     v = _unit(rng, out.shape)
     projected = lambda: float(np.sum(fn(*inputs).data * v))          # vᵀf
     if out.requires_grad:
@@ -184,12 +183,12 @@ def compare(fn, inputs, params=(), eps=1e-6, atol=1e-5, rtol=1e-3, fast=None, se
     Result for each, in order, instead of stopping at the first failure."""
     inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
     named = _checked(inputs, tuple(params))
+    out = _output(fn, inputs)
     if fast is None:
-        out = _output(fn, inputs)
         fast = out.size * sum(t.size for _, t in named) > FULL_LIMIT
     if fast:
-        return list(_fast(fn, inputs, named, eps, atol, rtol, seed))
-    return list(_full(fn, inputs, named, eps, atol, rtol))
+        return list(_fast(fn, inputs, out, named, eps, atol, rtol, seed))
+    return list(_full(fn, inputs, out, named, eps, atol, rtol))
 
 
 def gradcheck(fn, inputs, params=(), eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
