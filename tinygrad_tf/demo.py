@@ -183,8 +183,7 @@ def draw_encoder_block(model, seq, out_dir):
 
 
 def greedy(model, src):
-    with tg.no_grad():
-        return np.asarray(model.greedy_decode(src, max_len=MAX_LEN + 2, bos_id=BOS, eos_id=EOS))
+    return model.greedy_decode(src, max_len=MAX_LEN + 2, bos_id=BOS, eos_id=EOS)
 
 
 def run(steps=STEPS, out_dir=OUT_DIR, seed=0, n_held_out=200, n_shown=6):
