@@ -115,7 +115,7 @@ def _module_of(nodes):
     for node in nodes:
         if isinstance(node, Op):
             module[node] = node.module or ""
-        elif node._prev or isinstance(node, Value):
+        elif isinstance(node, Value):
             module[node] = ""
         else:
             module[node] = _common((u.module or "") for u in users.get(node, []))
