@@ -19,6 +19,17 @@ def _array(x):
     return x.data if isinstance(x, Tensor) else np.asarray(x)
 
 
+def _check_ids(ids, n, what, noun, kept=True):
+    """Raise an IndexError naming the first integer id (where `kept`) outside 0..n-1
+    and its position. `what` begins the message ("cross_entropy: target id"), `noun`
+    says what the n things are ("classes")."""
+    bad = kept & ((ids < 0) | (ids >= n))
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise IndexError(f"{what} {ids[where]} at position {where} is out of range for {n} "
+                         f"{noun} (ids must be in 0..{n - 1})")
+
+
 # The random numbers of initialisation and dropout; `nn.manual_seed(seed)` resets them.
 generator = np.random.default_rng()
 
@@ -169,11 +180,7 @@ def cross_entropy(logits, targets, ignore_index=None, label_smoothing=0.0):
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     kept = targets != ignore_index if ignore_index is not None else np.ones(targets.shape, bool)
-    bad = kept & ((targets < 0) | (targets >= n_classes))
-    if bad.any():
-        where = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise IndexError(f"cross_entropy: target id {targets[where]} at position {where} is out of "
-                         f"range for {n_classes} classes (ids must be in 0..{n_classes - 1})")
+    _check_ids(targets, n_classes, "cross_entropy: target id", "classes", kept)
     eps = float(label_smoothing)
     q = np.full(logits.shape, eps / n_classes, dtype=logits.dtype)      # (..., C)
     q[kept, targets[kept]] += 1.0 - eps

@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 
-from ..tensor import Tensor
 from . import functional as F
 from .module import Module, Parameter
 
@@ -52,15 +51,10 @@ class Embedding(Module):
                                 .astype(np.float32))
 
     def forward(self, ids):
-        ids = ids.data if isinstance(ids, Tensor) else np.asarray(ids)
+        ids = F._array(ids)
         if not np.issubdtype(ids.dtype, np.integer):
             raise TypeError(f"{_where(self)}: ids must be integers, not {ids.dtype}")
-        bad = (ids < 0) | (ids >= self.num_embeddings)
-        if bad.any():
-            where = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise IndexError(f"{_where(self)}: id {ids[where]} at position {where} is out of range "
-                             f"for {self.num_embeddings} embeddings (ids must be in "
-                             f"0..{self.num_embeddings - 1})")
+        F._check_ids(ids, self.num_embeddings, f"{_where(self)}: id", "embeddings")
         return F.embedding(ids, self.weight)                    # (*ids.shape, embedding_dim)
 
     def extra_repr(self):
