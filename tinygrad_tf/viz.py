@@ -203,13 +203,13 @@ def draw_graph(root, trace=None, depth=None, show_grads=True, group_modules=True
     _emit_clusters(g, members)
 
     edges = _edges(nodes, ids, drawn, sent)
-    positive = [norm(e["grad"]) for e in edges if e["grad"] is not None and norm(e["grad"]) > 0]
+    norms = [norm(e["grad"]) for e in edges]          # 0.0 where no gradient was traced
+    positive = [n for n in norms if n > 0]
     lo, hi = (math.log10(min(positive)), math.log10(max(positive))) if positive else (0.0, 0.0)
-    for e in edges:
+    for e, n in zip(edges, norms):
         attrs = dict(SKIP_STYLE, penwidth="2") if e["skip"] else {}
         text = ["skip"] if e["skip"] else []
         if e["grad"] is not None and show_grads:
-            n = norm(e["grad"])
             text.append(_fmt(n))
             if grad_width and n > 0 and hi > lo:
                 attrs["penwidth"] = f"{0.6 + 3.4 * (math.log10(n) - lo) / (hi - lo):.2f}"
