@@ -192,7 +192,7 @@ def draw_graph(root, trace=None, depth=None, show_grads=True, group_modules=True
     members = {}                            # cluster path -> [(id, attrs)] drawn inside it
     for node in nodes:
         if drawn[node] == ids[node]:
-            attrs = _node_attrs(node, module[node], got.get(id(node)), show_grads, group_modules)
+            attrs = _node_attrs(node, module[node], got.get(node), show_grads, group_modules)
             if node is root:
                 attrs["penwidth"] = "2.5"
             members.setdefault(module[node] if group_modules else "", []).append((ids[node], attrs))
@@ -225,13 +225,13 @@ def _add(a, b):
 
 
 def _gradients(trace):
-    """From a trace: {(id(node), input index): gradient sent along that edge} and
-    {id(node): gradient that reached its output}."""
+    """From a trace: {(node, input index): gradient sent along that edge} and
+    {node: gradient that reached its output}."""
     sent, got = {}, {}
     for step in (trace.steps if trace is not None else ()):
-        got[id(step.node)] = step.grad_in
+        got[step.node] = step.grad_in
         for i, g in enumerate(step.grads_sent):
-            sent[(id(step.node), i)] = _add(sent.get((id(step.node), i)), g)
+            sent[(step.node, i)] = _add(sent.get((step.node, i)), g)
     return sent, got
 
 
@@ -266,7 +266,7 @@ def _edges(nodes, ids, drawn, sent):
             if src == dst:
                 continue
             key = (parent, dst) if dst != ids[node] else (parent, dst, i)
-            grad = sent.get((id(node), i))
+            grad = sent.get((node, i))
             if key in edges:
                 edges[key]["grad"] = _add(edges[key]["grad"], grad)
             else:
