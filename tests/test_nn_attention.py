@@ -4,7 +4,7 @@ forbids, no NaN for a query with no allowed key, finite differences, clear error
 import numpy as np
 import pytest
 import torch
-from test_nn_support import assert_close, assert_grads_match, backward_both, load_into_torch, pair
+from test_nn_support import assert_close, assert_grads_match, backward_both, f64, load_into_torch, pair
 
 import tinygrad_tf as tg
 from tinygrad_tf import nn
@@ -23,10 +23,6 @@ def mha_pair(dropout=0.0):
     tmha = torch.nn.MultiheadAttention(D, H, batch_first=True, dtype=torch.float64)
     load_into_torch(mha, tmha)
     return mha, tmha
-
-
-def f64(*shape, seed=0):
-    return tg.randn(*shape, seed=seed, dtype=np.float64, requires_grad=True)
 
 
 def test_self_attention_with_causal_and_padding_masks_matches_torch():

@@ -4,7 +4,7 @@ differences, PyTorch's initialisation, and clear errors."""
 import numpy as np
 import pytest
 import torch
-from test_nn_support import assert_close, backward_both, pair, randomize
+from test_nn_support import assert_close, backward_both, f64, pair, randomize
 
 import tinygrad_tf as tg
 from tinygrad_tf import nn
@@ -13,10 +13,6 @@ from tinygrad_tf import nn
 @pytest.fixture(autouse=True)
 def seeded():
     nn.manual_seed(0)
-
-
-def f64(*shape, seed=0):
-    return tg.randn(*shape, seed=seed, dtype=np.float64, requires_grad=True)
 
 
 def copy_weights(ours, theirs):

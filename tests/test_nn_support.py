@@ -63,6 +63,11 @@ def randomize(module, seed=3):
     return module
 
 
+def f64(*shape, seed=0):
+    """A float64 random Tensor that requires grad."""
+    return tg.randn(*shape, seed=seed, dtype=np.float64, requires_grad=True)
+
+
 def pair(*shape, seed=0):
     """The same float64 random input as a Tensor and a torch tensor, both requiring grad."""
     data = np.random.default_rng(seed).standard_normal(shape)
