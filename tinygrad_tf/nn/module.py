@@ -17,6 +17,12 @@ import numpy as np
 from ..engine import module_scope, state
 from ..tensor import Tensor
 
+
+def _dotted(path, name):
+    """`name` below the module at `path`: "encoder" + "norm" → "encoder.norm"; "" + "norm" → "norm"."""
+    return f"{path}.{name}" if path else name
+
+
 # The tree whose paths were last written (the outermost module called, and the
 # structure version then); bumped whenever a module or parameter is assigned.
 _structure = {"version": 0, "named": None}
@@ -82,7 +88,7 @@ class Module:
         while stack:
             path, module = stack.pop()
             out.append((path, module))
-            stack.extend(reversed([(f"{path}.{k}" if path else k, m) for k, m in module.children()]))
+            stack.extend(reversed([(_dotted(path, k), m) for k, m in module.children()]))
         return out
 
     def modules(self):
@@ -95,14 +101,14 @@ class Module:
             for k, v in vars(module).items():
                 if isinstance(v, Parameter) and id(v) not in seen:
                     seen.add(id(v))
-                    out.append((f"{path}.{k}" if path else k, v))
+                    out.append((_dotted(path, k), v))
         return out
 
     def parameters(self):
         return [p for _, p in self.named_parameters()]
 
     def _named_buffers(self):
-        return [(f"{path}.{k}" if path else k, module, k)
+        return [(_dotted(path, k), module, k)
                 for path, module in self.named_modules() for k in module.buffers]
 
     def zero_grad(self):
