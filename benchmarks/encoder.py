@@ -99,18 +99,19 @@ def autograd_layer(p, x, n_heads, norm_first):
 
 # -------------------------------------------------------------------- engines
 
-def torch_pairing(layer, d):
-    """[(our parameter name, the TransformerEncoderLayer's parameter, its rows)]:
-    PyTorch keeps q, k and v stacked in one `in_proj` of 3·d rows."""
+def torch_pairing(layer, d, prefix=""):
+    """[(nn.EncoderBlock's parameter name after `prefix`, the TransformerEncoderLayer's
+    parameter, its rows)]: PyTorch keeps q, k and v stacked in one `in_proj` of 3·d rows."""
     sa, every = layer.self_attn, slice(None)
     pairs = []
     for i, qkv in enumerate("qkv"):
         rows = slice(i * d, (i + 1) * d)
-        pairs += [(f"W{qkv}", sa.in_proj_weight, rows), (f"b{qkv}", sa.in_proj_bias, rows)]
-    for module, w, b in ((sa.out_proj, "Wo", "bo"), (layer.linear1, "W1", "b1"),
-                         (layer.linear2, "W2", "b2"), (layer.norm1, "g1", "beta1"),
-                         (layer.norm2, "g2", "beta2")):
-        pairs += [(w, module.weight, every), (b, module.bias, every)]
+        pairs += [(f"{prefix}self_attn.{qkv}_proj.weight", sa.in_proj_weight, rows),
+                  (f"{prefix}self_attn.{qkv}_proj.bias", sa.in_proj_bias, rows)]
+    for module, name in ((sa.out_proj, "self_attn.out_proj"), (layer.linear1, "ffn.up"),
+                         (layer.linear2, "ffn.down"), (layer.norm1, "norm1"), (layer.norm2, "norm2")):
+        pairs += [(f"{prefix}{name}.weight", module.weight, every),
+                  (f"{prefix}{name}.bias", module.bias, every)]
     return pairs
 
 
@@ -119,6 +120,7 @@ def make_engines(size, norm_first):
     [dx, dWq, dbq, ...] from fresh state, for verification."""
     d, h, d_ff, seq, batch = SIZES[size]
     params = init_params(d, d_ff)
+    state = {TG_NAMES[n]: params[n] for n in NAMES}     # the same weights by nn.EncoderBlock's names
     x, dy = inputs(d, seq, batch)
     steps, grads_of, skipped = {}, {}, {}
 
@@ -127,7 +129,7 @@ def make_engines(size, norm_first):
         skipped["tinygrad_tf"] = "tinygrad_tf.nn.EncoderBlock not available yet"
     else:
         block = nn.EncoderBlock(d, h, d_ff, activation="relu", norm_first=norm_first)
-        block.load_state_dict({TG_NAMES[n]: params[n] for n in NAMES})
+        block.load_state_dict(state)
         named = dict(block.named_parameters())
         tg_x = tg.Tensor(x, requires_grad=True)
 
@@ -151,7 +153,7 @@ def make_engines(size, norm_first):
         pairs = torch_pairing(layer, d)
         with torch.no_grad():
             for name, param, rows in pairs:
-                param[rows].copy_(torch.from_numpy(params[name]))
+                param[rows].copy_(torch.from_numpy(state[name]))
         t_x, t_dy = torch.tensor(x, requires_grad=True), torch.from_numpy(dy)
 
         def torch_step():
@@ -162,7 +164,7 @@ def make_engines(size, norm_first):
         def torch_grads():
             torch_step()
             g = {name: param.grad[rows].numpy() for name, param, rows in pairs}
-            return [t_x.grad.numpy()] + [g[n] for n in NAMES]
+            return [t_x.grad.numpy()] + [g[TG_NAMES[n]] for n in NAMES]
 
         steps["torch"], grads_of["torch"] = torch_step, torch_grads
 

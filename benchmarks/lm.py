@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from .compare import assert_agree
+from .encoder import torch_pairing
 from .harness import Workload, optional_import
 
 VOCAB, D_MODEL, N_HEADS, N_LAYERS, D_FF, SEQ, BATCH = 65, 64, 4, 2, 256, 64, 32
@@ -58,7 +59,7 @@ def torch_lm(torch, tg_model):
 
 def pairing(tg_names, torch_model):
     """[(tinygrad_tf parameter name, the PyTorch parameter, its rows)]: the two models'
-    weights side by side. PyTorch keeps q, k and v in one `in_proj` (3·d rows); the
+    weights side by side, each block's as `encoder.torch_pairing` pairs them; the
     blocks' prefix (`layers.0.` or `decoder.layers.0.`) is found, not assumed."""
     def outside_blocks(suffix):
         (name,) = [n for n in tg_names if n.endswith(suffix) and "layers." not in n]
@@ -70,15 +71,7 @@ def pairing(tg_names, torch_model):
     prefixes = sorted((n[:-len(suffix)] for n in tg_names if n.endswith(suffix)),
                       key=lambda p: int(p.rstrip(".").rsplit(".", 1)[-1]))
     for prefix, layer in zip(prefixes, torch_model.layers):
-        sa = layer.self_attn
-        for i, qkv in enumerate("qkv"):
-            rows = slice(i * D_MODEL, (i + 1) * D_MODEL)
-            pairs += [(f"{prefix}self_attn.{qkv}_proj.weight", sa.in_proj_weight, rows),
-                      (f"{prefix}self_attn.{qkv}_proj.bias", sa.in_proj_bias, rows)]
-        for module, name in ((sa.out_proj, "self_attn.out_proj"), (layer.linear1, "ffn.up"),
-                             (layer.linear2, "ffn.down"), (layer.norm1, "norm1"), (layer.norm2, "norm2")):
-            pairs += [(f"{prefix}{name}.weight", module.weight, every),
-                      (f"{prefix}{name}.bias", module.bias, every)]
+        pairs += torch_pairing(layer, D_MODEL, prefix)
     for module, name in ((torch_model.norm, "norm"), (torch_model.lm_head, "lm_head")):
         pairs += [(outside_blocks(f"{name}.weight"), module.weight, every),
                   (outside_blocks(f"{name}.bias"), module.bias, every)]
