@@ -30,7 +30,8 @@ _structure = {"version": 0, "named": None}
 
 class Parameter(Tensor):
     """A Tensor that requires grad and that modules collect as a weight. An array or
-    Tensor of a float dtype keeps it; other data becomes float32, as for Tensor."""
+    Tensor of a float dtype keeps it; other float data (numbers, lists) becomes float32,
+    as for Tensor; integer data is refused (only floats can require grad)."""
     __slots__ = ()
 
     def __init__(self, data, dtype=None):
