@@ -9,6 +9,8 @@ import math
 
 import numpy as np
 
+from tinygrad_tf import nn, optim
+
 from .compare import assert_agree
 from .encoder import torch_pairing
 from .harness import Workload, optional_import
@@ -80,13 +82,9 @@ def pairing(tg_names, torch_model):
 
 
 def workload():
-    nn, optim = optional_import("tinygrad_tf.nn"), optional_import("tinygrad_tf.optim")
     torch = optional_import("torch")
     tokens, targets = token_batch()
     engines, skipped, grads_of = {}, {}, {}
-    if nn is None or optim is None or not hasattr(nn, "TransformerLM"):
-        skipped["tinygrad_tf"] = "tinygrad_tf.nn.TransformerLM or optim not available"
-        return Workload(NAME, {}, lambda: 0.0, skipped=skipped)
 
     def tg_model():
         return nn.TransformerLM(VOCAB, D_MODEL, N_HEADS, N_LAYERS, D_FF, activation="gelu",
