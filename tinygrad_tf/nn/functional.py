@@ -145,7 +145,8 @@ def scaled_dot_product_attention(q, k, v, mask=None, causal=False, dropout_p=0.0
     `mask` is boolean, True = may attend, broadcastable to (..., q_len, k_len);
     `causal=True` also forbids key j > query i. Forbidden places get weight exactly 0,
     and a query with no allowed key gets all-zero weights (and output), never NaN.
-    `dropout_p` drops weights (in training) after they are returned, as PyTorch.
+    `dropout_p` > 0 drops weights on every call, as PyTorch's (pass 0 in eval, as
+    MultiHeadAttention does); the weights returned are those before dropout.
     """
     if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
         raise ValueError(f"scaled_dot_product_attention: q {q.shape}, k {k.shape}, v {v.shape} "
