@@ -19,9 +19,7 @@ import time
 from collections import defaultdict
 from contextlib import contextmanager
 
-import numpy as np
-
-from tinygrad_tf import engine, ops
+from tinygrad_tf import engine, nn, ops
 from tinygrad_tf.tensor import Tensor
 
 from . import chain, encoder, lm, mlp
@@ -74,7 +72,6 @@ def timed_ops(stats):
 def encoder_step(norm_first=False):
     """(forward, backward) closures of a base encoder step, as the benchmark runs it."""
     import tinygrad_tf as tg
-    from tinygrad_tf import nn
     d, h, d_ff, seq, batch = encoder.SIZES["base"]
     block = nn.EncoderBlock(d, h, d_ff, activation="relu", norm_first=norm_first)
     x, dy = encoder.inputs(d, seq, batch)
@@ -92,7 +89,7 @@ def encoder_step(norm_first=False):
 
 
 def lm_step():
-    from tinygrad_tf import nn, optim
+    from tinygrad_tf import optim
     model = nn.TransformerLM(lm.VOCAB, lm.D_MODEL, lm.N_HEADS, lm.N_LAYERS, lm.D_FF)
     opt = optim.Adam(model.parameters(), lr=lm.LR)
     tokens, targets = lm.token_batch()
@@ -205,7 +202,7 @@ def top_functions(phases, steps=3, n=15):
 
 
 def main(what="encoder"):
-    np.random.seed(0)
+    nn.manual_seed(0)                       # the same initial weights every run
     d, h, d_ff, seq, batch = encoder.SIZES["base"]
     title, make = {
         "encoder": (f"base encoder step, post-LN (d {d}, h {h}, ff {d_ff}, T {seq}, B {batch})",
