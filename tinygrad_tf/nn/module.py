@@ -16,6 +16,7 @@ import numpy as np
 
 from ..engine import module_scope, state
 from ..tensor import Tensor
+from .functional import _array
 
 
 def _dotted(path, name):
@@ -151,8 +152,7 @@ class Module:
         buffers = {name: (module, k) for name, module, k in self._named_buffers()}
         current = {name: p.data for name, p in params.items()}
         current.update({name: getattr(module, k) for name, (module, k) in buffers.items()})
-        arrays = {name: np.asarray(v.data if isinstance(v, Tensor) else v)
-                  for name, v in state_dict.items()}
+        arrays = {name: _array(v) for name, v in state_dict.items()}
         problems = []
         if strict:
             missing = [n for n in current if n not in arrays]
