@@ -72,8 +72,7 @@ def _central(f, tensor, eps):
 def numerical_grad(fn, tensor, eps=1e-6):
     """∂fn()/∂tensor by central differences, for a scalar-valued `fn()`.
     Perturbs `tensor.data` in place, one element at a time, and restores it."""
-    grad = _central(lambda: float(np.sum(_array(fn()))), tensor, eps)
-    return np.asarray(grad, dtype=np.float64).reshape(tensor.shape)
+    return _central(lambda: float(np.sum(_array(fn()))), tensor, eps).reshape(tensor.shape)
 
 
 def jacobians(fn, inputs, out, named, eps=1e-6):
@@ -138,7 +137,7 @@ def _full(fn, inputs, out, named, eps, atol, rtol):
             yield Result(name, "full", max_error, True, "")
             continue
         i, j = np.unravel_index(np.argmax(np.where(bad, err, -1.0)), err.shape)
-        element = np.unravel_index(j, t.shape) if t.ndim else ()
+        element = np.unravel_index(j, t.shape)
         yield Result(name, "full", max_error, False, (
             f"gradcheck: gradient of output element {i} with respect to {_at(name, element)}"
             f" is wrong: numerical {num[i, j]:.10g}, analytical {ana[i, j]:.10g}, "
@@ -170,7 +169,7 @@ def _fast(fn, inputs, out, named, eps, atol, rtol, seed):
             continue
         num_vjp = _central(projected, t, eps).reshape(t.shape)      # locate the culprit
         err = np.abs(num_vjp - vjp)
-        j = np.unravel_index(np.argmax(err - rtol * np.abs(num_vjp)), t.shape) if t.ndim else ()
+        j = np.unravel_index(np.argmax(err - rtol * np.abs(num_vjp)), t.shape)
         yield Result(name, "vᵀJu", abs(num - ana), False, (
             f"gradcheck (fast): the random projection vᵀJu for {name} is wrong: numerical "
             f"{num:.10g}, analytical {ana:.10g}; the worst element is {_at(name, j)}: "
