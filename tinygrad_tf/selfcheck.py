@@ -190,8 +190,10 @@ def _layer_cases():
 
 
 def _ops_in(fn, inputs):
+    """The names of the ops in fn(*inputs)'s graph (its leaf tensors are no ops)."""
     out = fn(*inputs)
-    return {node.name for node in topological_order(out._ctx)} if out._ctx is not None else set()
+    nodes = topological_order(out._ctx) if out._ctx is not None else []
+    return {node.name for node in nodes if isinstance(node, ops.Op)}
 
 
 def run(layers=True):
