@@ -57,6 +57,8 @@ class Optimizer:
 
     def load_state_dict(self, state_dict):
         """Restore what `state_dict()` gave, for the same parameters in the same order."""
+        if "lr" not in state_dict:
+            raise ValueError(f"{type(self).__name__}.load_state_dict: missing entry 'lr'")
         state = [{} for _ in self.params]
         for name, value in state_dict.items():
             if name == "lr":
@@ -65,16 +67,15 @@ class Optimizer:
             if not index.isdigit() or int(index) >= len(self.params) or not key:
                 raise ValueError(f"{type(self).__name__}.load_state_dict: unexpected entry '{name}' "
                                  f"(this optimizer has {len(self.params)} parameters)")
-            p = self.params[int(index)]
+            i = int(index)
+            p = self.params[i]
             if key == "step":
-                state[int(index)][key] = int(value)
+                state[i][key] = int(value)
             elif np.shape(value) != p.shape:
                 raise ValueError(f"{type(self).__name__}.load_state_dict: '{name}' has shape "
                                  f"{np.shape(value)} but parameter {index} has shape {p.shape}")
             else:
-                state[int(index)][key] = np.array(value, dtype=p.dtype)
-        if "lr" not in state_dict:
-            raise ValueError(f"{type(self).__name__}.load_state_dict: missing entry 'lr'")
+                state[i][key] = np.array(value, dtype=p.dtype)
         self.lr, self.state = float(state_dict["lr"]), state
 
 
