@@ -34,20 +34,13 @@ def batch(seed=1):
     return x, onehot
 
 
-def tg_loss(params, x, onehot):
+def tensor_loss(params, x, onehot):
+    """The loss, written once for tinygrad_tf's and PyTorch's tensors alike."""
     W1, b1, W2, b2, W3, b3 = params
     h = (x @ W1 + b1).relu()
     h = (h @ W2 + b2).relu()
     logits = h @ W3 + b3
     return -(logits.log_softmax(-1) * onehot).sum() * (1.0 / len(onehot))
-
-
-def torch_loss(torch, params, x, onehot):
-    W1, b1, W2, b2, W3, b3 = params
-    h = (x @ W1 + b1).relu()
-    h = (h @ W2 + b2).relu()
-    logits = h @ W3 + b3
-    return -(torch.log_softmax(logits, -1) * onehot).sum() * (1.0 / len(onehot))
 
 
 def autograd_loss(params, x, onehot):
@@ -103,7 +96,7 @@ def workload():
     def tg_grads(params):
         for p in params:
             p.grad = None
-        loss = tg_loss(params, tg_x, tg_onehot)
+        loss = tensor_loss(params, tg_x, tg_onehot)
         loss.backward()
         return loss.item(), [p.grad for p in params]
 
@@ -123,7 +116,7 @@ def workload():
         def torch_grads(params):
             for p in params:
                 p.grad = None
-            loss = torch_loss(torch, params, t_x, t_onehot)
+            loss = tensor_loss(params, t_x, t_onehot)
             loss.backward()
             return loss.item(), [p.grad.numpy() for p in params]
 

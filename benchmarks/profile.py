@@ -128,7 +128,7 @@ def mlp_step():
     def forward():
         for p in params:
             p.grad = None
-        out["loss"] = mlp.tg_loss(params, x, onehot)
+        out["loss"] = mlp.tensor_loss(params, x, onehot)
 
     def backward():
         out.pop("loss").backward()
