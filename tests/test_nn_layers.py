@@ -4,7 +4,7 @@ differences, PyTorch's initialisation, and clear errors."""
 import numpy as np
 import pytest
 import torch
-from test_nn_support import assert_close, backward_both, f64, pair, randomize
+from test_nn_support import assert_close, backward_both, f64, load_into_torch, pair, randomize
 
 import tinygrad_tf as tg
 from tinygrad_tf import nn
@@ -13,12 +13,6 @@ from tinygrad_tf import nn
 @pytest.fixture(autouse=True)
 def seeded():
     nn.manual_seed(0)
-
-
-def copy_weights(ours, theirs):
-    with torch.no_grad():
-        for name, p in ours.named_parameters():
-            getattr(theirs, name).copy_(torch.tensor(p.data))
 
 
 # ------------------------------------------------------------ parity with torch
@@ -36,7 +30,7 @@ def test_layer_matches_torch_outputs_and_every_gradient(name):
     make, make_torch, shape = LAYERS[name]
     layer = randomize(make().astype(np.float64))
     tlayer = make_torch().double()
-    copy_weights(layer, tlayer)
+    load_into_torch(layer, tlayer)
     x, tx = pair(*shape)
     y, ty = layer(x), tlayer(tx)
     assert_close(y, ty, "output")
@@ -74,7 +68,7 @@ def test_layernorm_uses_biased_variance_with_eps_inside_the_root():
 def test_batchnorm_matches_torch_in_train_then_eval(shape):
     bn = randomize(nn.BatchNorm1d(3, momentum=0.2).astype(np.float64))
     tbn = torch.nn.BatchNorm1d(3, momentum=0.2, dtype=torch.float64)
-    copy_weights(bn, tbn)
+    load_into_torch(bn, tbn)
     for step in range(2):                                 # batch statistics, running update
         x, tx = pair(*shape, seed=step)
         y, ty = bn(x), tbn(tx)
