@@ -43,6 +43,15 @@ def tensor_loss(params, x, onehot):
     return -(logits.log_softmax(-1) * onehot).sum() * (1.0 / len(onehot))
 
 
+def tensor_grads(params, x, onehot):
+    """(loss, [gradient of each parameter]) from cleared gradients, for either tensor engine."""
+    for p in params:
+        p.grad = None
+    loss = tensor_loss(params, x, onehot)
+    loss.backward()
+    return loss.item(), [np.asarray(p.grad) for p in params]
+
+
 def autograd_loss(params, x, onehot):
     import autograd.numpy as anp
     from autograd.scipy.special import logsumexp
@@ -93,18 +102,12 @@ def workload():
     tg_params = [tg.Tensor(p, requires_grad=True) for p in init_params()]
     tg_x, tg_onehot = tg.Tensor(x), tg.Tensor(onehot)
 
-    def tg_grads(params):
-        for p in params:
-            p.grad = None
-        loss = tensor_loss(params, tg_x, tg_onehot)
-        loss.backward()
-        return loss.item(), [p.grad for p in params]
-
     def tg_step():
-        sgd([p.data for p in tg_params], tg_grads(tg_params)[1])
+        sgd([p.data for p in tg_params], tensor_grads(tg_params, tg_x, tg_onehot)[1])
 
     engines["tinygrad_tf"] = tg_step
-    grads_of["tinygrad_tf"] = lambda: tg_grads([tg.Tensor(p, requires_grad=True) for p in init_params()])
+    grads_of["tinygrad_tf"] = lambda: tensor_grads(
+        [tg.Tensor(p, requires_grad=True) for p in init_params()], tg_x, tg_onehot)
 
     torch = optional_import("torch")
     if torch is None:
@@ -113,22 +116,15 @@ def workload():
         t_x, t_onehot = torch.from_numpy(x), torch.from_numpy(onehot)
         t_params = [torch.tensor(p, requires_grad=True) for p in init_params()]
 
-        def torch_grads(params):
-            for p in params:
-                p.grad = None
-            loss = tensor_loss(params, t_x, t_onehot)
-            loss.backward()
-            return loss.item(), [p.grad.numpy() for p in params]
-
         def torch_step():
-            torch_grads(t_params)
+            tensor_grads(t_params, t_x, t_onehot)
             with torch.no_grad():
                 for p in t_params:
                     p -= LR * p.grad
 
         engines["torch"] = torch_step
-        grads_of["torch"] = lambda: torch_grads(
-            [torch.tensor(p, requires_grad=True) for p in init_params()])
+        grads_of["torch"] = lambda: tensor_grads(
+            [torch.tensor(p, requires_grad=True) for p in init_params()], t_x, t_onehot)
 
     autograd = optional_import("autograd")
     if autograd is None:
