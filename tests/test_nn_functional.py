@@ -114,3 +114,14 @@ def test_a_float64_array_in_an_op_with_a_float64_tensor_stays_exact():
     assert (t + a).data[0] == 1.0 + a[0]
     assert (t * a).dtype == np.float64
     assert (tg.Tensor([1.0]) + a).dtype == np.float32                # float32 stays float32
+
+
+def test_embedding_refuses_ids_out_of_range_instead_of_wrapping():
+    weight = tg.randn(4, 2, seed=0, requires_grad=True)
+    np.testing.assert_array_equal(F.embedding(np.array([3, 0]), weight).data, weight.data[[3, 0]])
+    with pytest.raises(IndexError, match=r"embedding: id -1 at position \(1,\) is out of range for 4 rows"):
+        F.embedding(np.array([0, -1]), weight)
+    with pytest.raises(IndexError, match=r"embedding: id 4 at position \(0, 1\)"):
+        F.embedding(np.array([[0, 4]]), weight)
+    with pytest.raises(TypeError, match="ids must be integers, not float64"):
+        F.embedding(np.array([0.0]), weight)

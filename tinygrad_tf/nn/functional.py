@@ -88,8 +88,14 @@ def linear(x, weight, bias=None):
 
 
 def embedding(ids, weight):
-    """Row ids[p] of `weight` (num, dim) for each position p: (*ids.shape, dim)."""
-    return apply(ops.Embedding, weight, ids=_array(ids))
+    """Row ids[p] of `weight` (num, dim) for each position p: (*ids.shape, dim).
+    Every id must be an integer in 0..num-1 (a negative one is an error, not a row
+    counted from the end)."""
+    ids = _array(ids)
+    if not np.issubdtype(ids.dtype, np.integer):
+        raise TypeError(f"embedding: ids must be integers, not {ids.dtype}")
+    _check_ids(ids, weight.shape[0], "embedding: id", "rows")
+    return apply(ops.Embedding, weight, ids=ids)
 
 
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
