@@ -25,16 +25,15 @@ class Op:
 
     `_prev` holds, for each input, the op that made it or (for a leaf) the input
     tensor itself; `shape` and `dtype` describe the output, which the op does not
-    keep. `saved` is dropped once backward has run.
+    keep. `saved` holds what backward needs (set by forward; () if nothing) and is
+    dropped (None) once backward has run. `needs` says which inputs require grad,
+    `module` is the path of the module that ran the op, and `retained` a weakref to
+    the output if it asked `retain_grad()`. `tensor.apply` sets all but `saved`'s
+    contents (no __init__: making an op is most of the cost of a tiny one).
     """
     __slots__ = ("_prev", "_seq", "shape", "dtype", "saved", "needs", "module", "retained")
     name = "op"
     requires_grad = True     # an op is only recorded when some input needs a gradient
-
-    def __init__(self):      # (needs, module, _prev, _seq, shape, dtype: set when recorded)
-        self.saved = ()      # arrays for backward; None once freed
-        self.retained = None  # weakref to the output tensor, if it asked retain_grad()
-        self.module = None   # dotted path of the module that ran this op
 
     def __repr__(self):
         return f"<op {self.name} {self.shape}>"

@@ -13,6 +13,8 @@ from . import ops
 from .engine import backward as _backward
 from .engine import check_finite, next_seq, state
 
+_new = object.__new__                  # (a Tensor without __init__: ops' outputs skip its checks)
+
 
 def _float_dtype(dtype):
     return np.issubdtype(dtype, np.floating)
@@ -46,7 +48,7 @@ class Tensor:
     @classmethod
     def _make(cls, data, ctx=None):
         """An op's output (or a constant) from an array, without copying it."""
-        t = cls.__new__(cls)
+        t = _new(cls)
         t.data = data if type(data) is np.ndarray else np.asarray(data)
         t.grad = t.name = None
         t._ctx = ctx
@@ -318,6 +320,7 @@ def apply(op_class, *inputs, **params):
     """Run one primitive on the inputs' arrays. If grad is on and some input requires
     it, the output remembers the op and its inputs; otherwise it is a plain leaf."""
     op = op_class()
+    op.saved = ()
     try:
         if len(inputs) == 2:               # (the common arities, without a list: ~10% faster)
             out = op.forward(inputs[0].data, inputs[1].data, **params)
@@ -338,6 +341,7 @@ def apply(op_class, *inputs, **params):
             op.shape, op.dtype = out.shape, out.dtype
             op.needs = needs
             op.module = state.module
+            op.retained = None
             return Tensor._make(out, op)
     return Tensor._make(out)
 
