@@ -95,36 +95,38 @@ def sgd(arrays, grads):
         p -= LR * g
 
 
+def tensor_engine(to_param, x, onehot, update):
+    """(step, grads) for a tensor engine: `to_param` makes a parameter from an array,
+    `update(params)` does p -= lr·grad in the engine's own way."""
+    params = [to_param(p) for p in init_params()]
+
+    def step():
+        tensor_grads(params, x, onehot)
+        update(params)
+
+    return step, lambda: tensor_grads([to_param(p) for p in init_params()], x, onehot)
+
+
 def workload():
     x, onehot = batch()
     engines, grads_of, skipped = {}, {}, {}
 
-    tg_params = [tg.Tensor(p, requires_grad=True) for p in init_params()]
-    tg_x, tg_onehot = tg.Tensor(x), tg.Tensor(onehot)
-
-    def tg_step():
-        sgd([p.data for p in tg_params], tensor_grads(tg_params, tg_x, tg_onehot)[1])
-
-    engines["tinygrad_tf"] = tg_step
-    grads_of["tinygrad_tf"] = lambda: tensor_grads(
-        [tg.Tensor(p, requires_grad=True) for p in init_params()], tg_x, tg_onehot)
+    engines["tinygrad_tf"], grads_of["tinygrad_tf"] = tensor_engine(
+        lambda p: tg.Tensor(p, requires_grad=True), tg.Tensor(x), tg.Tensor(onehot),
+        lambda params: sgd([p.data for p in params], [p.grad for p in params]))
 
     torch = optional_import("torch")
     if torch is None:
         skipped["torch"] = "not installed"
     else:
-        t_x, t_onehot = torch.from_numpy(x), torch.from_numpy(onehot)
-        t_params = [torch.tensor(p, requires_grad=True) for p in init_params()]
-
-        def torch_step():
-            tensor_grads(t_params, t_x, t_onehot)
+        def torch_update(params):
             with torch.no_grad():
-                for p in t_params:
+                for p in params:
                     p -= LR * p.grad
 
-        engines["torch"] = torch_step
-        grads_of["torch"] = lambda: tensor_grads(
-            [torch.tensor(p, requires_grad=True) for p in init_params()], t_x, t_onehot)
+        engines["torch"], grads_of["torch"] = tensor_engine(
+            lambda p: torch.tensor(p, requires_grad=True), torch.from_numpy(x),
+            torch.from_numpy(onehot), torch_update)
 
     autograd = optional_import("autograd")
     if autograd is None:
