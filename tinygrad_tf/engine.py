@@ -148,8 +148,10 @@ def backward(root, seed, retain_graph=False):
             node._accumulate(grad)
             continue
         op = node
-        if op.retained is not None and op.retained() is not None:
-            op.retained()._accumulate(grad)
+        if op.retained is not None:        # the output asked retain_grad() and may still live
+            output = op.retained()
+            if output is not None:
+                output._accumulate(grad)
         if op.saved is None:
             raise RuntimeError(
                 f"backward through op '{op.name}' a second time: its saved arrays were "

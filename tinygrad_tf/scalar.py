@@ -126,6 +126,9 @@ class Value:
         First collect the graph with a stack (no recursion, so a 100,000-op chain
         works); sorting by creation number puts parents before children. Then
         visit children first, so a node's gradient is complete before it is passed on.
+        (This is `engine.topological_order`, walking the two parent slots directly:
+        through the `parents` property it took 48 ms instead of 21 ms on the
+        benchmark's 68,000-node MLP graph.)
         """
         seen, stack = {self}, [self]
         while stack:
