@@ -15,7 +15,7 @@ from tinygrad_tf import nn
 
 from . import numpy_encoder
 from .compare import assert_agree
-from .harness import AUTOGRAD_TARGET, Workload, optional_import, ratio_at_most
+from .harness import AUTOGRAD_TARGET, Workload, optional_import, ratio_at_most, times_of
 
 SIZES = {   # d_model, n_heads, d_ff, seq, batch
     "small": (32, 2, 64, 16, 4),
@@ -201,9 +201,9 @@ def workload(size, norm_first, gemm_gflops=None):
 
     targets = []
     if size == "small":
-        targets.append(("≤ torch's time", ratio_at_most("torch", 1.0, _times("torch"))))
+        targets.append(("≤ torch's time", ratio_at_most("torch", 1.0, times_of("torch"))))
     if size == "base":
-        targets.append(("≤1.15× hand NumPy", ratio_at_most("numpy", 1.15, _times("numpy"))))
+        targets.append(("≤1.15× hand NumPy", ratio_at_most("numpy", 1.15, times_of("numpy"))))
     if size == "large" and gemm_gflops:
         def gemm_share(row):
             share = row["gflops"]["tinygrad_tf"] / gemm_gflops
@@ -216,7 +216,3 @@ def workload(size, norm_first, gemm_gflops=None):
                     skipped=skipped,
                     memory=("tinygrad_tf", "numpy") if size == "base" else ())
 
-
-def _times(peer):
-    """A ratio as the report writes it here: "1.08× torch's time"."""
-    return lambda r: f"{r:.2f}× {peer}'s time"

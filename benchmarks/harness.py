@@ -45,6 +45,11 @@ def speed(ratio):
     return f"{1 / ratio:.1f}× faster" if ratio <= 1 else f"{ratio:.1f}× slower"
 
 
+def times_of(peer):
+    """A ratio as a time target writes it: "1.08× torch's time"."""
+    return lambda r: f"{r:.2f}× {peer}'s time"
+
+
 def ratio_at_most(peer, limit, shown=speed):
     """A target's check: tinygrad_tf's time ÷ `peer`'s is at most `limit` (ok is None
     when `peer` was skipped); `shown(ratio)` is what the report writes."""

@@ -11,9 +11,10 @@ import numpy as np
 
 from tinygrad_tf import nn, optim
 
+from . import numpy_lm
 from .compare import assert_agree
-from .encoder import torch_pairing
-from .harness import Workload, optional_import
+from .encoder import TG_NAMES, torch_pairing
+from .harness import Workload, optional_import, ratio_at_most, times_of
 
 VOCAB, D_MODEL, N_HEADS, N_LAYERS, D_FF, SEQ, BATCH = 65, 64, 4, 2, 256, 64, 32
 LR = 1e-3
@@ -63,20 +64,13 @@ def pairing(tg_names, torch_model):
     """[(tinygrad_tf parameter name, the PyTorch parameter, its rows)]: the two models'
     weights side by side, each block's as `encoder.torch_pairing` pairs them; the
     blocks' prefix (`layers.0.` or `decoder.layers.0.`) is found, not assumed."""
-    def outside_blocks(suffix):
-        (name,) = [n for n in tg_names if n.endswith(suffix) and "layers." not in n]
-        return name
-
     every = slice(None)
-    pairs = [(outside_blocks("tokens.weight"), torch_model.tokens.weight, every)]
-    suffix = "self_attn.q_proj.weight"
-    prefixes = sorted((n[:-len(suffix)] for n in tg_names if n.endswith(suffix)),
-                      key=lambda p: int(p.rstrip(".").rsplit(".", 1)[-1]))
-    for prefix, layer in zip(prefixes, torch_model.layers):
+    pairs = [(outside_blocks(tg_names, "tokens.weight"), torch_model.tokens.weight, every)]
+    for prefix, layer in zip(block_prefixes(tg_names), torch_model.layers):
         pairs += torch_pairing(layer, D_MODEL, prefix)
     for module, name in ((torch_model.norm, "norm"), (torch_model.lm_head, "lm_head")):
-        pairs += [(outside_blocks(f"{name}.weight"), module.weight, every),
-                  (outside_blocks(f"{name}.bias"), module.bias, every)]
+        pairs += [(outside_blocks(tg_names, f"{name}.weight"), module.weight, every),
+                  (outside_blocks(tg_names, f"{name}.bias"), module.bias, every)]
     assert {name for name, _, _ in pairs} == set(tg_names), "the two LMs' parameters do not pair up"
     return pairs
 
@@ -136,6 +130,34 @@ def workload():
 
         engines["torch"], grads_of["torch"] = torch_step, torch_grads
 
+    def numpy_params(tg_model):
+        """The hand NumPy LM's parameter tree, copied from a tinygrad_tf model's weights."""
+        state = {name: np.array(a) for name, a in tg_model.state_dict().items()}
+        blocks = block_prefixes(list(state))
+        return {"E": state[outside_blocks(state, "tokens.weight")],
+                "g": state[outside_blocks(state, "norm.weight")],
+                "beta": state[outside_blocks(state, "norm.bias")],
+                "W": state[outside_blocks(state, "lm_head.weight")],
+                "b": state[outside_blocks(state, "lm_head.bias")],
+                "blocks": [{short: state[prefix + long] for short, long in TG_NAMES.items()}
+                           for prefix in blocks]}
+
+    positions = np.asarray(model.embed.positions, dtype=np.float32)
+    np_params = numpy_params(model)
+    np_opt = numpy_lm.Adam(np_params, lr=LR)
+
+    def numpy_step():
+        _, grads = numpy_lm.forward_backward(np_params, tokens, targets, positions, N_HEADS)
+        np_opt.step(np_params, grads)
+
+    def numpy_grads():
+        ref = numpy_params(reference)
+        loss, g = numpy_lm.forward_backward(ref, tokens, targets, positions, N_HEADS)
+        named = dict(zip(names_of(ref, names), numpy_lm.leaves(g)))
+        return loss, named
+
+    engines["numpy"], grads_of["numpy"] = numpy_step, numpy_grads
+
     def verify():
         grads = {}
         for engine, fn in grads_of.items():
@@ -143,5 +165,29 @@ def workload():
             grads[engine] = [loss] + [g[name] for name in names]
         return assert_agree(grads, 2e-3)
 
-    return Workload(NAME, engines, verify, skipped=skipped, memory=("tinygrad_tf",),
-                    note="autograd and hand NumPy are not run on the LM (no equivalent written).")
+    goals = [("≤1.5× torch's time", ratio_at_most("torch", 1.5, times_of("torch"))),
+               ("≤1.15× hand NumPy", ratio_at_most("numpy", 1.15, times_of("numpy")))]
+    return Workload(NAME, engines, verify, skipped=skipped, memory=("tinygrad_tf", "numpy"),
+                    targets=goals, note="autograd is not run on the LM (no equivalent written).")
+
+
+def outside_blocks(names, suffix):
+    """The one parameter name ending in `suffix` that is not inside a block."""
+    (name,) = [n for n in names if n.endswith(suffix) and "layers." not in n]
+    return name
+
+
+def block_prefixes(names):
+    """The blocks' name prefixes ("decoder.layers.0.", ...) in layer order, found, not assumed."""
+    suffix = "self_attn.q_proj.weight"
+    return sorted((n[:-len(suffix)] for n in names if n.endswith(suffix)),
+                  key=lambda p: int(p.rstrip(".").rsplit(".", 1)[-1]))
+
+
+def names_of(np_params, tg_names):
+    """tinygrad_tf's parameter names in the order of `numpy_lm.leaves(np_params)`."""
+    out = [outside_blocks(tg_names, s) for s in ("tokens.weight", "norm.weight", "norm.bias",
+                                                  "lm_head.weight", "lm_head.bias")]
+    for prefix, block in zip(block_prefixes(tg_names), np_params["blocks"]):
+        out += [prefix + TG_NAMES[k] for k in sorted(block)]
+    return out

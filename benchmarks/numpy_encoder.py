@@ -13,8 +13,10 @@ Shapes: B batch, T sequence, d model width, h heads, dh = d / h.
 import math
 
 import numpy as np
+from scipy.special import ndtr  # Φ, the standard normal CDF (exact GELU)
 
 EPS = 1e-5
+INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
 # ------------------------------------------------------------------------ pieces
@@ -58,13 +60,17 @@ def merge_heads(x):
     return x.transpose(0, 2, 1, 3).reshape(B, T, h * dh)             # (B, T, d)
 
 
-def attention(x, p, h):
-    """Multi-head self-attention: softmax(q kᵀ/√dh) v, heads concatenated, projected."""
+def attention(x, p, h, causal=False):
+    """Multi-head self-attention: softmax(q kᵀ/√dh) v, heads concatenated, projected.
+    `causal`: query i sees keys j ≤ i only (the scores of j > i are set to -inf)."""
     q = split_heads(linear(x, p["Wq"], p["bq"]), h)                  # (B, h, T, dh)
     k = split_heads(linear(x, p["Wk"], p["bk"]), h)
     v = split_heads(linear(x, p["Wv"], p["bv"]), h)
     scale = 1.0 / math.sqrt(q.shape[-1])                                # a Python float: stays float32
     scores = (q @ k.transpose(0, 1, 3, 2)) * scale                   # (B, h, T, T)
+    if causal:
+        T = scores.shape[-1]
+        scores[..., np.triu(np.ones((T, T), dtype=bool), k=1)] = -np.inf
     e = np.exp(scores - scores.max(axis=-1, keepdims=True))
     weights = e / e.sum(axis=-1, keepdims=True)
     o = merge_heads(weights @ v)                                     # (B, T, d)
@@ -90,46 +96,67 @@ def attention_backward(dy, p, cache, grads):
     return dx
 
 
-def feed_forward(x, p):
+def gelu(a):
+    """Exact GELU, a·Φ(a), and its derivative Φ(a) + a·φ(a) (Φ, φ: the normal CDF and density)."""
+    cdf = ndtr(a)
+    return a * cdf, cdf + a * np.exp(-0.5 * a * a) * INV_SQRT_2PI
+
+
+def feed_forward(x, p, activation="relu"):
     a = linear(x, p["W1"], p["b1"])                                  # (B, T, d_ff)
-    r = np.maximum(a, 0)
-    return linear(r, p["W2"], p["b2"]), (x, a, r)
+    if activation == "relu":
+        r, dr_da = np.maximum(a, 0), a > 0                           # ReLU passes where a > 0
+    else:
+        r, dr_da = gelu(a)
+    return linear(r, p["W2"], p["b2"]), (x, r, dr_da)
 
 
 def feed_forward_backward(dy, p, cache, grads):
-    x, a, r = cache
+    x, r, dr_da = cache
     dr, grads["W2"], grads["b2"] = linear_backward(dy, r, p["W2"])
-    da = dr * (a > 0)                                                # ReLU passes where a > 0
-    dx, grads["W1"], grads["b1"] = linear_backward(da, x, p["W1"])
+    dx, grads["W1"], grads["b1"] = linear_backward(dr * dr_da, x, p["W1"])
     return dx
 
 
 # ------------------------------------------------------------------------- layer
 
-def encoder_layer(x, p, n_heads, norm_first, dy):
-    """Forward, then backward from the upstream gradient `dy`.
-    Returns (output, dx, grads) with grads a dict named like `p`."""
-    grads = {}
+def block_forward(x, p, n_heads, norm_first, causal=False, activation="relu"):
+    """One encoder block, forward: (B, T, d) → (B, T, d), and what its backward needs."""
     if norm_first:     # Pre-LN:  y1 = x + attn(LN1(x));  y = y1 + ffn(LN2(y1))
         n1, ln1 = layer_norm(x, p["g1"], p["beta1"])
-        a, attn = attention(n1, p, n_heads)
+        a, attn = attention(n1, p, n_heads, causal)
         y1 = x + a
         n2, ln2 = layer_norm(y1, p["g2"], p["beta2"])
-        f, ffn = feed_forward(n2, p)
-        y = y1 + f
-        # backward: each residual sends dy both ways
+        f, ffn = feed_forward(n2, p, activation)
+        return y1 + f, (norm_first, ln1, attn, ln2, ffn)
+    # Post-LN:  y1 = LN1(x + attn(x));  y = LN2(y1 + ffn(y1))
+    a, attn = attention(x, p, n_heads, causal)
+    y1, ln1 = layer_norm(x + a, p["g1"], p["beta1"])
+    f, ffn = feed_forward(y1, p, activation)
+    y, ln2 = layer_norm(y1 + f, p["g2"], p["beta2"])
+    return y, (norm_first, ln1, attn, ln2, ffn)
+
+
+def block_backward(dy, p, cache):
+    """The block's backward from the upstream gradient `dy`: (dx, grads), grads named like `p`."""
+    norm_first, ln1, attn, ln2, ffn = cache
+    grads = {}
+    if norm_first:     # each residual sends dy both ways
         dn2 = feed_forward_backward(dy, p, ffn, grads)
         dy1_branch, grads["g2"], grads["beta2"] = layer_norm_backward(dn2, p["g2"], ln2)
         dy1 = dy + dy1_branch
         dn1 = attention_backward(dy1, p, attn, grads)
         dx_branch, grads["g1"], grads["beta1"] = layer_norm_backward(dn1, p["g1"], ln1)
-        return y, dy1 + dx_branch, grads
-    # Post-LN:  y1 = LN1(x + attn(x));  y = LN2(y1 + ffn(y1))
-    a, attn = attention(x, p, n_heads)
-    y1, ln1 = layer_norm(x + a, p["g1"], p["beta1"])
-    f, ffn = feed_forward(y1, p)
-    y, ln2 = layer_norm(y1 + f, p["g2"], p["beta2"])
+        return dy1 + dx_branch, grads
     dz2, grads["g2"], grads["beta2"] = layer_norm_backward(dy, p["g2"], ln2)
     dy1 = dz2 + feed_forward_backward(dz2, p, ffn, grads)
     dz1, grads["g1"], grads["beta1"] = layer_norm_backward(dy1, p["g1"], ln1)
-    return y, dz1 + attention_backward(dz1, p, attn, grads), grads
+    return dz1 + attention_backward(dz1, p, attn, grads), grads
+
+
+def encoder_layer(x, p, n_heads, norm_first, dy):
+    """Forward, then backward from the upstream gradient `dy`.
+    Returns (output, dx, grads) with grads a dict named like `p`."""
+    y, cache = block_forward(x, p, n_heads, norm_first)
+    dx, grads = block_backward(dy, p, cache)
+    return y, dx, grads
