@@ -140,18 +140,43 @@ def test_residual_adds_are_marked_with_the_skip_path_first():
     assert first._prev[1].module == "self_attn.out_proj"
 
 
-def test_paths_follow_the_outermost_module_called():
+def _op_modules(out):
+    return {op.module for op in topological_order(out._ctx) if isinstance(op, ops.Op)}
+
+
+def test_names_are_set_when_attached_and_do_not_depend_on_the_module_called():
     model = small_transformer()
-    layer = model.encoder.layers[1]
-    out = layer(tg.randn(1, 3, 8, requires_grad=True))                # called on its own
-    modules = {op.module for op in topological_order(out._ctx) if isinstance(op, ops.Op)}
-    assert modules >= {"", "self_attn.q_proj"}
-    assert layer.norm1.weight.name == "norm1.weight"
-    model(np.array([[1, 2]]), np.array([[1]]))                         # the whole model again
-    assert layer.norm1.weight.name == "encoder.layers.1.norm1.weight"
-    model.generator = nn.Linear(8, 9)                                  # the tree changed
-    model(np.array([[1, 2]]), np.array([[1]]))
+    layer = model.encoder.layers[0]
+    weight = layer.self_attn.q_proj.weight
+    assert weight.name == "encoder.layers.0.self_attn.q_proj.weight"      # before any call
+    assert all(p.name == n for n, p in model.named_parameters())
+    whole = _op_modules(model(np.array([[1, 2]]), np.array([[1]])))
+    assert weight.name == "encoder.layers.0.self_attn.q_proj.weight"
+    alone = _op_modules(layer(tg.randn(1, 3, 8)))                       # the layer on its own
+    assert weight.name == "encoder.layers.0.self_attn.q_proj.weight"
+    assert alone == {m for m in whole if m.startswith("encoder.layers.0")}
+    assert "encoder.layers.0.self_attn.q_proj" in alone
+
+
+def test_attaching_a_tree_renames_it_and_a_shared_part_keeps_its_first_name():
+    block = nn.EncoderBlock(8, 2, 16)
+    assert block.norm1.weight.name == "norm1.weight"                    # its own root
+    stack = nn.ModuleList([block])
+    assert block.norm1.weight.name == "0.norm1.weight"
+    outer = nn.Sequential(nn.Linear(8, 8), stack)
+    assert block.norm1.weight.name == "1.0.norm1.weight"
+    assert _op_modules(block(tg.randn(1, 2, 8))) >= {"1.0", "1.0.self_attn.q_proj"}
+    assert outer[1:][0] is stack and block.norm1.weight.name == "1.0.norm1.weight"  # a slice renames nothing
+    outer[0].weight = stack[0].norm1.weight      # shared, not moved
+    assert outer[0].weight.name == "1.0.norm1.weight"
+    outer[0].weight = nn.Parameter(np.zeros((8, 8)))                    # replaced: named at once
+    assert outer[0].weight.name == "0.weight"
+    model = small_transformer()
+    old = model.generator
+    model.generator = nn.Linear(8, 9)
     assert model.generator.weight.name == "generator.weight"
+    other = nn.Sequential(old)                   # detached from the model: free to move
+    assert other[0].weight.name == "0.weight"
 
 
 def test_a_state_dict_survives_a_checkpoint_file(tmp_path):

@@ -6,15 +6,22 @@ leaf of the tree, a `Module` a branch, so
     model.encoder.layers[0].self_attn.q_proj.weight
 
 is named `encoder.layers.0.self_attn.q_proj.weight` in `named_parameters()` and
-`state_dict()`. Calling a module runs its `forward` inside
-`engine.module_scope(path)`, so every op made there records which module made it
-(`op.module`), for graphs and traces; the parameters get their dotted names too.
+`state_dict()`.
+
+Names are given when a module or parameter is attached (assigned as an attribute of
+a module): each one's dotted path from the outermost module it hangs under, written
+into `module._path` and `parameter.name`. Attaching a whole subtree (a block into a
+model) renames everything in it, so the names never depend on which module you call.
+A module or parameter attached a second time (a shared weight, a slice of a
+ModuleList) keeps the name of its first place. Calling a module runs its `forward`
+inside `engine.module_scope(module._path)`, so every op made there records the same
+path (`op.module`), for graphs and traces.
 """
 import functools
 
 import numpy as np
 
-from ..engine import module_scope, state
+from ..engine import module_scope
 from ..tensor import Tensor
 from .functional import _array
 
@@ -24,22 +31,18 @@ def _dotted(path, name):
     return f"{path}.{name}" if path else name
 
 
-# The tree whose paths were last written (the outermost module called, and the
-# structure version then); bumped whenever a module or parameter is assigned.
-_structure = {"version": 0, "named": None}
-
-
 class Parameter(Tensor):
     """A Tensor that requires grad and that modules collect as a weight. An array or
     Tensor of a float dtype keeps it; other float data (numbers, lists) becomes float32,
     as for Tensor; integer data is refused (only floats can require grad)."""
-    __slots__ = ()
+    __slots__ = ("_owner",)     # the module it was first attached to (see Module.__setattr__)
 
     def __init__(self, data, dtype=None):
         data = data.data if isinstance(data, Tensor) else data
         if dtype is None and isinstance(data, np.ndarray) and np.issubdtype(data.dtype, np.floating):
             dtype = data.dtype
         super().__init__(data, requires_grad=True, dtype=dtype)
+        self._owner = None
 
 
 class Module:
@@ -48,36 +51,27 @@ class Module:
     BatchNorm's running statistics) are state, saved and loaded, but not trained."""
     buffers = ()
     training = True
-    _path = ""              # dotted path from the outermost module last called
+    _path = ""              # dotted path from the outermost module this one hangs under
+    _owner = None           # (module, attribute name) where it was first attached
 
     def __init__(self):
         self.training = True
 
     def __setattr__(self, name, value):
-        if isinstance(value, (Module, Parameter)) or isinstance(vars(self).get(name), (Module, Parameter)):
-            _structure["version"] += 1             # the tree changed: paths are written anew
+        old = vars(self).get(name)
+        if isinstance(old, (Module, Parameter)) and old is not value and _owner(old) is self:
+            old._owner = None                   # detached: free to be attached elsewhere
         object.__setattr__(self, name, value)
+        if isinstance(value, (Module, Parameter)) and _owner(value) is None:
+            value._owner = (self, name)
+            _name_tree(self, name, value)
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args, **kwargs):
-        with self.scope():
+        with module_scope(self._path):
             return self.forward(*args, **kwargs)
-
-    def scope(self):
-        """The module scope this module's ops run in. Called from outside any module,
-        this is the outermost one: it names (once) every submodule and parameter in
-        its tree by dotted path, and its own path is ""."""
-        if state.module is not None:
-            return module_scope(self._path)
-        if _structure["named"] != (id(self), _structure["version"]):
-            for path, module in self.named_modules():
-                object.__setattr__(module, "_path", path)
-            for name, p in self.named_parameters():
-                p.name = name
-            _structure["named"] = (id(self), _structure["version"])
-        return module_scope("")
 
     # ---------------------------------------------------------- the tree
     def children(self):
@@ -185,12 +179,32 @@ class Module:
         return ""
 
 
+def _owner(x):
+    """The module `x` (a Module or Parameter) was attached to, or None."""
+    return x._owner[0] if x._owner is not None else None
+
+
+def _name_tree(parent, name, value):
+    """Write the dotted names of `value`, just attached to `parent` as `name`, and of
+    everything it owns below it (a plain stack, no recursion)."""
+    stack = [(parent, name, value)]
+    while stack:
+        parent, name, x = stack.pop()
+        full = _dotted(parent._path, name)
+        if isinstance(x, Parameter):
+            x.name = full
+            continue
+        object.__setattr__(x, "_path", full)
+        stack.extend((x, k, v) for k, v in vars(x).items()
+                     if isinstance(v, (Module, Parameter)) and _owner(v) is x)
+
+
 def scoped(method):
     """Run a method other than `forward` (encode, generate, ...) in the module's scope,
     as calling the module runs `forward`."""
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        with self.scope():
+        with module_scope(self._path):
             return method(self, *args, **kwargs)
     return wrapper
 
