@@ -17,7 +17,8 @@ demo: setup
 
 test: setup
 	$(VENV)/bin/ruff check .
-	OPENBLAS_NUM_THREADS=1 $(PY) -m pytest -q -n 2   # two workers, one BLAS thread each
+	# two workers, one BLAS thread each; --nbmake also runs every notebook in notebooks/ top to bottom
+	OPENBLAS_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --nbmake --nbmake-timeout=120 tests notebooks
 
 bench: setup
 	$(PY) -m benchmarks
