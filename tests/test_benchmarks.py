@@ -5,7 +5,7 @@ import json
 import sys
 
 from benchmarks import chain, harness, profile, scalar_mlp, suite
-from tinygrad_tf import ops
+from tinygrad_tf import fused
 
 
 def test_smoke_run_verifies_every_workload_and_writes_the_report(tmp_path):
@@ -48,10 +48,10 @@ def test_disagreeing_gradients_are_reported_and_not_timed():
 
 
 def test_profile_times_ops_and_puts_them_back():
-    original = ops.Linear.__dict__["forward"]
+    original = fused.Linear.__dict__["forward"]
     per_op, wall = profile.profile(*profile.encoder_step(), steps=1)
     assert per_op["linear"]["calls"] == 6 and per_op["linear"]["backward"] > 0
-    assert ops.Linear.__dict__["forward"] is original
+    assert fused.Linear.__dict__["forward"] is original
     text = profile.table(per_op, wall)
     assert "(overhead: everything else)" in text and "linear" in text
 

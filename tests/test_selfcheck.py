@@ -1,4 +1,4 @@
-"""The self-check table: every op in ops.py and every layer passes gradcheck; a broken one fails."""
+"""The self-check table: every op (ops.py, fused.py) and every layer passes gradcheck; a broken one fails."""
 import subprocess
 import sys
 
@@ -35,7 +35,7 @@ def test_the_command_line_prints_the_table_and_exits_zero():
     done = subprocess.run([sys.executable, "-m", "tinygrad_tf", "gradcheck"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "max error" in done.stdout and "every op in ops.py covered: yes" in done.stdout
+    assert "max error" in done.stdout and "every op in ops.py and fused.py covered: yes" in done.stdout
     rows = [line for line in done.stdout.splitlines() if line.endswith(" ok")]
     assert len(rows) == len(selfcheck.run(layers=True))
     assert np.isfinite(float(rows[0].split()[-2]))

@@ -100,6 +100,25 @@ def check_finite(array, op, shapes, where):
     )
 
 
+class Op:
+    """A node of the tensor graph: one primitive applied to some inputs.
+
+    `_prev` holds, for each input, the op that made it or (for a leaf) the input
+    tensor itself; `shape` and `dtype` describe the output, which the op does not
+    keep. `saved` holds what backward needs (set by forward; () if nothing) and is
+    dropped (None) once backward has run. `needs` says which inputs require grad,
+    `module` is the path of the module that ran the op, and `retained` a weakref to
+    the output if it asked `retain_grad()`. `tensor.apply` sets all but `saved`'s
+    contents (no __init__: making an op is most of the cost of a tiny one).
+    """
+    __slots__ = ("_prev", "_seq", "shape", "dtype", "saved", "needs", "module", "retained")
+    name = "op"
+    requires_grad = True     # an op is only recorded when some input needs a gradient
+
+    def __repr__(self):
+        return f"<op {self.name} {self.shape}>"
+
+
 _by_seq = attrgetter("_seq")
 
 

@@ -10,33 +10,19 @@ no gradient (`self.needs[i]` is False), and it never writes into `grad`.
 Gradients come back in the output's (broadcast) shape; the engine sums them
 down to each input's shape in one place (`engine.unbroadcast`). Ops know
 nothing of Tensors, graphs or modules.
+
+The fused ops of the layers (Linear, LayerNorm, masked softmax, Embedding) and the
+fast normal CDF GELU uses live in `fused.py`, beside their plain formulas.
 """
 import math
 
 import numpy as np
-from scipy.special import ndtr  # Φ, the standard normal CDF (for exact GELU)
+
+from .engine import Op
+from .fused import normal_cdf
 
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
-
-
-class Op:
-    """A node of the tensor graph: one primitive applied to some inputs.
-
-    `_prev` holds, for each input, the op that made it or (for a leaf) the input
-    tensor itself; `shape` and `dtype` describe the output, which the op does not
-    keep. `saved` holds what backward needs (set by forward; () if nothing) and is
-    dropped (None) once backward has run. `needs` says which inputs require grad,
-    `module` is the path of the module that ran the op, and `retained` a weakref to
-    the output if it asked `retain_grad()`. `tensor.apply` sets all but `saved`'s
-    contents (no __init__: making an op is most of the cost of a tiny one).
-    """
-    __slots__ = ("_prev", "_seq", "shape", "dtype", "saved", "needs", "module", "retained")
-    name = "op"
-    requires_grad = True     # an op is only recorded when some input needs a gradient
-
-    def __repr__(self):
-        return f"<op {self.name} {self.shape}>"
 
 
 # ---------------------------------------------------------------- arithmetic
@@ -266,35 +252,6 @@ class Silu(Op):
         return (g * s * (1 + a * (1 - s)),)   # d(a·σ(a))/da = σ + aσ(1-σ)
 
 
-def _normal_cdf(a):
-    """Φ(a), the standard normal CDF. float64 (and anything but float32): SciPy's
-    ndtr, exact. float32: Abramowitz & Stegun's formula 7.1.26 for erfc,
-        erfc(z) = (a₁t + a₂t² + a₃t³ + a₄t⁴ + a₅t⁵)·e^(−z²),  t = 1/(1 + p·z),  z ≥ 0,
-    with |error| < 1.5e-7, about float32's resolution (PyTorch's float32 GELU is off
-    from the exact one by more), in float32 and in place: about 8× faster than ndtr
-    (1.2 against 9.8 ms on 524,288 values), which was a third of a GELU Transformer's step."""
-    if a.dtype != np.float32:
-        return ndtr(a)
-    z = np.abs(a)
-    z *= 0.7071067811865476                # z = |a|/√2
-    t = z * 0.3275911
-    t += 1.0
-    np.reciprocal(t, out=t)                # t = 1/(1 + p·z)
-    tail = t * 1.061405429
-    for coefficient in (-1.453152027, 1.421413741, -0.284496736, 0.254829592):
-        tail += coefficient                # Horner's rule, a₅ down to a₁
-        tail *= t
-    np.square(z, out=z)
-    np.negative(z, out=z)
-    tail *= np.exp(z, out=z)               # erfc(z)
-    tail *= 0.5                            # Φ(−|a|) = erfc(|a|/√2)/2
-    np.multiply(tail, -2.0, out=z)         # (in z's buffer, arithmetic rather than np.where:
-    z += 1.0                               #  no new array, no branch per element)
-    z *= a >= 0
-    tail += z                              # Φ(a) = 1 − Φ(−a) where a ≥ 0
-    return tail
-
-
 class Gelu(Op):
     """GELU(a) = a·Φ(a), Φ the standard normal CDF; or its tanh approximation
     0.5·a·(1 + tanh(√(2/π)(a + 0.044715a³)))."""
@@ -307,7 +264,7 @@ class Gelu(Op):
             t = np.tanh(SQRT_2_OVER_PI * (a + 0.044715 * a ** 3))
             self.saved = (a, t)
             return 0.5 * a * (1 + t)
-        cdf = _normal_cdf(a)
+        cdf = normal_cdf(a)
         self.saved = (a, cdf)
         return a * cdf
 
@@ -539,122 +496,3 @@ class LogSoftmax(Op):
     def backward(self, g):                 # dL/da = g - softmax(a) · Σ g
         y = self.saved[0]
         return (g - np.exp(y) * g.sum(axis=self.axis, keepdims=True),)
-
-
-# ------------------------------------------------------ fused ops for layers
-# Each could be composed from the primitives above; written as one op they make
-# one output array instead of several and a short backward, which is most of a
-# Transformer layer's time in Python.
-
-class Linear(Op):
-    """y = a Wᵀ + b for a (..., in), W (out, in) (PyTorch's layout) and b (out,):
-        dL/da = g W,     dL/dW = gᵀ a,     dL/db = Σ g      (sums over every row of a)"""
-    __slots__ = ()
-    name = "linear"
-
-    def forward(self, a, w, b=None):
-        self.saved = (a, w)
-        y = a.reshape(-1, a.shape[-1]) @ w.T   # (rows, out): one GEMM for every row
-        if b is not None:
-            y += b
-        return y.reshape(*a.shape[:-1], w.shape[0])
-
-    def backward(self, g):
-        a, w = self.saved
-        g2 = g.reshape(-1, w.shape[0])                                   # (rows, out)
-        ga = (g2 @ w).reshape(a.shape) if self.needs[0] else None
-        gw = g2.T @ a.reshape(-1, w.shape[1]) if self.needs[1] else None   # (out, in)
-        gb = g2.sum(axis=0) if len(self.needs) > 2 and self.needs[2] else None
-        return ga, gw, gb
-
-
-class LayerNorm(Op):
-    """y = x̂·w + b with x̂ = (a - mean)·r, r = 1/√(var + eps), over the last axes
-    (the biased variance, eps inside the root: PyTorch's). With ĝ = g·w:
-        dL/da = r·(ĝ - mean(ĝ) - x̂·mean(ĝ·x̂))      (means over the normalised axes)
-        dL/dw = Σ g·x̂,     dL/db = Σ g             (sums over the other axes)"""
-    __slots__ = ("axes",)
-    name = "layer_norm"
-
-    def forward(self, a, w, b, eps=1e-5):
-        axes = self.axes = tuple(range(a.ndim - w.ndim, a.ndim))
-        centred = a - a.mean(axis=axes, keepdims=True)
-        var = np.mean(centred * centred, axis=axes, keepdims=True)
-        r = 1.0 / np.sqrt(var + eps)
-        xhat = centred
-        xhat *= r                          # in place: centred is ours
-        self.saved = (xhat, r, w)
-        return xhat * w + b
-
-    def backward(self, g):
-        xhat, r, w = self.saved
-        axes = self.axes
-        ga = gw = gb = None
-        if self.needs[0]:
-            gh = g * w
-            ga = gh - gh.mean(axis=axes, keepdims=True)
-            ga -= xhat * (gh * xhat).mean(axis=axes, keepdims=True)
-            ga *= r
-        if self.needs[1]:
-            gw = (g * xhat).reshape(-1, *w.shape).sum(axis=0)
-        if self.needs[2]:
-            gb = g.reshape(-1, *w.shape).sum(axis=0)
-        return ga, gw, gb
-
-
-class MaskedSoftmax(Op):
-    """Attention's softmax over the last axis of scale·a, where `mask` (broadcast) is True:
-        y_j = exp(scale·a_j) / Σ_k allowed exp(scale·a_k)  where allowed, exactly 0 elsewhere;
-    a row with no allowed place gets y = 0 (not 0/0 = NaN). Backward as softmax's:
-        dL/da = scale · y ⊙ (g - Σ g·y)     so where y = 0, no gradient gets through."""
-    __slots__ = ("scale",)
-    name = "masked_softmax"
-
-    def forward(self, a, mask=None, scale=1.0):
-        s = a * scale                      # a fresh array, worked on in place below
-        if mask is not None:
-            np.copyto(s, -np.inf, where=~mask)
-        top = s.max(axis=-1, keepdims=True)
-        if mask is not None:
-            top[top == -np.inf] = 0.0      # a row with no allowed key: exp(-inf) = 0 below
-        s -= top                           # shift: no overflow
-        y = np.exp(s, out=s)
-        total = y.sum(axis=-1, keepdims=True)
-        if mask is not None:
-            total[total == 0] = 1.0        # that row stays all-zero
-        y /= total
-        self.saved, self.scale = (y,), scale
-        return y
-
-    def backward(self, g):
-        y = self.saved[0]
-        ga = g * y
-        ga -= y * ga.sum(axis=-1, keepdims=True)   # y ⊙ (g - Σ g·y)
-        if self.scale != 1.0:
-            ga *= self.scale
-        return (ga,)
-
-
-class Embedding(Op):
-    """Rows of a table picked by integer ids: y[p] = w[ids[p]] for each position p.
-    A row read at several positions gets all their gradients:
-        dL/dw[r] = Σ over positions p with ids[p] = r of g[p]
-    summed by sorting the positions by row, one reduction per row (np.add.at, which
-    does the same one element at a time, is ~7× slower)."""
-    __slots__ = ()
-    name = "embedding"
-
-    def forward(self, w, ids):
-        self.saved = (ids, w.shape)
-        return w[ids]                                          # (*ids.shape, dim)
-
-    def backward(self, g):
-        ids, shape = self.saved
-        gw = np.zeros(shape, dtype=g.dtype)
-        flat = ids.reshape(-1)
-        if flat.size:
-            order = np.argsort(flat, kind="stable")            # positions grouped by row
-            rows = flat[order]
-            starts = np.flatnonzero(np.diff(rows, prepend=-1))   # where each row's group begins
-            gw[rows[starts]] = np.add.reduceat(g.reshape(flat.size, shape[1])[order], starts, axis=0)
-        return (gw,)

@@ -8,15 +8,15 @@ Each row builds a small float64 problem, runs `gradcheck.compare` on it (the ful
 Jacobian when small, the random projection vᵀJu when large) and reports the largest
 |numerical - analytical| seen. Inputs are kept away from kinks (relu and abs at 0,
 ties of max) where finite differences are not a derivative. The ops a row
-exercised are read off its graph, so `covered()` can tell that every primitive in
-ops.py was checked.
+exercised are read off its graph, so `covered()` can tell that every op in ops.py
+and fused.py was checked.
 """
 import time
 from collections import namedtuple
 
 import numpy as np
 
-from . import ops
+from . import fused, ops
 from .engine import topological_order
 from .gradcheck import compare
 from .tensor import Tensor, cat, residual, stack, where
@@ -210,16 +210,16 @@ def run(layers=True):
 
 
 def covered(rows):
-    """The op names (ops.py's primitives) that some row exercised."""
+    """The op names (of ops.py and fused.py) that some row exercised."""
     return set().union(*(r.ops for r in rows))
 
 
 def all_ops():
-    """Every primitive op defined in ops.py, by name."""
+    """Every op defined in ops.py and fused.py, by name."""
     found, stack_ = set(), [ops.Op]
     while stack_:
         for sub in stack_.pop().__subclasses__():
-            if sub.__module__ == ops.__name__:
+            if sub.__module__ in (ops.__name__, fused.__name__):
                 found.add(sub.name)
             stack_.append(sub)
     return found
@@ -265,6 +265,6 @@ def main():
         print(f"\nFAIL {r.name} {r.shapes}: {r.message}")
     if missing:
         print(f"\nops with no row: {', '.join(sorted(missing))}")
-    print(f"\n{len(rows) - len(failed)}/{len(rows)} passed, every op in ops.py covered: "
+    print(f"\n{len(rows) - len(failed)}/{len(rows)} passed, every op in ops.py and fused.py covered: "
           f"{'yes' if not missing else 'no'} ({time.perf_counter() - start:.1f} s)")
     return 0 if not failed and not missing else 1

@@ -2,13 +2,13 @@
 
 `from tinygrad_tf.nn import functional as F`. Layers in `nn` are thin modules
 holding parameters around these; each function records a few primitives (or one
-fused op from `ops.py`), so its backward is the engine's.
+fused op from `fused.py`), so its backward is the engine's.
 """
 import math
 
 import numpy as np
 
-from .. import ops
+from .. import fused
 from ..tensor import Tensor, _check_broadcast, apply
 
 # ------------------------------------------------------------------ helpers
@@ -84,7 +84,7 @@ def linear(x, weight, bias=None):
                          f"{x.shape[-1] if x.ndim else None}, but the weight {weight.shape} "
                          f"expects {weight.shape[1]}")
     args = (x, weight) if bias is None else (x, weight, bias)
-    return apply(ops.Linear, *args)
+    return apply(fused.Linear, *args)
 
 
 def embedding(ids, weight):
@@ -95,7 +95,7 @@ def embedding(ids, weight):
     if not np.issubdtype(ids.dtype, np.integer):
         raise TypeError(f"embedding: ids must be integers, not {ids.dtype}")
     _check_ids(ids, weight.shape[0], "embedding: id", "rows")
-    return apply(ops.Embedding, weight, ids=ids)
+    return apply(fused.Embedding, weight, ids=ids)
 
 
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
@@ -106,7 +106,7 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
         raise ValueError(f"layer_norm: input of shape {x.shape} does not end in {shape}")
     weight = weight if weight is not None else Tensor(np.ones(shape, dtype=x.dtype))
     bias = bias if bias is not None else Tensor(np.zeros(shape, dtype=x.dtype))
-    return apply(ops.LayerNorm, x, weight, bias, eps=float(eps))
+    return apply(fused.LayerNorm, x, weight, bias, eps=float(eps))
 
 
 # ---------------------------------------------------------------- attention
@@ -161,7 +161,7 @@ def scaled_dot_product_attention(q, k, v, mask=None, causal=False, dropout_p=0.0
     scores_shape += (q.shape[-2], k.shape[-2])
     mask = attention_mask(scores_shape, mask, causal, "scaled_dot_product_attention")
     scores = q @ k.transpose(-2, -1)                                    # (..., q_len, k_len)
-    weights = apply(ops.MaskedSoftmax, scores, mask=mask, scale=1.0 / math.sqrt(q.shape[-1]))
+    weights = apply(fused.MaskedSoftmax, scores, mask=mask, scale=1.0 / math.sqrt(q.shape[-1]))
     return dropout(weights, dropout_p) @ v, weights                     # (..., q_len, d_head)
 
 

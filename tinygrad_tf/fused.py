@@ -1,0 +1,156 @@
+"""The fast paths of the tensor engine: fused ops for layers, and the fast normal CDF.
+
+Each fused op could be composed from the primitives in `ops.py`; written as one op
+it makes one output array instead of several and has a short backward, which is
+most of a Transformer layer's time in Python. Each docstring gives the plain
+formula the fast code computes; `python -m tinygrad_tf gradcheck` and the tests
+check every one against finite differences and PyTorch.
+"""
+import numpy as np
+from scipy.special import ndtr  # Φ, the standard normal CDF (for exact GELU)
+
+from .engine import Op
+
+
+def normal_cdf(a):
+    """Φ(a) = ½(1 + erf(a/√2)), the standard normal CDF (GELU's). float64 (and
+    anything but float32): SciPy's ndtr, exact. float32: Abramowitz & Stegun's formula 7.1.26 for erfc,
+        erfc(z) = (a₁t + a₂t² + a₃t³ + a₄t⁴ + a₅t⁵)·e^(−z²),  t = 1/(1 + p·z),  z ≥ 0,
+    with |error| < 1.5e-7, about float32's resolution (PyTorch's float32 GELU is off
+    from the exact one by more), in float32 and in place: about 8× faster than ndtr
+    (1.2 against 9.8 ms on 524,288 values), which was a third of a GELU Transformer's step."""
+    if a.dtype != np.float32:
+        return ndtr(a)
+    z = np.abs(a)
+    z *= 0.7071067811865476                # z = |a|/√2
+    t = z * 0.3275911
+    t += 1.0
+    np.reciprocal(t, out=t)                # t = 1/(1 + p·z)
+    tail = t * 1.061405429
+    for coefficient in (-1.453152027, 1.421413741, -0.284496736, 0.254829592):
+        tail += coefficient                # Horner's rule, a₅ down to a₁
+        tail *= t
+    np.square(z, out=z)
+    np.negative(z, out=z)
+    tail *= np.exp(z, out=z)               # erfc(z)
+    tail *= 0.5                            # Φ(−|a|) = erfc(|a|/√2)/2
+    np.multiply(tail, -2.0, out=z)         # (in z's buffer, arithmetic rather than np.where:
+    z += 1.0                               #  no new array, no branch per element)
+    z *= a >= 0
+    tail += z                              # Φ(a) = 1 − Φ(−a) where a ≥ 0
+    return tail
+
+
+
+class Linear(Op):
+    """y = a Wᵀ + b for a (..., in), W (out, in) (PyTorch's layout) and b (out,):
+        dL/da = g W,     dL/dW = gᵀ a,     dL/db = Σ g      (sums over every row of a)"""
+    __slots__ = ()
+    name = "linear"
+
+    def forward(self, a, w, b=None):
+        self.saved = (a, w)
+        y = a.reshape(-1, a.shape[-1]) @ w.T   # (rows, out): one GEMM for every row
+        if b is not None:
+            y += b
+        return y.reshape(*a.shape[:-1], w.shape[0])
+
+    def backward(self, g):
+        a, w = self.saved
+        g2 = g.reshape(-1, w.shape[0])                                   # (rows, out)
+        ga = (g2 @ w).reshape(a.shape) if self.needs[0] else None
+        gw = g2.T @ a.reshape(-1, w.shape[1]) if self.needs[1] else None   # (out, in)
+        gb = g2.sum(axis=0) if len(self.needs) > 2 and self.needs[2] else None
+        return ga, gw, gb
+
+
+class LayerNorm(Op):
+    """y = x̂·w + b with x̂ = (a - mean)·r, r = 1/√(var + eps), over the last axes
+    (the biased variance, eps inside the root: PyTorch's). With ĝ = g·w:
+        dL/da = r·(ĝ - mean(ĝ) - x̂·mean(ĝ·x̂))      (means over the normalised axes)
+        dL/dw = Σ g·x̂,     dL/db = Σ g             (sums over the other axes)"""
+    __slots__ = ("axes",)
+    name = "layer_norm"
+
+    def forward(self, a, w, b, eps=1e-5):
+        axes = self.axes = tuple(range(a.ndim - w.ndim, a.ndim))
+        centred = a - a.mean(axis=axes, keepdims=True)
+        var = np.mean(centred * centred, axis=axes, keepdims=True)
+        r = 1.0 / np.sqrt(var + eps)
+        xhat = centred
+        xhat *= r                          # in place: centred is ours
+        self.saved = (xhat, r, w)
+        return xhat * w + b
+
+    def backward(self, g):
+        xhat, r, w = self.saved
+        axes = self.axes
+        ga = gw = gb = None
+        if self.needs[0]:
+            gh = g * w
+            ga = gh - gh.mean(axis=axes, keepdims=True)
+            ga -= xhat * (gh * xhat).mean(axis=axes, keepdims=True)
+            ga *= r
+        if self.needs[1]:
+            gw = (g * xhat).reshape(-1, *w.shape).sum(axis=0)
+        if self.needs[2]:
+            gb = g.reshape(-1, *w.shape).sum(axis=0)
+        return ga, gw, gb
+
+
+class MaskedSoftmax(Op):
+    """Attention's softmax over the last axis of scale·a, where `mask` (broadcast) is True:
+        y_j = exp(scale·a_j) / Σ_k allowed exp(scale·a_k)  where allowed, exactly 0 elsewhere;
+    a row with no allowed place gets y = 0 (not 0/0 = NaN). Backward as softmax's:
+        dL/da = scale · y ⊙ (g - Σ g·y)     so where y = 0, no gradient gets through."""
+    __slots__ = ("scale",)
+    name = "masked_softmax"
+
+    def forward(self, a, mask=None, scale=1.0):
+        s = a * scale                      # a fresh array, worked on in place below
+        if mask is not None:
+            np.copyto(s, -np.inf, where=~mask)
+        top = s.max(axis=-1, keepdims=True)
+        if mask is not None:
+            top[top == -np.inf] = 0.0      # a row with no allowed key: exp(-inf) = 0 below
+        s -= top                           # shift: no overflow
+        y = np.exp(s, out=s)
+        total = y.sum(axis=-1, keepdims=True)
+        if mask is not None:
+            total[total == 0] = 1.0        # that row stays all-zero
+        y /= total
+        self.saved, self.scale = (y,), scale
+        return y
+
+    def backward(self, g):
+        y = self.saved[0]
+        ga = g * y
+        ga -= y * ga.sum(axis=-1, keepdims=True)   # y ⊙ (g - Σ g·y)
+        if self.scale != 1.0:
+            ga *= self.scale
+        return (ga,)
+
+
+class Embedding(Op):
+    """Rows of a table picked by integer ids: y[p] = w[ids[p]] for each position p.
+    A row read at several positions gets all their gradients:
+        dL/dw[r] = Σ over positions p with ids[p] = r of g[p]
+    summed by sorting the positions by row, one reduction per row (np.add.at, which
+    does the same one element at a time, is ~7× slower)."""
+    __slots__ = ()
+    name = "embedding"
+
+    def forward(self, w, ids):
+        self.saved = (ids, w.shape)
+        return w[ids]                                          # (*ids.shape, dim)
+
+    def backward(self, g):
+        ids, shape = self.saved
+        gw = np.zeros(shape, dtype=g.dtype)
+        flat = ids.reshape(-1)
+        if flat.size:
+            order = np.argsort(flat, kind="stable")            # positions grouped by row
+            rows = flat[order]
+            starts = np.flatnonzero(np.diff(rows, prepend=-1))   # where each row's group begins
+            gw[rows[starts]] = np.add.reduceat(g.reshape(flat.size, shape[1])[order], starts, axis=0)
+        return (gw,)
