@@ -55,9 +55,9 @@ def test_cross_entropy_names_bad_targets():
     with pytest.raises(IndexError, match="target id -2"):
         F.cross_entropy(logits, np.array([[0, 1, 2], [3, -2, -1]]), ignore_index=-1)
     with pytest.raises(ValueError, match=r"targets of shape \(2,\) do not match logits of shape "
-                                         r"\(2, 3, 4\) \(expected targets \(2, 3\)\)"):
+                                         r"\(2, 3, 4\) \(expected class ids of shape \(2, 3\)"):
         F.cross_entropy(logits, np.array([0, 1]))
-    with pytest.raises(TypeError, match="integer class ids"):
+    with pytest.raises(TypeError, match=r"float targets of shape \(2, 3\) look like class ids"):
         F.cross_entropy(logits, np.zeros((2, 3)))
 
 

@@ -141,6 +141,18 @@ def _op_cases():
                   lambda x: F.cross_entropy(x, targets, ignore_index=3, label_smoothing=0.1),
                   [_t(logits)], {}))
     cases.append(("F.mse_loss", [(3, 4), (3, 4)], F.mse_loss, [_t((3, 4)), _t((3, 4), 1)], {}))
+    probs = Tensor(_rng(2).random(logits), requires_grad=True, dtype=np.float64)
+    cases.append(("F.cross_entropy (probabilities)", [logits, logits],
+                  lambda x, p: F.cross_entropy(x, p, label_smoothing=0.1, reduction="none"),
+                  [_t(logits), probs], {}))
+    cases.append(("F.nll_loss", [logits], lambda x: F.nll_loss(x, targets, ignore_index=3),
+                  [_t(logits)], {}))
+    unit = Tensor(_rng(3).uniform(0.1, 0.9, (3, 4)), requires_grad=True, dtype=np.float64)
+    cases.append(("F.binary_cross_entropy", [(3, 4), (3, 4)], F.binary_cross_entropy,
+                  [unit, _t((3, 4), 1, "positive")], {}))
+    cases.append(("F.binary_cross_entropy_with_logits", [(3, 4), (3, 4)],
+                  lambda z, y: F.binary_cross_entropy_with_logits(z, y, pos_weight=np.array(2.0)),
+                  [_t((3, 4)), _t((3, 4), 1, "positive")], {}))
     return cases
 
 

@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from .. import fused
-from ..tensor import Tensor, _check_broadcast, apply
+from ..tensor import Tensor, _check_broadcast, apply, stack, where
 
 # ------------------------------------------------------------------ helpers
 
@@ -17,6 +17,26 @@ from ..tensor import Tensor, _check_broadcast, apply
 def _array(x):
     """The np.ndarray inside a Tensor, or `x` as an array."""
     return x.data if isinstance(x, Tensor) else np.asarray(x)
+
+
+def _is_float(dtype):
+    return np.issubdtype(dtype, np.floating)
+
+
+def _tensor(x, like=None):
+    """`x` as a Tensor: a NumPy array, list or number passed to a layer or function is
+    a constant (no gradient). Float data takes the float dtype of `like` (the tensor it
+    meets, as in `like + x`), else float32 as `tg.tensor`; integers stay integers."""
+    if isinstance(x, Tensor):
+        return x
+    a = np.asarray(x)
+    if a.dtype == object or not (_is_float(a.dtype) or np.issubdtype(a.dtype, np.integer)
+                                 or a.dtype == np.bool_):
+        raise TypeError(f"expected a Tensor or a NumPy array of numbers, got {type(x).__name__}"
+                        + (f" of {a.dtype}" if a.dtype != object else ""))
+    if like is not None and _is_float(a.dtype) and _is_float(like.dtype):
+        return Tensor._make(a.astype(like.dtype, copy=False))
+    return Tensor._make(a.astype(np.float32, copy=False) if _is_float(a.dtype) else a)
 
 
 def _check_ids(ids, n, what, noun, kept=True):
@@ -166,31 +186,152 @@ def scaled_dot_product_attention(q, k, v, mask=None, causal=False, dropout_p=0.0
 
 
 # -------------------------------------------------------------------- losses
+# Every loss takes reduction="mean" (default), "sum" or "none" (one loss per element
+# or position, in the target's shape), as PyTorch. Inputs and targets must have the
+# shapes the loss says: a mismatch is an error naming both, never a broadcast.
 
-def mse_loss(pred, target):
-    """mean((pred - target)²)."""
-    return ((pred - target) ** 2).mean()
+REDUCTIONS = ("mean", "sum", "none")
 
 
-def cross_entropy(logits, targets, ignore_index=None, label_smoothing=0.0):
-    """Mean over the non-ignored positions of -Σ_c q_c log softmax(logits)_c, where the
-    target distribution q puts 1 - ε + ε/C on the target class and ε/C on each other
-    (ε = label_smoothing; PyTorch's definition). logits (..., C), integer targets (...).
-    If every position is ignored the loss is 0 (PyTorch gives NaN)."""
+def _reduce(losses, reduction, what, count=None):
+    """The loss per element reduced as asked; "mean" divides by `count` (default: all)."""
+    if reduction == "none":
+        return losses
+    if reduction == "sum":
+        return losses.sum()
+    if reduction == "mean":
+        return losses.mean() if count is None else losses.sum() * (1.0 / max(count, 1))
+    raise ValueError(f"{what}: reduction must be one of {REDUCTIONS}, not {reduction!r}")
+
+
+def _same_shape(what, input, target, names=("input", "target")):
+    if target.shape != input.shape:
+        raise ValueError(f"{what}: {names[0]} of shape {input.shape} and {names[1]} of shape "
+                         f"{target.shape} differ; the loss compares them element by element, "
+                         f"so reshape one (it does not broadcast)")
+
+
+def mse_loss(input, target, reduction="mean"):
+    """mean((input - target)²) over every element; input and target of one shape."""
+    input = _tensor(input)
+    target = _tensor(target, input)
+    _same_shape("mse_loss", input, target)
+    return _reduce((input - target) ** 2, reduction, "mse_loss")
+
+
+def cross_entropy(logits, targets, ignore_index=None, label_smoothing=0.0, reduction="mean"):
+    """-Σ_c q_c log softmax(logits)_c at each position, for logits (..., C) (classes on the
+    last axis) and a target distribution q:
+      integer targets (...): class ids; q puts 1 - ε + ε/C on the target class and ε/C
+        on each other (ε = label_smoothing); positions whose id is `ignore_index` count
+        for nothing, and "mean" divides by the number of the others;
+      float targets (..., C): class probabilities p, q = (1 - ε)·p + ε/C ("mean"
+        divides by the number of positions). A Tensor p that requires grad gets one.
+    Stable for large logits. If every position is ignored the mean is 0 (PyTorch: NaN)."""
+    logits = _tensor(logits)
+    if logits.ndim == 0:
+        raise ValueError("cross_entropy: logits must have a class axis (the last), got a 0-d tensor")
     n_classes = logits.shape[-1]
-    targets = _array(targets)
-    if not np.issubdtype(targets.dtype, np.integer):
-        raise TypeError(f"cross_entropy: targets must be integer class ids, not {targets.dtype}")
-    if targets.shape != logits.shape[:-1]:
-        raise ValueError(f"cross_entropy: targets of shape {targets.shape} do not match "
-                         f"logits of shape {logits.shape} (expected targets {logits.shape[:-1]})")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
-    kept = targets != ignore_index if ignore_index is not None else np.ones(targets.shape, bool)
-    _check_ids(targets, n_classes, "cross_entropy: target id", "classes", kept)
     eps = float(label_smoothing)
-    q = np.full(logits.shape, eps / n_classes, dtype=logits.dtype)      # (..., C)
-    q[kept, targets[kept]] += 1.0 - eps
-    q[~kept] = 0.0
-    count = max(int(kept.sum()), 1)
-    return (logits.log_softmax(-1) * q).sum() * (-1.0 / count)
+    count = None
+    if isinstance(targets, Tensor) and _is_float(targets.dtype):
+        q = targets if targets.dtype == logits.dtype else targets.astype(logits.dtype)
+    else:
+        q = _array(targets)
+    if _is_float(q.dtype):                                             # probabilities
+        if q.shape == logits.shape[:-1]:
+            raise TypeError(f"cross_entropy: float targets of shape {q.shape} look like class ids: "
+                            f"class ids must be integers (e.g. targets.astype(int)); class "
+                            f"probabilities would have the logits' shape {logits.shape}")
+        _same_shape("cross_entropy", logits, q, ("logits", "probability targets"))
+        if eps:
+            q = q * (1.0 - eps) + eps / n_classes
+        if not isinstance(q, Tensor):
+            q = Tensor._make(q.astype(logits.dtype, copy=False))
+    else:
+        if not np.issubdtype(q.dtype, np.integer):
+            raise TypeError(f"cross_entropy: targets must be integer class ids or float class "
+                            f"probabilities, not {q.dtype}")
+        targets = q
+        if targets.shape != logits.shape[:-1]:
+            raise ValueError(f"cross_entropy: targets of shape {targets.shape} do not match "
+                             f"logits of shape {logits.shape} (expected class ids of shape "
+                             f"{logits.shape[:-1]}, or probabilities of shape {logits.shape})")
+        kept = targets != ignore_index if ignore_index is not None else np.ones(targets.shape, bool)
+        _check_ids(targets, n_classes, "cross_entropy: target id", "classes", kept)
+        q = np.full(logits.shape, eps / n_classes, dtype=logits.dtype)      # (..., C)
+        q[kept, targets[kept]] += 1.0 - eps
+        q[~kept] = 0.0
+        q, count = Tensor._make(q), int(kept.sum())
+    losses = (logits.log_softmax(-1) * q).sum(-1) * -1.0                  # (...)
+    return _reduce(losses, reduction, "cross_entropy", count)
+
+
+def nll_loss(log_probs, targets, ignore_index=None, reduction="mean"):
+    """-log_probs[..., target] at each position, for log-probabilities (..., C) (classes on
+    the last axis, e.g. from log_softmax) and integer targets (...); positions whose id is
+    `ignore_index` count for nothing, and "mean" divides by the number of the others
+    (0 if every one is ignored). cross_entropy(z, t) == nll_loss(log_softmax(z), t)."""
+    log_probs = _tensor(log_probs)
+    targets = _array(targets)
+    if log_probs.ndim == 0:
+        raise ValueError("nll_loss: log_probs must have a class axis (the last), got a 0-d tensor")
+    n_classes = log_probs.shape[-1]
+    if not np.issubdtype(targets.dtype, np.integer):
+        raise TypeError(f"nll_loss: targets must be integer class ids, not {targets.dtype}")
+    if targets.shape != log_probs.shape[:-1]:
+        raise ValueError(f"nll_loss: targets of shape {targets.shape} do not match log_probs of "
+                         f"shape {log_probs.shape} (expected targets {log_probs.shape[:-1]})")
+    kept = targets != ignore_index if ignore_index is not None else np.ones(targets.shape, bool)
+    _check_ids(targets, n_classes, "nll_loss: target id", "classes", kept)
+    ids = np.where(kept, targets, 0).reshape(-1)                  # an ignored place reads class 0
+    picked = log_probs.reshape(-1, n_classes)[np.arange(ids.size), ids].reshape(targets.shape)
+    losses = -where(kept, picked, 0.0)                               # ... and is dropped here
+    return _reduce(losses, reduction, "nll_loss", int(kept.sum()))
+
+
+def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+    """-w·(t·log x + (1 - t)·log(1 - x)) per element, for probabilities x in [0, 1] and
+    targets t of the same shape (`weight` w broadcasts; default 1). Each log is clamped
+    at -100, as PyTorch, so x = 0 or 1 gives a finite loss; there the clamped log passes
+    no gradient (PyTorch's backward uses (x - t)/max(x(1 - x), 1e-12) instead).
+    For logits, binary_cross_entropy_with_logits is the stable form."""
+    input = _tensor(input)
+    target = _tensor(target, input)
+    _same_shape("binary_cross_entropy", input, target)
+    x = input.data
+    if x.size and not ((x >= 0) & (x <= 1)).all():
+        bad = tuple(int(i) for i in np.argwhere(~((x >= 0) & (x <= 1)))[0])
+        raise ValueError(f"binary_cross_entropy: input must be probabilities in [0, 1]; element "
+                         f"{bad} is {x[bad]} (pass logits to binary_cross_entropy_with_logits)")
+
+    def clamped_log(p):                    # max(log p, -100), with no log(0) on the graph
+        inside = p.data > math.exp(-100)
+        return where(inside, where(inside, p, 1.0).log(), -100.0)
+
+    losses = -(target * clamped_log(input) + (1.0 - target) * clamped_log(1.0 - input))
+    if weight is not None:
+        losses = losses * _tensor(weight, input)
+    return _reduce(losses, reduction, "binary_cross_entropy")
+
+
+def binary_cross_entropy_with_logits(logits, target, weight=None, reduction="mean", pos_weight=None):
+    """binary_cross_entropy(sigmoid(z), t) computed stably from the logits z:
+        -w·(p·t·log σ(z) + (1 - t)·log(1 - σ(z)))
+    with log σ(z) and log(1 - σ(z)) = log σ(-z) read off log_softmax([0, z]), which never
+    overflows (z = ±1e4 is fine) and whose gradient is σ(z) - t (for p = w = 1).
+    `pos_weight` p weighs the positive term (broadcast over the last axis, as PyTorch)."""
+    logits = _tensor(logits)
+    target = _tensor(target, logits)
+    _same_shape("binary_cross_entropy_with_logits", logits, target, ("logits", "target"))
+    pair = stack([Tensor._make(np.zeros_like(logits.data)), logits], axis=-1).log_softmax(-1)
+    log_not, log_yes = pair[..., 0], pair[..., 1]                  # log(1 - σ(z)), log σ(z)
+    positive = target * log_yes
+    if pos_weight is not None:
+        positive = positive * _tensor(pos_weight, logits)
+    losses = -(positive + (1.0 - target) * log_not)
+    if weight is not None:
+        losses = losses * _tensor(weight, logits)
+    return _reduce(losses, reduction, "binary_cross_entropy_with_logits")
