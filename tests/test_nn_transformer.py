@@ -118,6 +118,16 @@ def test_transformer_lm_is_causal_and_generates_repeatably():
         "decoder.norm.weight", "decoder.norm.bias", "lm_head.weight", "lm_head.bias"]
 
 
+def test_the_lm_blocks_are_encoder_blocks_that_always_attend_causally():
+    block = nn.TransformerLM(11, d_model=8, n_heads=2, n_layers=1, d_ff=16).decoder.layers[0]
+    assert type(block) is nn.DecoderOnlyBlock and isinstance(block, nn.EncoderBlock)
+    plain = nn.EncoderBlock(8, 2, 16, "gelu", norm_first=True)
+    plain.load_state_dict(block.state_dict())
+    x = tg.randn(2, 4, 8)
+    assert np.array_equal(block(x).data, plain(x, causal=True).data)
+    assert not np.allclose(block(x).data, plain(x).data)
+
+
 PAD, BOS, EOS, LENGTH = 0, 1, 2, 5
 
 

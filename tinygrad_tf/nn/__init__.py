@@ -7,11 +7,11 @@ from .attention import MultiHeadAttention
 from .functional import manual_seed
 from .layers import GELU, BatchNorm1d, Dropout, Embedding, FeedForward, LayerNorm, Linear, ReLU, SiLU
 from .module import Module, ModuleList, Parameter, Sequential
-from .transformer import DecoderBlock, EncoderBlock, Transformer, TransformerLM
+from .transformer import DecoderBlock, DecoderOnlyBlock, EncoderBlock, Transformer, TransformerLM
 
 __all__ = [
     "functional", "manual_seed", "Module", "Parameter", "Sequential", "ModuleList",
     "Linear", "Embedding", "Dropout", "LayerNorm", "BatchNorm1d", "ReLU", "GELU", "SiLU",
-    "FeedForward", "MultiHeadAttention", "EncoderBlock", "DecoderBlock", "Transformer",
+    "FeedForward", "MultiHeadAttention", "EncoderBlock", "DecoderBlock", "DecoderOnlyBlock", "Transformer",
     "TransformerLM",
 ]

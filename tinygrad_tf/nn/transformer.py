@@ -1,4 +1,5 @@
-"""Transformer blocks and models: EncoderBlock, DecoderBlock, Transformer, TransformerLM.
+"""Transformer blocks and models: EncoderBlock, DecoderBlock, DecoderOnlyBlock, Transformer,
+TransformerLM.
 
 Every sublayer sits on a residual path, `x + sublayer(...)`, recorded with
 `tg.residual(skip, branch)` so graphs can tell the skip path from the branch.
@@ -20,7 +21,18 @@ from .layers import Dropout, Embedding, FeedForward, LayerNorm, Linear, _where
 from .module import Module, ModuleList, scoped
 
 
-class EncoderBlock(Module):
+class _Block(Module):
+    """What both blocks share: the sublayers as they sit on their residual branch
+    (PyTorch's `_sa_block` / `_ff_block`: the sublayer, then dropout)."""
+
+    def _sa_block(self, x, mask, causal):
+        return self.dropout(self.self_attn(x, mask=mask, causal=causal))
+
+    def _ff_block(self, x):
+        return self.dropout(self.ffn(x))
+
+
+class EncoderBlock(_Block):
     """Self-attention then a feed-forward network, each with a residual and a LayerNorm.
     forward(x, mask=None, causal=False): x (batch, seq, d_model) → the same shape."""
 
@@ -35,15 +47,24 @@ class EncoderBlock(Module):
 
     def forward(self, x, mask=None, causal=False):
         if self.norm_first:
-            x = residual(x, self.dropout(self.self_attn(self.norm1(x), mask=mask, causal=causal)))
-            x = residual(x, self.dropout(self.ffn(self.norm2(x))))
+            x = residual(x, self._sa_block(self.norm1(x), mask, causal))
+            x = residual(x, self._ff_block(self.norm2(x)))
         else:
-            x = self.norm1(residual(x, self.dropout(self.self_attn(x, mask=mask, causal=causal))))
-            x = self.norm2(residual(x, self.dropout(self.ffn(x))))
+            x = self.norm1(residual(x, self._sa_block(x, mask, causal)))
+            x = self.norm2(residual(x, self._ff_block(x)))
         return x
 
 
-class DecoderBlock(Module):
+class DecoderOnlyBlock(EncoderBlock):
+    """The block of a decoder-only model (GPT's): an EncoderBlock whose self-attention
+    is always causal. It has no cross-attention (there is no encoder to attend to),
+    so it is not a DecoderBlock. forward(x, mask=None)."""
+
+    def forward(self, x, mask=None):
+        return super().forward(x, mask=mask, causal=True)
+
+
+class DecoderBlock(_Block):
     """Causal self-attention, cross-attention over the encoder's `memory`, then a
     feed-forward network; each with a residual and a LayerNorm.
     forward(x, memory, mask=None, memory_mask=None): `mask` further restricts the
@@ -62,14 +83,17 @@ class DecoderBlock(Module):
 
     def forward(self, x, memory, mask=None, memory_mask=None):
         if self.norm_first:
-            x = residual(x, self.dropout(self.self_attn(self.norm1(x), mask=mask, causal=True)))
-            x = residual(x, self.dropout(self.cross_attn(self.norm2(x), memory, mask=memory_mask)))
-            x = residual(x, self.dropout(self.ffn(self.norm3(x))))
+            x = residual(x, self._sa_block(self.norm1(x), mask, causal=True))
+            x = residual(x, self._ca_block(self.norm2(x), memory, memory_mask))
+            x = residual(x, self._ff_block(self.norm3(x)))
         else:
-            x = self.norm1(residual(x, self.dropout(self.self_attn(x, mask=mask, causal=True))))
-            x = self.norm2(residual(x, self.dropout(self.cross_attn(x, memory, mask=memory_mask))))
-            x = self.norm3(residual(x, self.dropout(self.ffn(x))))
+            x = self.norm1(residual(x, self._sa_block(x, mask, causal=True)))
+            x = self.norm2(residual(x, self._ca_block(x, memory, memory_mask)))
+            x = self.norm3(residual(x, self._ff_block(x)))
         return x
+
+    def _ca_block(self, x, memory, memory_mask):
+        return self.dropout(self.cross_attn(x, memory, mask=memory_mask))
 
 
 def sinusoidal_positions(max_len, d_model):
@@ -184,9 +208,10 @@ class Transformer(Module):
 
 
 class TransformerLM(Module):
-    """A decoder-only language model (GPT's shape): `decoder.layers`, causal EncoderBlocks
-    (no cross-attention) over token embeddings with sinusoidal positions, a final
-    `decoder.norm` when pre-LN, and `lm_head`.
+    """A decoder-only language model (GPT's shape): `decoder.layers`, DecoderOnlyBlocks
+    (EncoderBlocks with causal self-attention, no cross-attention) over token
+    embeddings with sinusoidal positions, a final `decoder.norm` when pre-LN, and
+    `lm_head`.
     forward(tokens (batch, seq)) → logits (batch, seq, vocab) for the next token."""
 
     def __init__(self, vocab, d_model=64, n_heads=4, n_layers=2, d_ff=256, activation="gelu",
@@ -195,12 +220,12 @@ class TransformerLM(Module):
         self.max_len = max_len
         self.embed = TokenEmbedding(vocab, d_model, max_len, dropout)
         block = (d_model, n_heads, d_ff, activation, norm_first, dropout)
-        self.decoder = LayerStack([EncoderBlock(*block) for _ in range(n_layers)], d_model, norm_first)
+        self.decoder = LayerStack([DecoderOnlyBlock(*block) for _ in range(n_layers)], d_model, norm_first)
         self.lm_head = Linear(d_model, vocab)
 
     def forward(self, tokens):
         x = self.embed(_ids(tokens))                                       # (B, T, d_model)
-        return self.lm_head(self.decoder(x, causal=True))                  # (B, T, vocab)
+        return self.lm_head(self.decoder(x))                               # (B, T, vocab)
 
     @scoped
     @no_grad()
