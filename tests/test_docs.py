@@ -1,0 +1,35 @@
+"""Every ```python block in README.md and docs/*.md runs as written.
+
+The blocks of one file run top to bottom in one namespace, as a reader pasting them
+into one Python session would (a later block may use what an earlier one made), in a
+scratch directory so files they write land there. Keep snippets small: this runs in
+the test suite."""
+import pathlib
+import re
+
+import matplotlib
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
+
+
+def python_blocks(path):
+    """(line number, code) of each ```python block in the file at `path`."""
+    text = path.read_text(encoding="utf-8")
+    return [(text.count("\n", 0, m.start(1)) + 1, m.group(1)) for m in BLOCK.finditer(text)]
+
+
+@pytest.mark.parametrize("path", [p for p in DOCS if python_blocks(p)], ids=lambda p: p.name)
+def test_every_python_block_runs(path, tmp_path, monkeypatch, capsys):
+    matplotlib.use("Agg")
+    monkeypatch.chdir(tmp_path)
+    namespace = {"__name__": "__main__"}
+    for line, code in python_blocks(path):
+        # padding keeps a traceback's line numbers those of the .md file
+        exec(compile("\n" * (line - 1) + code, str(path), "exec"), namespace)
+
+
+def test_the_blocks_are_found():
+    assert sum(len(python_blocks(p)) for p in DOCS) >= 10
