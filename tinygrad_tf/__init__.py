@@ -8,11 +8,36 @@ from .engine import NonFiniteError, detect_anomaly, no_grad
 from .gradcheck import GradcheckError, gradcheck, numerical_grad
 from .io import CheckpointError, load, save
 from .scalar import Value
-from .tensor import Tensor, arange, cat, ones, randn, residual, stack, tensor, where, zeros
+from .tensor import (
+    Tensor,
+    arange,
+    cat,
+    dot,
+    full,
+    manual_seed,
+    maximum,
+    minimum,
+    ones,
+    ones_like,
+    outer,
+    rand,
+    randint,
+    randn,
+    residual,
+    stack,
+    tensor,
+    tril,
+    triu,
+    where,
+    zeros,
+    zeros_like,
+)
 from .trace import trace
 
 __all__ = [
     "Value", "Tensor", "tensor", "zeros", "ones", "randn", "arange", "cat", "stack", "where",
+    "zeros_like", "ones_like", "full", "rand", "randint", "manual_seed", "tril", "triu",
+    "maximum", "minimum", "outer", "dot",
     "residual", "no_grad", "detect_anomaly", "NonFiniteError",
     "gradcheck", "numerical_grad", "GradcheckError", "trace", "viz",
     "nn", "optim", "save", "load", "CheckpointError",

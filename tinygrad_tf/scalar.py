@@ -26,7 +26,10 @@ class Value:
                  "__weakref__")
 
     def __init__(self, data, label="", _op="", _in1=None, _d1=0.0, _in2=None, _d2=0.0):
-        self.data = float(data)
+        try:
+            self.data = float(data)
+        except (TypeError, ValueError):
+            raise TypeError(f"Value: data must be a number, not {type(data).__name__} ({data!r})") from None
         self.grad = 0.0
         self.label = label
         self._op = _op                 # the op that made it ("" for a leaf)

@@ -20,6 +20,27 @@ def _float_dtype(dtype):
     return np.issubdtype(dtype, np.floating)
 
 
+def _array_of(data):
+    """A fresh ndarray of numbers from `data` (a Tensor, array, nested lists, a number),
+    or a clear error for ragged lists and non-numbers."""
+    if isinstance(data, Tensor):
+        data = data.data
+    try:
+        array = np.array(data)
+    except ValueError as e:
+        if "inhomogeneous" not in str(e):
+            raise
+        raise ValueError("Tensor: the nested lists are ragged (rows of different lengths); "
+                         "every row must have the same length") from None
+    if array.dtype.kind not in "biuf":
+        bad = next((x for x in array.flat if not isinstance(x, (bool, int, float, np.number))),
+                   array.flat[0] if array.size else None)
+        bad = bad.item() if isinstance(bad, np.generic) else bad
+        raise TypeError(f"Tensor: the data must be numbers (or bools); found {bad!r} "
+                        f"of type {type(bad).__name__}")
+    return array
+
+
 class Tensor:
     __slots__ = ("data", "grad", "requires_grad", "name", "_ctx", "__weakref__")
     _prev = ()                         # as a node of the graph a tensor is always a leaf:
@@ -27,16 +48,11 @@ class Tensor:
     __array_priority__ = 1000          # ndarray (op) Tensor defers to Tensor's operators
 
     def __init__(self, data, requires_grad=False, dtype=None, name=None):
-        if isinstance(data, Tensor):
-            data = data.data
-        if dtype is None:
-            data = np.array(data)
-            if _float_dtype(data.dtype):
-                data = data.astype(np.float32, copy=False)  # float data defaults to float32
-        else:
-            data = np.array(data, dtype=dtype)
-        if data.dtype == object:
-            raise TypeError(f"Tensor: cannot make a tensor from {type(data.flat[0]).__name__} data")
+        data = _array_of(data)
+        if dtype is not None:
+            data = data.astype(dtype)
+        elif _float_dtype(data.dtype):
+            data = data.astype(np.float32, copy=False)      # float data defaults to float32
         self.data = data
         self.grad = None
         self.name = name
@@ -141,18 +157,25 @@ class Tensor:
 
     # ----------------------------------------------------------- op plumbing
     def _const(self, x):
-        """Wrap a number or array met in an op with this tensor: a number takes this
-        tensor's float dtype, so float32 stays float32."""
+        """A number or array met in an op with this tensor, as a constant Tensor. Constants
+        don't widen a tensor (PyTorch's rule for Python numbers): one of the same kind or a
+        lower one (bool < int < float) takes this tensor's dtype, so float32 stays float32;
+        a float constant with an integer tensor is float32, an int with a bool one int64."""
         if isinstance(x, Tensor):
             return x
-        if isinstance(x, (int, float)) and not isinstance(x, bool):
-            dtype = self.data.dtype if _float_dtype(self.data.dtype) else \
-                (np.float32 if isinstance(x, float) else self.data.dtype)
-            return Tensor._make(np.array(x, dtype=dtype))
         x = np.asarray(x)
-        if _float_dtype(x.dtype) and _float_dtype(self.data.dtype):   # a float array too:
-            return Tensor._make(x.astype(self.data.dtype, copy=False))  # float64 stays exact
-        return Tensor(x)
+        kind, mine = _KIND.get(x.dtype.kind), _KIND[self.data.dtype.kind]
+        if kind is None:
+            raise TypeError(f"expected a number, array or Tensor, got {x.dtype} data")
+        return Tensor._make(x.astype(self.data.dtype if kind <= mine else _DEFAULT[kind], copy=False))
+
+    def _pair(self, other):
+        """The operands of a binary op as two Tensors of one dtype, by `result_dtype`."""
+        if type(other) is Tensor and other.data.dtype == self.data.dtype:   # the hot path
+            return self, other
+        other = self._const(other)
+        dtype = result_dtype(self, other)
+        return self.astype(dtype), other.astype(dtype)
 
     def astype(self, dtype):
         if np.dtype(dtype) == self.data.dtype:
@@ -163,28 +186,34 @@ class Tensor:
 
     # ------------------------------------------------------------ arithmetic
     def __add__(self, other):
-        return apply(ops.Add, self, self._const(other))
+        return apply(ops.Add, *self._pair(other))
 
     def __radd__(self, other):
-        return apply(ops.Add, self._const(other), self)
+        a, b = self._pair(other)
+        return apply(ops.Add, b, a)
 
     def __sub__(self, other):
-        return apply(ops.Sub, self, self._const(other))
+        return apply(ops.Sub, *self._pair(other))
 
     def __rsub__(self, other):
-        return apply(ops.Sub, self._const(other), self)
+        a, b = self._pair(other)
+        return apply(ops.Sub, b, a)
 
     def __mul__(self, other):
-        return apply(ops.Mul, self, self._const(other))
+        return apply(ops.Mul, *self._pair(other))
 
     def __rmul__(self, other):
-        return apply(ops.Mul, self._const(other), self)
+        a, b = self._pair(other)
+        return apply(ops.Mul, b, a)
 
     def __truediv__(self, other):
-        return apply(ops.Div, self, self._const(other))
+        a, b = self._pair(other)
+        if not _float_dtype(a.data.dtype):     # int / int is a float, as in PyTorch
+            a, b = a.astype(np.float32), b.astype(np.float32)
+        return apply(ops.Div, a, b)
 
     def __rtruediv__(self, other):
-        return apply(ops.Div, self._const(other), self)
+        return self._const(other) / self
 
     def __neg__(self):
         return apply(ops.Neg, self)
@@ -199,6 +228,24 @@ class Tensor:
     def __rpow__(self, base):          # bᵃ = exp(a·log b)
         return (self * float(np.log(base))).exp()
 
+    def add(self, other):
+        return self + other
+
+    def sub(self, other):
+        return self - other
+
+    def mul(self, other):
+        return self * other
+
+    def div(self, other):
+        return self / other
+
+    def neg(self):
+        return -self
+
+    def pow(self, exponent):
+        return self ** exponent
+
     def matmul(self, other):
         other = self._const(other)
         a, b = self.shape, other.shape
@@ -208,12 +255,168 @@ class Tensor:
             np.broadcast_shapes(a[:-2], b[:-2])
         except ValueError:
             raise ValueError(f"matmul: {a} @ {b}: batch dimensions do not broadcast") from None
+        if self.data.dtype != other.data.dtype:
+            raise TypeError(
+                f"matmul: {self.data.dtype} @ {other.data.dtype}: both operands must have one "
+                f"dtype (PyTorch refuses mixed dtypes too); cast one, e.g. x.astype(np.float32)")
         return apply(ops.MatMul, self, other)
 
     __matmul__ = matmul
 
     def __rmatmul__(self, other):
         return self._const(other).matmul(self)
+
+    # ----------------------------------------------------------- comparisons
+    # Elementwise, as in PyTorch: a boolean tensor that needs no gradient. A tensor's
+    # hash stays its identity, so tensors still work as dict keys and set members.
+    __hash__ = object.__hash__
+
+    def _compare(self, other, ufunc):
+        if other is None or isinstance(other, str):
+            return NotImplemented          # t == None is False, as for any object
+        other = other.data if isinstance(other, Tensor) else np.asarray(other)
+        _check_broadcast(ufunc.__name__, self.shape, other.shape)
+        return Tensor._make(ufunc(self.data, other))
+
+    def __eq__(self, other):
+        return self._compare(other, np.equal)
+
+    def __ne__(self, other):
+        return self._compare(other, np.not_equal)
+
+    def __lt__(self, other):
+        return self._compare(other, np.less)
+
+    def __le__(self, other):
+        return self._compare(other, np.less_equal)
+
+    def __gt__(self, other):
+        return self._compare(other, np.greater)
+
+    def __ge__(self, other):
+        return self._compare(other, np.greater_equal)
+
+    def all(self, axis=None, keepdims=False, dim=None, keepdim=None):
+        axis, keepdims = _torch_names(axis, keepdims, dim, keepdim)
+        return Tensor._make(np.all(self.data, axis=self._axis(axis), keepdims=keepdims))
+
+    def any(self, axis=None, keepdims=False, dim=None, keepdim=None):
+        axis, keepdims = _torch_names(axis, keepdims, dim, keepdim)
+        return Tensor._make(np.any(self.data, axis=self._axis(axis), keepdims=keepdims))
+
+    # ----------------------------------------------------- Python conversions
+    def _one(self, what):
+        if self.data.size != 1:
+            raise ValueError(f"{what} of a tensor with {self.data.size} elements (shape {self.shape}) "
+                             "is ambiguous; only a one-element tensor converts (use .any() or .all() "
+                             "for truth, .sum() or indexing for a number)")
+        return self.data.item()
+
+    def __bool__(self):
+        return bool(self._one("the truth value"))
+
+    def __float__(self):
+        return float(self._one("float()"))
+
+    def __int__(self):
+        return int(self._one("int()"))
+
+    def __index__(self):
+        if self.data.dtype.kind not in "iu":
+            raise TypeError(f"only an integer tensor can be used as an index, not {self.data.dtype}")
+        return int(self._one("an index"))
+
+    def __format__(self, spec):
+        if not spec:
+            return str(self)
+        return format(self._one(f"format(t, {spec!r})"), spec)
+
+    # ------------------------------------------------------ NumPy interplay
+    def __array__(self, dtype=None, copy=None):
+        """`np.asarray(t)`: the data (the graph is not NumPy's to keep)."""
+        if copy:
+            return np.array(self.data, dtype=dtype)
+        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """`ndarray + t`, `np.exp(t)`: a ufunc the engine has runs as the Tensor op, so the
+        graph is recorded; any other runs on the data, refused if that would drop a gradient."""
+        name = _UFUNCS.get(ufunc.__name__) if method == "__call__" and not kwargs else None
+        if name is not None and len(inputs) == 2 and not isinstance(inputs[0], Tensor):
+            first = self._const(inputs[0])          # (array (op) tensor: the array as a constant)
+            return getattr(first, name)(inputs[1])
+        if name is not None:
+            return getattr(inputs[0], name)(*inputs[1:])
+        return _on_data(f"np.{ufunc.__name__}" + (f".{method}" if method != "__call__" else ""),
+                        getattr(ufunc, method), inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        """`np.sum(t)`, `np.concatenate([a, b])`, ...: as `__array_ufunc__`."""
+        op = _FUNCTIONS.get(func.__name__)
+        if op is not None:
+            return op(*args, **kwargs)
+        return _on_data(f"np.{func.__name__}", func, args, kwargs)
+
+    # ------------------------------------------------------------- in place
+    def _inplace(self, what, source, compute, update):
+        """Change this tensor in place, as PyTorch. A leaf that requires grad refuses outside
+        no_grad. When a gradient is involved (this tensor or `source` is on a graph, grad on),
+        the tensor becomes `compute()`'s result, recorded on the graph; otherwise
+        `update(self.data)` writes into the array, so views and references see the change."""
+        if not state.grad_enabled:
+            tracked = False
+        elif self.requires_grad and self._ctx is None:
+            raise RuntimeError(
+                f"{what}: a leaf tensor that requires grad is being used in an in-place operation "
+                "(PyTorch refuses this too); update parameters inside `with tg.no_grad():`")
+        else:
+            tracked = self.requires_grad or (isinstance(source, Tensor) and source.requires_grad)
+        if not tracked:
+            try:
+                update(self.data)
+            except (TypeError, ValueError) as e:
+                raise (TypeError if isinstance(e, TypeError) else ValueError)(
+                    f"{what}: into a {self.data.dtype} tensor of shape {self.shape}: {e}") from None
+            return self
+        out = compute(self if self._ctx is not None else Tensor._make(self.data))
+        if out.shape != self.shape or out.dtype != self.dtype:
+            raise ValueError(f"{what}: the result has shape {out.shape} and dtype {out.dtype}, "
+                             f"which can't be written into a {self.dtype} tensor of shape {self.shape}")
+        self.data, self._ctx, self.requires_grad = out.data, out._ctx, True
+        return self
+
+    def _inplace_binary(self, what, ufunc, other):
+        value = other.data if isinstance(other, Tensor) else other
+        return self._inplace(what, other, lambda t: ufunc(t, other),
+                             lambda data: ufunc(data, value, out=data, casting="same_kind"))
+
+    def __iadd__(self, other):
+        return self._inplace_binary("+=", np.add, other)
+
+    def __isub__(self, other):
+        return self._inplace_binary("-=", np.subtract, other)
+
+    def __imul__(self, other):
+        return self._inplace_binary("*=", np.multiply, other)
+
+    def __itruediv__(self, other):
+        return self._inplace_binary("/=", np.true_divide, other)
+
+    def fill_(self, value):
+        value = value.item() if isinstance(value, Tensor) else value
+        full = np.ones(self.shape, dtype=bool)
+        return self._inplace("fill_", None, lambda t: t.masked_fill(full, value),
+                             lambda data: data.fill(value))
+
+    def zero_(self):
+        return self.fill_(0)
+
+    def copy_(self, src):
+        """Write `src` (broadcast to this shape, cast to this dtype) into this tensor."""
+        full = np.ones(self.shape, dtype=bool)
+        value = src.data if isinstance(src, Tensor) else src
+        return self._inplace("copy_", src, lambda t: (t.masked_fill(full, 0) + src).astype(self.dtype),
+                             lambda data: np.copyto(data, value, casting="unsafe"))
 
     # ----------------------------------------------------------- elementwise
     def exp(self):
@@ -245,34 +448,138 @@ class Tensor:
             raise ValueError(f"gelu: approximate must be 'none' or 'tanh', not {approximate!r}")
         return apply(ops.Gelu, self, approximate=approximate)
 
+    def leaky_relu(self, negative_slope=0.01):
+        return where(self > 0, self, self * negative_slope)
+
+    def rsqrt(self):
+        return self ** -0.5
+
+    def clamp(self, min=None, max=None):
+        """Values below `min` become `min`, above `max` become `max` (either may be None);
+        the gradient passes where min ≤ x ≤ max, as PyTorch's."""
+        if min is None and max is None:
+            raise ValueError("clamp: give min=, max= or both")
+        out = self
+        if min is not None:
+            out = where(out < min, min, out)
+        if max is not None:
+            out = where(out > max, max, out)
+        return out
+
+    clip = clamp
+
+    def maximum(self, other):
+        return maximum(self, other)
+
+    def minimum(self, other):
+        return minimum(self, other)
+
     # ------------------------------------------------------------ reductions
     def _axis(self, axis):
-        """Normalise an axis argument (int, tuple or None) to a tuple of non-negative ints."""
+        """Normalise an axis argument (int, tuple or None) to a sorted tuple of
+        non-negative ints; None for all axes (and for a 0-d tensor, whose only
+        axes are 0 and -1, as in PyTorch)."""
         if axis is None:
             return None
         axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
         nd = self.data.ndim
         for ax in axes:
-            if not -nd <= ax < max(nd, 1):
+            if not -max(nd, 1) <= ax < max(nd, 1):
                 raise ValueError(f"axis {ax} is out of range for a tensor of shape {self.shape}")
-        return tuple(sorted(int(ax) % max(nd, 1) for ax in axes))
+        return tuple(sorted(int(ax) % nd for ax in axes)) if nd else None
 
-    def sum(self, axis=None, keepdims=False):
+    def sum(self, axis=None, keepdims=False, dim=None, keepdim=None):
+        axis, keepdims = _torch_names(axis, keepdims, dim, keepdim)
         return apply(ops.Sum, self, axis=self._axis(axis), keepdims=keepdims)
 
-    def mean(self, axis=None, keepdims=False):
+    def mean(self, axis=None, keepdims=False, dim=None, keepdim=None):
+        axis, keepdims = _torch_names(axis, keepdims, dim, keepdim)
         return apply(ops.Mean, self, axis=self._axis(axis), keepdims=keepdims)
 
-    def max(self, axis=None, keepdims=False):
-        return apply(ops.Max, self, axis=self._axis(axis), keepdims=keepdims)
+    def max(self, axis=None, keepdims=False, dim=None, keepdim=None):
+        """The largest values over `axis` (PyTorch's `amax`: ties share the gradient)."""
+        axis, keepdims = _torch_names(axis, keepdims, dim, keepdim)
+        axis = self._axis(axis)
+        if self.data.size == 0 and (axis is None or 0 in (self.shape[i] for i in axis)):
+            raise ValueError(f"max/min of a tensor of shape {self.shape} over an axis of size 0: "
+                             "there is no largest of no values (PyTorch refuses too)")
+        return apply(ops.Max, self, axis=axis, keepdims=keepdims)
 
-    def var(self, axis=None, keepdims=False, correction=0):
+    def min(self, axis=None, keepdims=False, dim=None, keepdim=None):
+        """The smallest values over `axis` (PyTorch's `amin`): -max(-x)."""
+        return -(-self).max(axis, keepdims, dim, keepdim)
+
+    def argmax(self, axis=None, keepdims=False, dim=None, keepdim=None):
+        """Index of the largest value (the first of ties) over `axis`, or into the flattened
+        tensor when axis is None; an integer tensor with no gradient."""
+        axis, keepdims = _torch_names(axis, keepdims, dim, keepdim)
+        if self.data.size == 0:
+            raise ValueError(f"argmax/argmin of an empty tensor (shape {self.shape})")
+        axis = axis if axis is None or self.data.ndim else None
+        return Tensor._make(np.asarray(np.argmax(self.data, axis=axis, keepdims=keepdims)))
+
+    def argmin(self, axis=None, keepdims=False, dim=None, keepdim=None):
+        return (-self.detach()).argmax(axis, keepdims, dim, keepdim)
+
+    def var(self, axis=None, keepdims=False, correction=0, dim=None, keepdim=None):
+        """Σ(x - mean)² / (n - correction). The default correction=0 (NumPy's, and the
+        biased variance of LayerNorm) is not PyTorch's 1: pass correction=1 for that."""
+        axis, keepdims = _torch_names(axis, keepdims, dim, keepdim)
         return apply(ops.Var, self, axis=self._axis(axis), keepdims=keepdims, correction=correction)
+
+    def std(self, axis=None, keepdims=False, correction=1, dim=None, keepdim=None):
+        """√var with PyTorch's default correction=1 (the unbiased estimate)."""
+        return self.var(axis, keepdims, correction, dim, keepdim).sqrt()
+
+    def logsumexp(self, axis=None, keepdims=False, dim=None, keepdim=None):
+        """log Σ exp(x), computed as m + log Σ exp(x - m) with m the (constant) maximum, so
+        it is finite for any finite x; its gradient is softmax(x)."""
+        axis, keepdims = _torch_names(axis, keepdims, dim, keepdim)
+        axis = self._axis(axis)
+        m = np.max(self.data, axis=axis, keepdims=True) if self.data.size else np.zeros(())
+        m = np.where(np.isfinite(m), m, 0).astype(self.data.dtype)   # all -inf (or inf): no shift
+        out = (self - m).exp().sum(axis, keepdims=True).log() + m
+        return out if keepdims else out.reshape(np.sum(self.data, axis=axis).shape)
 
     # ----------------------------------------------------------------- shape
     def reshape(self, *shape):
         shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
         return apply(ops.Reshape, self, shape=shape)
+
+    view = reshape
+
+    def unsqueeze(self, dim):
+        """A new axis of size 1 at `dim` (negative counts from the end of the result)."""
+        nd = self.data.ndim + 1
+        if not -nd <= dim < nd:
+            raise ValueError(f"unsqueeze: dim {dim} out of range for a {nd}-d result")
+        dim %= nd
+        return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
+
+    def squeeze(self, dim=None):
+        """Drop axes of size 1 (only `dim`, if given; an axis not of size 1 stays, as PyTorch)."""
+        axes = range(self.data.ndim) if dim is None else (self._axis(dim) or ())
+        drop = {a for a in axes if self.shape[a] == 1}
+        return self.reshape(tuple(n for a, n in enumerate(self.shape) if a not in drop))
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        if self.data.ndim == 0:
+            return self.reshape(1)
+        start, end = self._axis(start_dim)[0], self._axis(end_dim)[0]
+        if start > end:
+            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+        return self.reshape(self.shape[:start] + (-1,) + self.shape[end + 1:])
+
+    def unflatten(self, dim, sizes):
+        dim = self._axis(dim)[0]
+        return self.reshape(self.shape[:dim] + tuple(sizes) + self.shape[dim + 1:])
+
+    def clone(self):
+        """A copy on the graph (the gradient passes unchanged)."""
+        return apply(ops.Cast, self, dtype=self.data.dtype)
+
+    def contiguous(self):
+        return self
 
     def permute(self, *axes):
         axes = tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
@@ -285,9 +592,33 @@ class Tensor:
         axes[a], axes[b] = axes[b], axes[a]
         return self.permute(*axes)
 
+    def flip(self, dims):
+        """Reverse the order along each axis in `dims`."""
+        dims = self._axis(dims) or ()
+        return self[tuple(slice(None, None, -1) if a in dims else slice(None) for a in range(self.ndim))]
+
+    def tril(self, diagonal=0):
+        """Keep the lower triangle (j ≤ i + diagonal) of the last two axes; zero the rest."""
+        return self._triangle("tril", diagonal, lower=True)
+
+    def triu(self, diagonal=0):
+        """Keep the upper triangle (j ≥ i + diagonal) of the last two axes; zero the rest."""
+        return self._triangle("triu", diagonal, lower=False)
+
+    def _triangle(self, what, diagonal, lower):
+        if self.data.ndim < 2:
+            raise ValueError(f"{what}: needs a tensor of at least 2 dimensions, got shape {self.shape}")
+        n, m = self.shape[-2:]
+        keep = np.tri(n, m, diagonal, dtype=bool) if lower else ~np.tri(n, m, diagonal - 1, dtype=bool)
+        return self.masked_fill(~keep, 0)
+
     def __getitem__(self, index):
         if isinstance(index, tuple):
-            index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
+            index = tuple(i.data if isinstance(i, Tensor) else np.asarray(i) if isinstance(i, list)
+                          else i for i in index)
+            split = _split_int_from_array_index(index, self.data.ndim)
+            if split is not None:                  # PyTorch's order: the ints first
+                return apply(ops.GetItem, self, index=split[0])[split[1]]
         elif isinstance(index, Tensor):
             index = index.data
         elif isinstance(index, list):
@@ -302,11 +633,116 @@ class Tensor:
         return apply(ops.MaskedFill, self, mask=mask, value=value)
 
     # ------------------------------------------------------------ normalised
-    def softmax(self, axis=-1):
+    def softmax(self, axis=None, dim=None):
+        axis, _ = _torch_names(axis, False, dim, None, default=-1)
         return apply(ops.Softmax, self, axis=axis)
 
-    def log_softmax(self, axis=-1):
+    def log_softmax(self, axis=None, dim=None):
+        axis, _ = _torch_names(axis, False, dim, None, default=-1)
         return apply(ops.LogSoftmax, self, axis=axis)
+
+
+# ------------------------------------------------------------------ dtypes
+_KIND = {"b": 0, "u": 1, "i": 1, "f": 2}      # bool < integer < float
+_DEFAULT = {0: np.bool_, 1: np.int64, 2: np.float32}
+
+
+def result_dtype(a, b):
+    """The dtype of a binary op on Tensors `a` and `b`: PyTorch's promotion rule.
+    The higher kind wins (bool < integer < float: int64 with float32 is float32). Within
+    one kind the wider wins (float32 with float64 is float64), except that a 0-d tensor
+    doesn't widen a tensor with dimensions. Numbers and arrays are made constants of the
+    tensor's dtype first (`Tensor._const`), so they never widen a tensor."""
+    da, db = a.data.dtype, b.data.dtype
+    if da == db:
+        return da
+    ka, kb = _KIND[da.kind], _KIND[db.kind]
+    if ka != kb:
+        return da if ka > kb else db
+    if (a.data.ndim == 0) != (b.data.ndim == 0):
+        return db if a.data.ndim == 0 else da
+    return np.promote_types(da, db)
+
+
+def _torch_names(axis, keepdims, dim, keepdim, default=None):
+    """Accept PyTorch's `dim=`/`keepdim=` for NumPy's `axis=`/`keepdims=`; `default` is
+    the axis when neither is given."""
+    if dim is not None:
+        if axis is not None:
+            raise TypeError("give axis= or dim= (the same thing), not both")
+        axis = dim
+    return default if axis is None else axis, keepdims if keepdim is None else keepdim
+
+
+def _split_int_from_array_index(index, ndim):
+    """PyTorch applies integer indices before index arrays, so `x[1, :, idx]` is
+    `x[1][:, idx]`; NumPy treats the 1 as an index array too and, the two being
+    separated by a slice, puts their axis first. For an index mixing ints with arrays,
+    the two steps (ints only, then the rest) that give PyTorch's result; else None."""
+    is_int = [isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in index]
+    arrays = [isinstance(i, np.ndarray) and i.ndim > 0 for i in index]
+    if not any(is_int) or not any(arrays):
+        return None
+    if any(i is Ellipsis for i in index):
+        used = sum(1 if not isinstance(i, np.ndarray) or i.dtype != np.bool_ else i.ndim
+                   for i in index if i is not None and i is not Ellipsis)
+        at = next(k for k, i in enumerate(index) if i is Ellipsis)
+        index = index[:at] + (slice(None),) * (ndim - used) + index[at + 1:]
+        is_int = [isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in index]
+    first = tuple(i if k else slice(None) for i, k in zip(index, is_int) if i is not None)
+    rest = tuple(i for i, k in zip(index, is_int) if not k)
+    return first, rest
+
+
+# ------------------------------------------------------- NumPy interplay
+# NumPy ufuncs and functions that run as the Tensor op of the same meaning.
+_UFUNCS = {"add": "__add__", "subtract": "__sub__", "multiply": "__mul__", "divide": "__truediv__",
+           "true_divide": "__truediv__", "power": "__pow__", "matmul": "matmul",
+           "negative": "__neg__", "exp": "exp", "log": "log", "sqrt": "sqrt", "absolute": "abs",
+           "tanh": "tanh", "maximum": "maximum", "minimum": "minimum",
+           "equal": "__eq__", "not_equal": "__ne__", "less": "__lt__", "less_equal": "__le__",
+           "greater": "__gt__", "greater_equal": "__ge__"}
+
+
+def _method(name):
+    return lambda a, *args, **kwargs: getattr(Tensor._make(np.asarray(a)) if not isinstance(a, Tensor)
+                                              else a, name)(*args, **kwargs)
+
+
+_FUNCTIONS = {"sum": _method("sum"), "mean": _method("mean"), "max": _method("max"),
+              "amax": _method("max"), "min": _method("min"), "amin": _method("min"),
+              "var": _method("var"), "reshape": _method("reshape"),
+              "concatenate": lambda arrays, axis=0: cat(arrays, axis),
+              "stack": lambda arrays, axis=0: stack(arrays, axis),
+              "where": lambda cond, *ab: where(cond, *ab) if ab else _on_data(
+                  "np.where", np.where, (cond,), {}),
+              "clip": lambda a, a_min=None, a_max=None: _method("clamp")(a, a_min, a_max),
+              "maximum": lambda a, b: maximum(a, b), "minimum": lambda a, b: minimum(a, b)}
+
+
+def _on_data(what, fn, args, kwargs):
+    """Run a NumPy function the engine does not have on the tensors' arrays. If a tensor
+    that requires grad goes in and floats come out, refuse: the gradient would be lost."""
+    tracked = []
+
+    def unwrap(x):
+        if isinstance(x, Tensor):
+            tracked.append(x.requires_grad)
+            return x.data
+        if isinstance(x, (list, tuple)):
+            return type(x)(unwrap(i) for i in x)
+        return x
+    args = unwrap(args)
+    kwargs = {k: unwrap(v) for k, v in kwargs.items()}
+    result = fn(*args, **kwargs)
+    floats = [r for r in (result if isinstance(result, tuple) else (result,))
+              if isinstance(r, (np.ndarray, np.floating)) and _float_dtype(r.dtype)]
+    if any(tracked) and floats and state.grad_enabled:
+        raise TypeError(
+            f"{what} on a tensor that requires grad would give a plain array and lose the "
+            "gradient; use the tinygrad_tf op (t.exp(), tg.cat, ...), or pass t.detach() "
+            "(or t.numpy()) to leave the graph on purpose")
+    return result
 
 
 def _check_broadcast(what, *shapes):
@@ -366,35 +802,100 @@ def _check_forward(op, inputs, out):
 
 
 # ------------------------------------------------------------- constructors
+# The random numbers of `rand`, `randn`, `randint`, parameter initialisation and
+# dropout: one generator, reseeded in place by `manual_seed` (so every module that
+# holds it sees the new seed).
+generator = np.random.default_rng()
+
+
+def manual_seed(seed):
+    """Make every random draw (rand, randn, randint, initialisation, dropout) repeatable."""
+    generator.bit_generator.state = np.random.default_rng(seed).bit_generator.state
+    return generator
+
+
+def _shape(shape):
+    return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+
 
 def tensor(data, requires_grad=False, dtype=None, name=None):
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, name=name)
 
 
 def zeros(*shape, requires_grad=False, dtype=np.float32):
-    shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-    return Tensor(np.zeros(shape, dtype=dtype), requires_grad=requires_grad)
+    return Tensor(np.zeros(_shape(shape)), requires_grad=requires_grad, dtype=dtype)
 
 
 def ones(*shape, requires_grad=False, dtype=np.float32):
-    shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-    return Tensor(np.ones(shape, dtype=dtype), requires_grad=requires_grad)
+    return Tensor(np.ones(_shape(shape)), requires_grad=requires_grad, dtype=dtype)
+
+
+def full(shape, fill_value, requires_grad=False, dtype=None):
+    """A tensor of `shape` filled with `fill_value` (a float fill is float32, an int
+    int64, a bool bool, unless `dtype` says otherwise)."""
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    return Tensor(np.full(shape, fill_value), requires_grad=requires_grad, dtype=dtype)
+
+
+def zeros_like(t, requires_grad=False, dtype=None):
+    """Zeros of `t`'s shape and (unless `dtype` is given) dtype."""
+    t = np.asarray(t)
+    return Tensor(np.zeros(t.shape), requires_grad=requires_grad, dtype=dtype or t.dtype)
+
+
+def ones_like(t, requires_grad=False, dtype=None):
+    """Ones of `t`'s shape and (unless `dtype` is given) dtype."""
+    t = np.asarray(t)
+    return Tensor(np.ones(t.shape), requires_grad=requires_grad, dtype=dtype or t.dtype)
 
 
 def randn(*shape, seed=None, requires_grad=False, dtype=np.float32):
-    shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-    data = np.random.default_rng(seed).standard_normal(shape)
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+    """Standard normal samples; from `seed` if given, else from the shared generator."""
+    rng = generator if seed is None else np.random.default_rng(seed)
+    return Tensor(rng.standard_normal(_shape(shape)), requires_grad=requires_grad, dtype=dtype)
 
 
-def arange(n, requires_grad=False, dtype=None):
-    return Tensor(np.arange(n), requires_grad=requires_grad, dtype=dtype)
+def rand(*shape, seed=None, requires_grad=False, dtype=np.float32):
+    """Uniform samples in [0, 1); from `seed` if given, else from the shared generator."""
+    rng = generator if seed is None else np.random.default_rng(seed)
+    return Tensor(rng.random(_shape(shape)), requires_grad=requires_grad, dtype=dtype)
 
 
-def cat(tensors, axis=0):
+def randint(low, high=None, size=(), seed=None, dtype=np.int64):
+    """Integers in [low, high) (or [0, low) when high is omitted), as PyTorch's
+    `randint(low=0, high, size)`."""
+    if high is None:
+        low, high = 0, low
+    if high <= low:
+        raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
+    rng = generator if seed is None else np.random.default_rng(seed)
+    size = (size,) if isinstance(size, (int, np.integer)) else tuple(size)
+    return Tensor(rng.integers(low, high, size), dtype=dtype)
+
+
+def arange(start, stop=None, step=1, requires_grad=False, dtype=None):
+    """`arange(n)` is 0..n-1; `arange(start, stop, step)` as Python's range (floats allowed:
+    integer arguments give int64, any float one float32)."""
+    if isinstance(stop, bool):
+        raise TypeError("arange: stop must be a number; pass requires_grad= by name")
+    if stop is None:
+        start, stop = 0, start
+    return Tensor(np.arange(start, stop, step), requires_grad=requires_grad, dtype=dtype)
+
+
+def _common_dtype(what, tensors):
+    """The tensors (arrays made Tensors) cast to one dtype by `result_dtype`'s rule."""
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
     if not tensors:
-        raise ValueError("cat: needs at least one tensor")
+        raise ValueError(f"{what}: needs at least one tensor")
+    top = max(_KIND[t.data.dtype.kind] for t in tensors)
+    dtype = np.result_type(*[t.data.dtype for t in tensors if _KIND[t.data.dtype.kind] == top])
+    return [t.astype(dtype) for t in tensors]
+
+
+def cat(tensors, axis=None, dim=None):
+    axis, _ = _torch_names(axis, False, dim, None, default=0)
+    tensors = _common_dtype("cat", tensors)
     nd = tensors[0].ndim
     if nd == 0 or any(t.ndim != nd for t in tensors) or not -nd <= axis < nd:
         raise ValueError(f"cat: cannot join shapes {[t.shape for t in tensors]} along axis {axis}")
@@ -405,9 +906,10 @@ def cat(tensors, axis=0):
     return apply(ops.Cat, *tensors, axis=axis)
 
 
-def stack(tensors, axis=0):
-    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
-    if not tensors or len({t.shape for t in tensors}) > 1:
+def stack(tensors, axis=None, dim=None):
+    axis, _ = _torch_names(axis, False, dim, None, default=0)
+    tensors = _common_dtype("stack", tensors)
+    if len({t.shape for t in tensors}) > 1:
         raise ValueError(f"stack: needs tensors of one shape, got {[t.shape for t in tensors]}")
     nd = tensors[0].ndim + 1
     if not -nd <= axis < nd:
@@ -420,12 +922,55 @@ def where(cond, a, b):
     cond = np.asarray(cond.data if isinstance(cond, Tensor) else cond)
     if cond.dtype != np.bool_:
         raise TypeError(f"where: the condition must be boolean, not {cond.dtype}")
-    ref = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else Tensor(a)
-    a, b = ref._const(a), ref._const(b)
+    if isinstance(a, Tensor):
+        a, b = a._pair(b)
+    elif isinstance(b, Tensor):
+        b, a = b._pair(a)
+    else:
+        a, b = Tensor(a)._pair(b)
     _check_broadcast("where", cond.shape, a.shape, b.shape)
     return apply(ops.Where, a, b, cond=cond)
 
 
+def maximum(a, b):
+    """Elementwise larger of a and b; at a tie each gets half the gradient (PyTorch's
+    rule), and a NaN on either side gives NaN."""
+    a, b = a._pair(b) if isinstance(a, Tensor) else b._pair(a)[::-1]
+    if not _float_dtype(a.dtype):
+        return Tensor._make(np.maximum(a.data, b.data))
+    return where(a.data > b.data, a, where(a.data < b.data, b, a * 0.5 + b * 0.5))
+
+
+def minimum(a, b):
+    """Elementwise smaller of a and b (ties and NaN as `maximum`)."""
+    a, b = a._pair(b) if isinstance(a, Tensor) else b._pair(a)[::-1]
+    if not _float_dtype(a.dtype):
+        return Tensor._make(np.minimum(a.data, b.data))
+    return where(a.data < b.data, a, where(a.data > b.data, b, a * 0.5 + b * 0.5))
+
+
+def tril(t, diagonal=0):
+    return t.tril(diagonal)
+
+
+def triu(t, diagonal=0):
+    return t.triu(diagonal)
+
+
+def outer(a, b):
+    """a_i·b_j for 1-D a and b."""
+    if a.ndim != 1 or b.ndim != 1:
+        raise ValueError(f"outer: needs two 1-D tensors, got shapes {a.shape} and {b.shape}")
+    return a.reshape(-1, 1) * b.reshape(1, -1)
+
+
+def dot(a, b):
+    """Σ a_i·b_i for 1-D a and b of one length."""
+    if a.ndim != 1 or b.ndim != 1:
+        raise ValueError(f"dot: needs two 1-D tensors, got shapes {a.shape} and {b.shape}")
+    return a @ b
+
+
 def residual(skip, branch):
     """`skip + branch` marked as a residual connection (the skip path is input 0)."""
-    return apply(ops.ResidualAdd, skip, skip._const(branch))
+    return apply(ops.ResidualAdd, *skip._pair(branch))

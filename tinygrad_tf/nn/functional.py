@@ -9,7 +9,15 @@ import math
 import numpy as np
 
 from .. import fused
-from ..tensor import Tensor, _check_broadcast, apply, stack, where
+from ..tensor import (  # noqa: F401 (generator and manual_seed: nn's, shared with tg)
+    Tensor,
+    _check_broadcast,
+    apply,
+    generator,
+    manual_seed,
+    stack,
+    where,
+)
 
 # ------------------------------------------------------------------ helpers
 
@@ -50,16 +58,8 @@ def _check_ids(ids, n, what, noun, kept=True):
                          f"{noun} (ids must be in 0..{n - 1})")
 
 
-# The random numbers of initialisation and dropout; `nn.manual_seed(seed)` resets them.
-generator = np.random.default_rng()
-
-
-def manual_seed(seed):
-    """Make parameter initialisation and dropout repeatable."""
-    global generator
-    generator = np.random.default_rng(seed)
-
-
+# Initialisation and dropout draw from tensor.generator, which `tg.manual_seed`
+# (also `nn.manual_seed`) reseeds in place.
 # -------------------------------------------------------------- activations
 
 def relu(x):
