@@ -146,5 +146,69 @@ def test_bad_attention_inputs_are_named():
     with pytest.raises(ValueError, match=r"mask of shape \(2, 1, 1, 4\) does not broadcast to .* "
                                          r"\(2, 2, 3, 3\)"):
         mha(tg.randn(2, 3, D), mask=np.ones((2, 1, 1, 4), dtype=bool))
-    with pytest.raises(TypeError, match="mask must be boolean"):
-        mha(tg.randn(2, 3, D), mask=np.ones((3, 3)))
+    with pytest.raises(TypeError, match=r"mask must be boolean \(True = may attend\) or float "
+                                        r"\(added to the scores, -inf = may not attend\), not int64"):
+        mha(tg.randn(2, 3, D), mask=np.ones((3, 3), dtype=np.int64))
+
+
+def test_float_masks_are_added_to_the_scores_as_torch():
+    q, tq = pair(2, 3, 4, 5)
+    k, tk = pair(2, 3, 6, 5, seed=1)
+    v, tv = pair(2, 3, 6, 5, seed=2)
+    bias, tbias = pair(3, 4, 6, seed=3)                  # a float mask that requires grad
+    bias.data[0, 1, 2:] = -np.inf                         # -inf: may not attend
+    tbias = torch.tensor(bias.data, requires_grad=True)
+    out, weights = F.scaled_dot_product_attention(q, k, v, mask=bias)
+    tout = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, attn_mask=tbias)
+    assert_close(out, tout, "output")
+    assert np.all(weights.data[:, 0, 1, 2:] == 0.0)
+    backward_both(out, tout)
+    for ours, theirs, what in ((q, tq, "q"), (k, tk, "k"), (v, tv, "v"), (bias, tbias, "mask")):
+        assert_close(ours.grad, theirs.grad, f"{what} grad")
+    # causal folds in as -inf; a float32 query keeps a float64 array mask in float32
+    out, _ = F.scaled_dot_product_attention(q, k, v, mask=bias.data, causal=True)
+    tout = torch.nn.functional.scaled_dot_product_attention(
+        tq, tk, tv, attn_mask=tbias.detach() + torch.tensor(np.where(np.tri(4, 6), 0, -np.inf)))
+    assert_close(out, tout, "causal output")
+    q32 = tg.randn(1, 2, 3)
+    assert F.scaled_dot_product_attention(q32, q32, q32, mask=np.zeros((2, 2)))[0].dtype == np.float32
+
+
+def test_a_float_mask_in_multi_head_attention_matches_torch_and_the_boolean_one():
+    mha, tmha = mha_pair()
+    x, tx = pair(2, 4, D)
+    bias = np.random.default_rng(4).standard_normal((4, 4))
+    bias[np.triu_indices(4, 1)] = -np.inf
+    y = mha(x, mask=bias)
+    ty, tw = tmha(tx, tx, tx, attn_mask=torch.tensor(bias), need_weights=True, average_attn_weights=False)
+    assert_close(y, ty, "output")
+    assert_close(mha.attn, tw, ".attn")
+    backward_both(y, ty)
+    assert_grads_match(mha, tmha)
+    zeros = np.where(np.tri(4), 0.0, -np.inf)                # 0 / -inf: the boolean causal mask
+    np.testing.assert_allclose(mha(x, mask=zeros).data, mha(x, causal=True).data, rtol=1e-14)
+    row = np.zeros((4, 4))
+    row[1] = -np.inf                                          # a query with no key: zeros, no NaN
+    mha(x, mask=row).sum().backward()
+    assert np.all(mha.attn[:, :, 1] == 0) and np.isfinite(x.grad).all()
+    assert tg.gradcheck(lambda q, b: F.scaled_dot_product_attention(q, q, q, mask=b)[0],
+                        [f64(2, 3, 4), f64(3, 3, seed=5)])
+
+
+def test_attention_over_an_empty_sequence_computes_as_torch():
+    mha, tmha = mha_pair()
+    x, tx = pair(2, 3, D)
+    empty, tempty = pair(2, 0, D, seed=1)
+    y = mha(x, context=empty)                                 # no keys: the output projection's bias
+    ty, _ = tmha(tx, tempty, tempty)
+    assert y.shape == (2, 3, D) and mha.attn.shape == (2, H, 3, 0)
+    assert_close(y, ty, "output")
+    backward_both(y, ty)
+    assert_close(x.grad, tx.grad, "x grad")
+    assert_grads_match(mha, tmha)
+    y = mha(empty, causal=True)                               # no queries
+    assert y.shape == (2, 0, D)
+    y.sum().backward()
+    assert empty.grad.shape == (2, 0, D)
+    out, w = F.scaled_dot_product_attention(tg.randn(3, 4), tg.randn(0, 4), tg.randn(0, 2))
+    assert out.shape == (3, 2) and w.shape == (3, 0) and np.all(out.data == 0)

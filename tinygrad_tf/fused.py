@@ -110,7 +110,7 @@ class MaskedSoftmax(Op):
         s = a * scale                      # a fresh array, worked on in place below
         if mask is not None:
             np.copyto(s, -np.inf, where=~mask)
-        top = s.max(axis=-1, keepdims=True)
+        top = s.max(axis=-1, keepdims=True, initial=-np.inf)   # (initial: no keys is no error)
         if mask is not None:
             top[top == -np.inf] = 0.0      # a row with no allowed key: exp(-inf) = 0 below
         s -= top                           # shift: no overflow

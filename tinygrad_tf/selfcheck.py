@@ -136,6 +136,11 @@ def _op_cases():
                       lambda q, k, v, causal=causal: F.scaled_dot_product_attention(
                           q, k, v, mask=mask, causal=causal)[0],
                       _ts(shapes), {}))
+    bias = _rng(4).standard_normal((4, 5))
+    bias[1, 2:] = -np.inf                              # a float (additive) mask: -inf forbids
+    cases.append(("F.scaled_dot_product_attention float mask", shapes + [(4, 5)],
+                  lambda q, k, v, b: F.scaled_dot_product_attention(q, k, v, mask=b)[0],
+                  _ts(shapes) + [Tensor(bias, requires_grad=True, dtype=np.float64)], {}))
     logits, targets = (3, 4, 5), np.array([[0, 1, 4, 2], [3, 3, 0, 1], [2, 4, 1, 0]])
     cases.append(("F.cross_entropy (smoothing, ignore)", [logits],
                   lambda x: F.cross_entropy(x, targets, ignore_index=3, label_smoothing=0.1),

@@ -1,4 +1,4 @@
-"""Multi-head attention: self-attention and cross-attention, with boolean masks.
+"""Multi-head attention: self-attention and cross-attention, with boolean or additive masks.
 
     heads_i = softmax(Q_i K_iᵀ / √d_head) V_i,   Q = x W_qᵀ, K = c W_kᵀ, V = c W_vᵀ
     out     = concat(heads) W_oᵀ
@@ -15,8 +15,9 @@ class MultiHeadAttention(Module):
     `q_proj k_proj v_proj out_proj` (each Linear(d_model, d_model)).
 
     forward(x, context=None, mask=None, causal=False): x (batch, q_len, d_model);
-    context (batch, k_len, d_model) for cross-attention. `mask` is boolean, True =
-    may attend, broadcastable to (batch, n_heads, q_len, k_len). After each call
+    context (batch, k_len, d_model) for cross-attention. `mask` broadcasts to
+    (batch, n_heads, q_len, k_len): boolean, True = may attend, or float, added to the
+    scaled scores (-inf = may not attend), as in F.scaled_dot_product_attention. After each call
     `.attn` holds the weights, an np.ndarray (batch, n_heads, q_len, k_len) (read-only).
     """
 
@@ -52,7 +53,7 @@ class MultiHeadAttention(Module):
                 raise ValueError(f"{_where(self)}: input batch {x.shape[0]} and context batch "
                                  f"{context.shape[0]} differ")
         (b, q_len, _), k_len = x.shape, context.shape[1]
-        mask = F.attention_mask((b, self.n_heads, q_len, k_len), mask, causal, _where(self))
+        mask = F.attention_mask((b, self.n_heads, q_len, k_len), mask, causal, _where(self), x)
         q = self._split_heads(self.q_proj(x))                      # (B, h, q_len, d_head)
         k = self._split_heads(self.k_proj(context))                # (B, h, k_len, d_head)
         v = self._split_heads(self.v_proj(context))                # (B, h, k_len, d_head)

@@ -145,13 +145,23 @@ def causal_mask(q_len, k_len=None):
     return np.tri(q_len, k_len if k_len is not None else q_len, dtype=bool)
 
 
-def attention_mask(scores_shape, mask=None, causal=False, what="attention"):
-    """The boolean mask `MaskedSoftmax` wants (or None): `mask` and the causal mask
-    combined, after checking that it broadcasts to the scores (..., q_len, k_len)."""
+def attention_mask(scores_shape, mask=None, causal=False, what="attention", like=None):
+    """The mask `scaled_dot_product_attention` applies, after checking that it broadcasts
+    to the scores (..., q_len, k_len), with the causal mask folded in:
+      None; a boolean np.ndarray, True = may attend; or, for a float mask (PyTorch's
+      additive kind), a float Tensor added to the scaled scores, -inf = may not attend
+      (float data takes the dtype of `like`, the queries; a Tensor mask may require grad).
+    """
     if mask is not None:
-        mask = _array(mask)
-        if mask.dtype != np.bool_:
-            raise TypeError(f"{what}: the mask must be boolean (True = may attend), not {mask.dtype}")
+        if not isinstance(mask, Tensor):
+            mask = np.asarray(mask)
+        if _is_float(mask.dtype):
+            mask = _tensor(mask, like)
+        elif mask.dtype == np.bool_:
+            mask = _array(mask)
+        else:
+            raise TypeError(f"{what}: the mask must be boolean (True = may attend) or float (added "
+                            f"to the scores, -inf = may not attend), not {mask.dtype}")
         try:
             if np.broadcast_shapes(mask.shape, scores_shape) != tuple(scores_shape):
                 raise ValueError
@@ -161,27 +171,40 @@ def attention_mask(scores_shape, mask=None, causal=False, what="attention"):
                 f"scores (batch, n_heads, q_len, k_len) = {tuple(scores_shape)}") from None
     if causal:
         tri = causal_mask(*scores_shape[-2:])
-        mask = tri if mask is None else mask & tri
+        if mask is None:
+            mask = tri
+        elif isinstance(mask, Tensor):
+            mask = where(tri, mask, -np.inf)
+        else:
+            mask = mask & tri
     return mask
 
 
 def scaled_dot_product_attention(q, k, v, mask=None, causal=False, dropout_p=0.0):
-    """softmax(q kᵀ/√d_head) v on (..., seq, d_head) tensors → (out, weights).
+    """softmax(q kᵀ/√d_head + bias) v on (..., seq, d_head) tensors → (out, weights).
 
-    `mask` is boolean, True = may attend, broadcastable to (..., q_len, k_len);
-    `causal=True` also forbids key j > query i. Forbidden places get weight exactly 0,
-    and a query with no allowed key gets all-zero weights (and output), never NaN.
+    `mask` broadcasts to (..., q_len, k_len) and is either boolean, True = may attend,
+    or float, added to the scaled scores (the `bias`; -inf = may not attend), as
+    PyTorch's `attn_mask`. `causal=True` also forbids key j > query i. Forbidden places
+    get weight exactly 0, and a query with no allowed key gets all-zero weights (and
+    output), never NaN (PyTorch gives NaN for a row of -inf). No keys at all (k_len 0)
+    gives an all-zero output, as PyTorch.
     `dropout_p` > 0 drops weights on every call, as PyTorch's (pass 0 in eval, as
     MultiHeadAttention does); the weights returned are those before dropout.
     """
-    if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
+    q, k, v = _tensor(q), _tensor(k), _tensor(v)
+    if q.ndim < 2 or k.ndim < 2 or v.ndim < 2 or q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
         raise ValueError(f"scaled_dot_product_attention: q {q.shape}, k {k.shape}, v {v.shape} "
                          "need q and k to share d_head and k and v to share seq")
     scores_shape = _check_broadcast("scaled_dot_product_attention", q.shape[:-2], k.shape[:-2])
     scores_shape += (q.shape[-2], k.shape[-2])
-    mask = attention_mask(scores_shape, mask, causal, "scaled_dot_product_attention")
+    mask = attention_mask(scores_shape, mask, causal, "scaled_dot_product_attention", q)
+    scale = 1.0 / math.sqrt(q.shape[-1])
     scores = q @ k.transpose(-2, -1)                                    # (..., q_len, k_len)
-    weights = apply(fused.MaskedSoftmax, scores, mask=mask, scale=1.0 / math.sqrt(q.shape[-1]))
+    if isinstance(mask, Tensor):                                        # additive: scale first
+        allowed = mask.data > -np.inf
+        scores, mask, scale = scores * scale + mask, None if allowed.all() else allowed, 1.0
+    weights = apply(fused.MaskedSoftmax, scores, mask=mask, scale=scale)
     return dropout(weights, dropout_p) @ v, weights                     # (..., q_len, d_head)
 
 
