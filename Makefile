@@ -8,6 +8,7 @@ setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	@command -v dot >/dev/null || (apt-get update -qq && apt-get install -y -qq graphviz)
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)  # explore's browser tests
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@

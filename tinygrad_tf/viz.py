@@ -216,6 +216,7 @@ def draw_graph(root, trace=None, depth=None, show_grads=True, group_modules=True
         if text:
             attrs["label"] = " ".join(text)
         g.edge(e["src"], e["dst"], **attrs)
+    g.drawn = drawn                         # graph node -> the id it is drawn as (its own, or its box)
     return g
 
 
@@ -299,6 +300,14 @@ def _cluster_colour(path):
     """Deeper modules a little darker, so nesting reads at a glance."""
     shade = ["#fafafa", "#f0f0f0", "#e6e6e6", "#dcdcdc"]
     return shade[min(len(levels(path)) - 1, len(shade) - 1)]
+
+
+def explore(root, trace, path=None, depth=None):
+    """A self-contained HTML page stepping through `trace` (the backward of `root`) over
+    the graph `draw_graph(root, trace, depth)` draws; returns its path (a str that
+    displays the page inline in Jupyter). See tinygrad_tf/explore.py."""
+    from .explore import explore as write_page
+    return write_page(root, trace, path, depth)
 
 
 # ------------------------------------------------------------ gradient flow

@@ -1,0 +1,183 @@
+"""Step through a traced backward pass in the browser: one self-contained HTML page.
+
+    with tg.trace() as tr:
+        loss.backward()
+    page = tg.viz.explore(loss, tr, "backprop.html")   # the path; in Jupyter it shows itself
+
+The page is `draw_graph`'s SVG (the same nodes, module clusters and skip edges)
+beside a step panel that replays `tr.steps` in the order they ran: at each step the
+op and its input edges light up, and the panel shows the op, its module, its
+vector-Jacobian product (the op's `formula`, the docstring of its backward), the
+gradient that arrived and what went along each input edge. Nodes already reached are
+shaded by ‖grad‖. Everything the page shows is computed here and embedded as JSON;
+the page's script (explore.html, beside this file) only draws it, with no network.
+
+Step k of the page is `tr.steps[k - 1]`, numbered as `print(tr)` numbers them;
+step 0 is the start, before any op's backward ran.
+"""
+import html
+import json
+import math
+import os
+import re
+import tempfile
+from importlib import resources
+
+import numpy as np
+
+from .ops import Op
+from .scalar import Value
+from .trace import node_name, node_of, norm
+from .trace import trace as Trace
+
+HEAT_ROWS, HEAT_COLS = 16, 32          # the most cells a gradient's heatmap shows
+SENT_ROWS, SENT_COLS = 8, 16           # ... and that of a gradient sent along an edge
+
+
+class Page(str):
+    """The path of a written page: a str, usable wherever a path is. In Jupyter it
+    displays the page itself, inline."""
+
+    def _repr_html_(self):
+        with open(self, encoding="utf-8") as f:
+            page = f.read()
+        return (f'<iframe srcdoc="{html.escape(page, quote=True)}" title="backprop explorer" '
+                'style="width:100%; height:760px; border:1px solid #ccc"></iframe>')
+
+
+def explore(root, trace, path=None, depth=None):
+    """Write the page stepping through `trace` (a `tg.trace()` of the backward of `root`,
+    a Tensor or a Value) over the graph of `root`, drawn as `draw_graph(root, trace,
+    depth)` draws it. Returns its path as a `Page` (a str); with `path=None` the page
+    goes to a new temporary file."""
+    from .viz import draw_graph
+    if not isinstance(trace, Trace):
+        raise TypeError(f"explore: trace must be a tg.trace(), not {type(trace).__name__}")
+    if not trace.steps:
+        raise ValueError("explore: the trace holds no steps; run the backward inside "
+                         "`with tg.trace() as tr:`")
+    graph = draw_graph(root, trace=trace, depth=depth)
+    svg = graph.pipe("svg").decode("utf-8")
+    data = page_data(root, trace, graph.drawn)
+    text = render(svg[svg.index("<svg"):], data)
+    if path is None:
+        fd, path = tempfile.mkstemp(prefix="tinygrad_tf-explore-", suffix=".html")
+        os.close(fd)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    return Page(os.fspath(path))
+
+
+def render(svg, data):
+    """The page: the template with the title, the graph's SVG and the data put in."""
+    template = resources.files(__package__).joinpath("explore.html").read_text(encoding="utf-8")
+    blob = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+    parts = {"TITLE": html.escape(data["title"]), "SVG": svg, "DATA": blob}
+    return re.sub(r"\{\{(TITLE|SVG|DATA)\}\}", lambda m: parts[m.group(1)], template)
+
+
+def read_data(path):
+    """The data embedded in a written page (what `window.tgExplorer` is built from)."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    blob = re.search(r'<script type="application/json" id="tg-data">(.*?)</script>', text, re.S)
+    return json.loads(blob.group(1))
+
+
+def page_data(root, trace, drawn):
+    """Everything the page shows, as plain JSON-able values: one dict per step of the
+    trace, and the root's seed. `drawn` maps each graph node to the SVG node id it is
+    drawn as (its own, or its module's box)."""
+    root = node_of(root)
+    residual = {id(r.step): r for r in (trace.residual_report() if _is_tensor(trace) else ())}
+    so_far = {}                        # id(node) -> the gradient it has received so far
+    steps = []
+    for step in trace.steps:
+        steps.append(_step(step, drawn, so_far, residual.get(id(step))))
+    first = trace.steps[0]
+    scalar = isinstance(root, Value)
+    seed = {"node": drawn.get(first.node), "name": node_name(first.node), **_gradient(first.grad_in, scalar)}
+    reached = [n for s in steps for _, n in s["reach"] if n > 0] + [seed["norm"]]
+    lo, hi = np.percentile(reached, [5, 100]) if reached else (0.0, 0.0)
+    return {"title": f"backward of {node_name(root)}", "scalar": scalar, "seed": seed, "steps": steps,
+            "lo": float(lo), "hi": float(hi)}   # the shading's range: a few tiny norms stay below it
+
+
+def _is_tensor(trace):
+    return any(isinstance(s.node, Op) for s in trace.steps)
+
+
+def _step(step, drawn, so_far, residual):
+    """One step's record: its op, module, VJP formula, gradient in, what each input edge
+    got, and the nodes it reached (drawn id, ‖gradient received so far‖)."""
+    node = step.node
+    scalar = isinstance(node, Value)
+    out = {"op": step.op, "module": step.module or "", "name": node_name(node),
+           "node": drawn.get(node), "formula": formula(node),
+           "grad": _gradient(step.grad_in, scalar)}
+    reach = [[drawn.get(node), norm(step.grad_in)]]
+    sent = []
+    locals_ = (node._d1, node._d2) if scalar else ()
+    for i, (x, g) in enumerate(zip(step.inputs, step.grads_sent)):
+        edge = {"to": node_name(x), "node": drawn.get(x), **_gradient(g, scalar, small=True)}
+        if g is not None:
+            so_far[id(x)] = g if id(x) not in so_far else so_far[id(x)] + g
+            edge["so_far"] = _number(so_far[id(x)]) if scalar else norm(so_far[id(x)])
+            reach.append([drawn.get(x), norm(so_far[id(x)])])
+        if scalar:
+            edge.update(data=x.data, local=locals_[i])
+        sent.append(edge)
+    out["sent"] = sent
+    out["reach"] = [r for r in reach if r[0] is not None]
+    if scalar:
+        out["out"] = node.data
+    if residual is not None:
+        out["residual"] = {"sublayer": residual.sublayer, "skip_norm": residual.skip_norm,
+                           "branch_norm": residual.branch_norm, "input_norm": residual.input_norm,
+                           "skip_share": _number(residual.skip_share)}
+    return out
+
+
+def formula(node):
+    """The vector-Jacobian product of the op that made `node`, as text (the op's
+    `formula`: the docstring of its backward); "" where there is none."""
+    return getattr(node, "formula", None) or ""
+
+
+def _number(x):
+    """A float for JSON (None for NaN or Inf, which JSON cannot hold)."""
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _gradient(g, scalar, small=False):
+    """A gradient as the page shows it: its exact value (a Value's), or its shape, norm
+    and a heatmap of its values (sampled when large); {"none": true} where no gradient
+    went."""
+    if g is None:
+        return {"none": True, "norm": 0.0}
+    if scalar:
+        return {"value": _number(g), "norm": abs(float(g))}
+    a = np.asarray(g, dtype=np.float64)
+    rows, cols = (SENT_ROWS, SENT_COLS) if small else (HEAT_ROWS, HEAT_COLS)
+    return {"shape": list(a.shape), "norm": norm(a), "heat": heatmap(a, rows, cols)}
+
+
+def heatmap(a, max_rows, max_cols):
+    """`a` seen as a matrix (the last axis across, every other axis flattened down), its
+    rows and columns sampled evenly down to at most max_rows × max_cols, each value
+    to 3 significant digits: {"rows", "cols" (of the whole matrix), "r", "c" (the
+    sampled indices), "v" (the sampled values, row by row), "amax" (max |a|)}."""
+    m = a.reshape(1, -1) if a.ndim < 2 else a.reshape(-1, a.shape[-1])
+    r, c = _sample(m.shape[0], max_rows), _sample(m.shape[1], max_cols)
+    v = m[np.ix_(r, c)]
+    return {"rows": m.shape[0], "cols": m.shape[1], "r": r, "c": c,
+            "v": [[_number(f"{x:.3g}") for x in row] for row in v],
+            "amax": _number(np.abs(m).max()) if m.size else 0.0}
+
+
+def _sample(n, most):
+    """`most` evenly spaced indices of range(n), first and last included (all if n <= most)."""
+    if n <= most:
+        return list(range(n))
+    return [int(i) for i in np.unique(np.linspace(0, n - 1, most).round().astype(int))]
