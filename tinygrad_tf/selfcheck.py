@@ -4,13 +4,16 @@ the residual reports of deep post-LN and pre-LN stacks, side by side.
     python -m tinygrad_tf gradcheck
     python -m tinygrad_tf residuals
 
-Each row builds a small float64 problem, runs `gradcheck.compare` on it (the full
-Jacobian when small, the random projection vᵀJu when large) and reports the largest
-|numerical - analytical| seen. Inputs are kept away from kinks (relu and abs at 0,
+The op table `OPS` (one row per op: its function, PyTorch's twin, the input
+shapes) is also the one tests/test_ops.py runs. Each row and shape builds a small
+float64 problem, runs `gradcheck.compare` on it (the full Jacobian when small, the
+random projection vᵀJu when large) and reports the largest |numerical - analytical|
+seen. Inputs are kept away from kinks (relu and abs at 0,
 ties of max) where finite differences are not a derivative. The ops a row
 exercised are read off its graph, so `covered()` can tell that every op in ops.py
 and fused.py was checked.
 """
+import importlib
 import time
 from collections import namedtuple
 
@@ -19,6 +22,7 @@ import numpy as np
 from . import fused, ops
 from .engine import topological_order
 from .gradcheck import compare
+from .nn import functional as F
 from .tensor import Tensor, cat, residual, stack, where
 from .trace import _table, trace
 
@@ -31,7 +35,8 @@ def _rng(seed=0):
 
 def _t(shape, seed=0, kind="any"):
     """A float64 tensor that requires grad: any values, positive ones, values kept off
-    0 (the kink of relu and abs), or distinct ones (no ties for max)."""
+    0 (the kink of relu and abs), distinct ones (no ties for max), ones in (0, 1), or
+    a float attention mask (some -inf)."""
     a = _rng(seed).standard_normal(shape)
     if kind == "positive":
         a = np.abs(a) + 0.5
@@ -39,126 +44,155 @@ def _t(shape, seed=0, kind="any"):
         a = np.where(np.abs(a) < 0.2, np.sign(a + 1e-12) * 0.3, a)
     elif kind == "distinct":
         a = a + np.arange(a.size).reshape(shape) * 0.1
+    elif kind == "unit":
+        a = _rng(seed).uniform(0.1, 0.9, shape)
+    elif kind == "float mask":
+        a[1, 2:] = -np.inf                 # an additive attention mask: -inf forbids
     return Tensor(a, requires_grad=True, dtype=np.float64)
 
 
-def _ts(shapes, kind="any"):
-    """One `_t` per shape, each from its own seed."""
-    return [_t(s, k, kind) for k, s in enumerate(shapes)]
+class _Lazy:
+    """A module imported on first use: the table names PyTorch's twin of each op, but
+    only the tests (PyTorch parity) call them, and PyTorch is no dependency."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __getattr__(self, attr):
+        return getattr(importlib.import_module(self.name), attr)
 
 
-MASK = np.array([True, False, False, True, False])
+torch = _Lazy("torch")
+TF = _Lazy("torch.nn.functional")
 
-# name: (fn, [input shapes], input kind)
-UNARY = {
-    "neg": (lambda a: -a, "any"),
-    "exp": (lambda a: a.exp(), "any"),
-    "log": (lambda a: a.log(), "positive"),
-    "sqrt": (lambda a: a.sqrt(), "positive"),
-    "abs": (lambda a: a.abs(), "off0"),
-    "tanh": (lambda a: a.tanh(), "any"),
-    "sigmoid": (lambda a: a.sigmoid(), "any"),
-    "relu": (lambda a: a.relu(), "off0"),
-    "silu": (lambda a: a.silu(), "any"),
-    "gelu": (lambda a: a.gelu(), "any"),
-    "gelu(tanh)": (lambda a: a.gelu(approximate="tanh"), "any"),
-    "pow 3": (lambda a: a ** 3, "any"),
-    "pow -0.5": (lambda a: a ** -0.5, "positive"),
-    "sum": (lambda a: a.sum(), "any"),
-    "sum(axis=-1, keepdims)": (lambda a: a.sum(axis=-1, keepdims=True), "any"),
-    "mean(axis=0)": (lambda a: a.mean(axis=0), "any"),
-    "max(axis=-1)": (lambda a: a.max(axis=-1), "distinct"),
-    "max": (lambda a: a.max(), "distinct"),
-    "var(axis=-1)": (lambda a: a.var(axis=-1), "any"),
-    "var(correction=1)": (lambda a: a.var(correction=1), "any"),
-    "reshape": (lambda a: a.reshape(-1), "any"),
-    "permute (.T)": (lambda a: a.T, "any"),
-    "getitem slice": (lambda a: a[1:, ::2], "any"),
-    "getitem int array": (lambda a: a[[0, 1, 0]], "any"),
-    "masked_fill": (lambda a: a.masked_fill(MASK[:a.shape[-1]], -3.0), "any"),
-    "softmax(axis=-1)": (lambda a: a.softmax(axis=-1), "any"),
-    "softmax(axis=0)": (lambda a: a.softmax(axis=0), "any"),
-    "log_softmax": (lambda a: a.log_softmax(axis=-1), "any"),
-    "astype f32 and back": (lambda a: a.astype(np.float32).astype(np.float64), "any"),
-}
-UNARY_SHAPES = [(3, 5), (2, 3, 5)]
 
-COND = np.array([True, False, True, True, False])
-BINARY = {
-    "add": (lambda a, b: a + b, "any"),
-    "sub": (lambda a, b: a - b, "any"),
-    "mul": (lambda a, b: a * b, "any"),
-    "div": (lambda a, b: a / b, "positive"),
-    "residual": (lambda a, b: residual(a, b), "any"),
-    "where": (lambda a, b: where(COND, a, b), "any"),
-    "pow (tensor exponent)": (lambda a, b: a ** b, "positive"),
-}
-BINARY_SHAPES = [((3, 5), (3, 5)), ((2, 3, 5), (5,)), ((3, 1), (1, 5))]
+class Case(namedtuple("Case", "name fn torch shapes kind eps")):
+    """One row of the op table: `fn` on inputs of each entry of `shapes` (a list of input
+    shapes per entry), drawn as `kind` (see `_t`; a tuple gives one kind per input),
+    checked with finite differences of step `eps`; `torch` is PyTorch's twin for the
+    tests' parity check (SAME: `fn` itself runs on torch tensors; None: no twin)."""
 
-MATMUL_SHAPES = [((3, 4), (4, 5)), ((2, 3, 4), (4, 5)), ((2, 3, 4), (2, 4, 5)), ((4,), (4, 5)),
-                 ((3, 4), (4,)), ((2, 1, 3, 4), (5, 4, 2))]
+    def inputs(self, shapes):
+        kinds = self.kind if isinstance(self.kind, tuple) else (self.kind,) * len(shapes)
+        return [_t(shape, seed, kind) for seed, (shape, kind) in enumerate(zip(shapes, kinds))]
+
+
+SAME = object()
+
+
+def case(name, fn, torch=None, shapes=None, kind="any", eps=1e-6):
+    return Case(name, fn, fn if torch is SAME else torch, shapes or UNARY, kind, eps)
+
+
+UNARY = [[(3, 5)], [(2, 3, 5)]]
+BINARY = [[(3, 5), (3, 5)], [(2, 3, 5), (5,)], [(3, 1), (1, 5)], [(2, 1, 5), (3, 1)]]
+MATMUL = [[(3, 4), (4, 5)], [(2, 3, 4), (4, 5)], [(2, 3, 4), (2, 4, 5)], [(4,), (4, 5)],
+          [(3, 4), (4,)], [(4,), (4,)], [(2, 1, 3, 4), (5, 4, 2)], [(3, 4), (2, 4, 5)]]
+THREE = [[(2, 3), (2, 3), (2, 3)]]
+MASK = np.array([True, False, False, True, False])     # for inputs whose last axis is 5
+ATTENTION_MASK = np.ones((4, 5), dtype=bool)
+ATTENTION_MASK[1] = False                               # a query with no key: all-zero weights
+ATTENTION_MASK[2, 3:] = False
+TARGETS = np.array([[0, 1, 4, 2], [3, 3, 0, 1], [2, 4, 1, 0]])
+
+
+# The op table: every Tensor op (and the fused ops, through nn.functional) on a few
+# shapes, for `python -m tinygrad_tf gradcheck` and for tests/test_ops.py (which also
+# checks values and gradients against the PyTorch twin). A new op is one row:
+#     case(name, fn, PyTorch's twin or SAME or None, [[shapes of one call], ...] (UNARY),
+#          kind of inputs ("any", "positive", ...: see `_t`), eps (1e-6))
+OPS = [
+    # name              tinygrad_tf                           PyTorch's twin         shapes / inputs
+    case("neg",         lambda a: -a,                         SAME),
+    case("exp",         lambda a: a.exp(),                    SAME),
+    case("log",         lambda a: a.log(),                    SAME, kind="positive"),
+    case("sqrt",        lambda a: a.sqrt(),                   SAME, kind="positive"),
+    case("abs",         lambda a: a.abs(),                    SAME, kind="off0"),
+    case("tanh",        lambda a: a.tanh(),                   SAME),
+    case("sigmoid",     lambda a: a.sigmoid(),                SAME),
+    case("relu",        lambda a: a.relu(),                   SAME, kind="off0"),
+    case("silu",        lambda a: a.silu(),                   lambda a: TF.silu(a)),
+    case("gelu",        lambda a: a.gelu(),                   lambda a: TF.gelu(a)),
+    case("gelu(tanh)",  lambda a: a.gelu(approximate="tanh"), lambda a: TF.gelu(a, approximate="tanh")),
+    case("pow 3",       lambda a: a ** 3,                     SAME),
+    case("pow 0.5",     lambda a: a ** 0.5,                   SAME, kind="positive"),
+    case("pow -2",      lambda a: a ** -2,                    SAME, kind="positive"),
+    case("2 ** a",      lambda a: 2.0 ** a,                   SAME),
+    case("sum",         lambda a: a.sum(),                    SAME),
+    case("sum(axis=-1, keepdims)", lambda a: a.sum(axis=-1, keepdims=True), SAME),
+    case("mean",        lambda a: a.mean(),                   SAME),
+    case("mean(axis=(0, -1))", lambda a: a.mean(axis=(0, -1)), SAME),
+    case("max",         lambda a: a.max(),                    lambda a: a.amax(), kind="distinct"),
+    case("max(axis=-1, keepdims)", lambda a: a.max(axis=-1, keepdims=True),
+         lambda a: a.amax(dim=-1, keepdim=True), kind="distinct"),
+    case("var",         lambda a: a.var(),                    lambda a: a.var(correction=0)),
+    case("var(axis=-1, correction=1)", lambda a: a.var(axis=-1, correction=1), SAME),
+    case("softmax(axis=-1)", lambda a: a.softmax(axis=-1),    SAME),
+    case("softmax(axis=0)", lambda a: a.softmax(axis=0),      SAME),
+    case("log_softmax", lambda a: a.log_softmax(axis=-1),     SAME),
+    case("reshape",     lambda a: a.reshape(-1),              SAME),
+    case("permute (.T)", lambda a: a.T,                       lambda a: a.permute(*reversed(range(a.ndim)))),
+    case("transpose(0, -1)", lambda a: a.transpose(0, -1),    SAME),
+    case("getitem slice", lambda a: a[1:, ::2],               SAME),
+    case("getitem int array", lambda a: a[[0, 1, 0]],         SAME),
+    case("getitem mixed", lambda a: a.permute(2, 0, 1)[1:, :, [0, 2, 2]], SAME, [[(2, 3, 5)]]),
+    case("masked_fill", lambda a: a.masked_fill(MASK, -3.0),
+         lambda a: a.masked_fill(torch.from_numpy(MASK), -3.0)),
+    case("astype f32 and back", lambda a: a.astype(np.float32).astype(np.float64),
+         lambda a: a.float().double(), eps=1e-2),           # a float32 round trip is flat below 1e-7
+    case("add",         lambda a, b: a + b,                   SAME, BINARY),
+    case("sub",         lambda a, b: a - b,                   SAME, BINARY),
+    case("mul",         lambda a, b: a * b,                   SAME, BINARY),
+    case("div",         lambda a, b: a / b,                   SAME, BINARY, "positive"),
+    case("pow (tensor exponent)", lambda a, b: a ** b,        SAME, BINARY, "positive"),
+    case("residual",    lambda a, b: residual(a, b),          lambda a, b: a + b, BINARY),
+    case("where",       lambda a, b: where(MASK, a, b),
+         lambda a, b: torch.where(torch.from_numpy(MASK), a, b), BINARY),
+    case("matmul",      lambda a, b: a @ b,                   SAME, MATMUL),
+    case("cat(axis=0)", lambda *t: cat(t, axis=0),            lambda *t: torch.cat(t, dim=0), THREE),
+    case("cat(axis=1)", lambda *t: cat(t, axis=1),            lambda *t: torch.cat(t, dim=1),
+         [[(2, 3), (2, 1), (2, 4)]]),
+    case("stack(axis=0)", lambda *t: stack(t, axis=0),        lambda *t: torch.stack(t, dim=0), THREE),
+    case("stack(axis=-1)", lambda *t: stack(t, axis=-1),      lambda *t: torch.stack(t, dim=-1), THREE),
+    case("F.linear",    F.linear,                             lambda x, w, b: TF.linear(x, w, b),
+         [[(2, 3, 4), (5, 4), (5,)]]),
+    case("F.linear (no bias)", F.linear,                      lambda x, w: TF.linear(x, w),
+         [[(2, 3, 4), (5, 4)]]),
+    case("F.embedding", lambda w: F.embedding(TARGETS, w),    # (ids read several times add up)
+         lambda w: TF.embedding(torch.from_numpy(TARGETS), w), [[(5, 3)]]),
+    case("F.layer_norm", lambda x, w, b: F.layer_norm(x, (6,), w, b),
+         lambda x, w, b: TF.layer_norm(x, (6,), w, b), [[(2, 3, 6), (6,), (6,)]]),
+    case("F.scaled_dot_product_attention",
+         lambda q, k, v: F.scaled_dot_product_attention(q, k, v, mask=ATTENTION_MASK)[0],
+         None, [[(2, 4, 3), (2, 5, 3), (2, 5, 3)]]),        # (PyTorch: NaN for a query with no key)
+    case("F.scaled_dot_product_attention float mask",
+         lambda q, k, v, b: F.scaled_dot_product_attention(q, k, v, mask=b)[0],
+         lambda q, k, v, b: TF.scaled_dot_product_attention(q, k, v, attn_mask=b),
+         [[(2, 4, 3), (2, 5, 3), (2, 5, 3), (4, 5)]], ("any", "any", "any", "float mask")),
+    case("F.scaled_dot_product_attention causal",
+         lambda q, k, v: F.scaled_dot_product_attention(q, k, v, causal=True)[0],
+         lambda q, k, v: TF.scaled_dot_product_attention(q, k, v, is_causal=True),
+         [[(2, 4, 3), (2, 4, 3), (2, 4, 3)]]),
+    case("F.cross_entropy (smoothing, ignore)",
+         lambda x: F.cross_entropy(x, TARGETS, ignore_index=3, label_smoothing=0.1), None, [[(3, 4, 5)]]),
+    case("F.mse_loss",  F.mse_loss,                           lambda a, b: TF.mse_loss(a, b),
+         [[(3, 4), (3, 4)]]),
+    case("F.cross_entropy (probabilities)",
+         lambda x, p: F.cross_entropy(x, p, label_smoothing=0.1, reduction="none"), None,
+         [[(3, 4, 5), (3, 4, 5)]], ("any", "unit")),
+    case("F.nll_loss",  lambda x: F.nll_loss(x, TARGETS, ignore_index=3), None, [[(3, 4, 5)]]),
+    case("F.binary_cross_entropy", F.binary_cross_entropy,  lambda p, y: TF.binary_cross_entropy(p, y),
+         [[(3, 4), (3, 4)]], "unit"),
+    case("F.binary_cross_entropy_with_logits",
+         lambda z, y: F.binary_cross_entropy_with_logits(z, y, pos_weight=np.array(2.0)),
+         lambda z, y: TF.binary_cross_entropy_with_logits(z, y, pos_weight=torch.tensor(2.0)),
+         [[(3, 4), (3, 4)]], ("any", "positive")),
+]
 
 
 def _op_cases():
-    """(name, shapes, fn, inputs, gradcheck keywords) for every Tensor op."""
-    from .nn import functional as F
-    cases = []
-    for name, (fn, kind) in UNARY.items():
-        for shape in UNARY_SHAPES:
-            eps = 1e-2 if name.startswith("astype") else 1e-6   # a float32 round trip is flat below 1e-7
-            cases.append((name, [shape], fn, [_t(shape, 0, kind)], {"eps": eps}))
-    for name, (fn, kind) in BINARY.items():
-        for shapes in BINARY_SHAPES:
-            if name == "where" and shapes[-1][-1] != 5:
-                continue
-            cases.append((name, list(shapes), fn, _ts(shapes, kind), {}))
-    for shapes in MATMUL_SHAPES:
-        cases.append(("matmul", list(shapes), lambda a, b: a @ b, _ts(shapes), {}))
-    for axis in (0, 1):
-        shapes = [(2, 3), (2, 3), (2, 3)]
-        cases.append((f"cat(axis={axis})", shapes, lambda *t, axis=axis: cat(t, axis=axis),
-                      _ts(shapes), {}))
-        cases.append((f"stack(axis={axis})", shapes, lambda *t, axis=axis: stack(t, axis=axis),
-                      _ts(shapes), {}))
-    for bias in (True, False):
-        shapes = [(2, 3, 4), (5, 4)] + ([(5,)] if bias else [])
-        cases.append(("F.linear" + ("" if bias else " (no bias)"), shapes, F.linear,
-                      _ts(shapes), {}))
-    shapes = [(2, 3, 6), (6,), (6,)]
-    cases.append(("F.layer_norm", shapes, lambda x, w, b: F.layer_norm(x, (6,), w, b),
-                  _ts(shapes), {}))
-    shapes = [(2, 4, 3), (2, 5, 3), (2, 5, 3)]
-    mask = np.ones((4, 5), dtype=bool)
-    mask[1] = False                                    # a query with no key: all-zero weights
-    mask[2, 3:] = False
-    for causal in (False, True):
-        cases.append((f"F.scaled_dot_product_attention{' causal' if causal else ''}", shapes,
-                      lambda q, k, v, causal=causal: F.scaled_dot_product_attention(
-                          q, k, v, mask=mask, causal=causal)[0],
-                      _ts(shapes), {}))
-    bias = _rng(4).standard_normal((4, 5))
-    bias[1, 2:] = -np.inf                              # a float (additive) mask: -inf forbids
-    cases.append(("F.scaled_dot_product_attention float mask", shapes + [(4, 5)],
-                  lambda q, k, v, b: F.scaled_dot_product_attention(q, k, v, mask=b)[0],
-                  _ts(shapes) + [Tensor(bias, requires_grad=True, dtype=np.float64)], {}))
-    logits, targets = (3, 4, 5), np.array([[0, 1, 4, 2], [3, 3, 0, 1], [2, 4, 1, 0]])
-    cases.append(("F.cross_entropy (smoothing, ignore)", [logits],
-                  lambda x: F.cross_entropy(x, targets, ignore_index=3, label_smoothing=0.1),
-                  [_t(logits)], {}))
-    cases.append(("F.mse_loss", [(3, 4), (3, 4)], F.mse_loss, [_t((3, 4)), _t((3, 4), 1)], {}))
-    probs = Tensor(_rng(2).random(logits), requires_grad=True, dtype=np.float64)
-    cases.append(("F.cross_entropy (probabilities)", [logits, logits],
-                  lambda x, p: F.cross_entropy(x, p, label_smoothing=0.1, reduction="none"),
-                  [_t(logits), probs], {}))
-    cases.append(("F.nll_loss", [logits], lambda x: F.nll_loss(x, targets, ignore_index=3),
-                  [_t(logits)], {}))
-    unit = Tensor(_rng(3).uniform(0.1, 0.9, (3, 4)), requires_grad=True, dtype=np.float64)
-    cases.append(("F.binary_cross_entropy", [(3, 4), (3, 4)], F.binary_cross_entropy,
-                  [unit, _t((3, 4), 1, "positive")], {}))
-    cases.append(("F.binary_cross_entropy_with_logits", [(3, 4), (3, 4)],
-                  lambda z, y: F.binary_cross_entropy_with_logits(z, y, pos_weight=np.array(2.0)),
-                  [_t((3, 4)), _t((3, 4), 1, "positive")], {}))
-    return cases
+    """(name, shapes, fn, inputs, gradcheck keywords) for every row and shape of OPS."""
+    return [(c.name, shapes, c.fn, c.inputs(shapes), {"eps": c.eps}) for c in OPS for shapes in c.shapes]
 
 
 def _layer_cases():
