@@ -61,6 +61,7 @@ def test_value_page_holds_every_step_with_exact_numbers(tmp_path):
     for page, step in zip(data["steps"], tr.steps):
         assert (page["op"], page["module"], page["name"]) == (step.op, "", node_name(step.node))
         assert page["node"] == ids[step.node] and page["out"] == step.node.data
+        assert page["formula"] == step.node.formula and "∂L/∂a = g" in page["formula"]
         assert page["grad"]["value"] == step.grad_in           # exact, not rounded
         assert [e["value"] for e in page["sent"]] == list(step.grads_sent)
         assert [e["to"] for e in page["sent"]] == [node_name(x) for x in step.inputs]

@@ -128,3 +128,14 @@ def test_value_extremes_and_errors():
     with pytest.raises(TypeError, match="exponent must be a number"):
         tg.Value(2.0) ** tg.Value(3.0)
     assert "grad=" in repr(tg.Value(1.0))
+
+
+def test_every_op_states_its_vector_jacobian_product():
+    a, b = tg.Value(1.5, "a"), tg.Value(0.5, "b")
+    made = [a + b, a - b, a * b, a / b, a ** 3, 2 ** a, -a, a.exp(), a.log(), a.tanh(), a.relu(),
+            a.sigmoid()]
+    assert a.formula == ""                      # a leaf has no op
+    for v in made:
+        assert "∂L/∂a = " in v.formula, v.op
+    assert (a * b).formula == "a·b: ∂L/∂a = g·b, ∂L/∂b = g·a"
+    assert len({v.formula for v in made}) == len(made)

@@ -63,12 +63,14 @@ def explore(args):
                                activation=args.activation, norm_first=args.norm_first)
         logits = model(np.array([[1, 2, 3, 4]]), np.array([[1, 5, 6]]))
         loss = nn.functional.cross_entropy(logits, np.array([[5, 6, 2]]))   # next target tokens
+        loss.name = "the cross-entropy loss"
         with tg.trace() as tr:
             loss.backward()
         args.depth = 2 if args.depth is None else args.depth
         what = "a 2-layer encoder-decoder Transformer"
     else:
         loss, tr = _traced_block(args)
+        loss.name = f"Σ {args.block} block output × random weights"
         what = f"a {'pre' if args.norm_first else 'post'}-LN {args.block} block ({args.activation})"
     try:
         path = viz.explore(loss, tr, args.output, depth=args.depth)

@@ -88,6 +88,7 @@ def page_data(root, trace, drawn):
     """Everything the page shows, as plain JSON-able values: one dict per step of the
     trace, and the root's seed. `drawn` maps each graph node to the SVG node id it is
     drawn as (its own, or its module's box)."""
+    name = getattr(root, "label", None) or getattr(root, "name", None) or node_name(node_of(root))
     root = node_of(root)
     residual = {id(r.step): r for r in (trace.residual_report() if _is_tensor(trace) else ())}
     so_far = {}                        # id(node) -> the gradient it has received so far
@@ -99,7 +100,7 @@ def page_data(root, trace, drawn):
     seed = {"node": drawn.get(first.node), "name": node_name(first.node), **_gradient(first.grad_in, scalar)}
     reached = [n for s in steps for _, n in s["reach"] if n > 0] + [seed["norm"]]
     lo, hi = np.percentile(reached, [5, 100]) if reached else (0.0, 0.0)
-    return {"title": f"backward of {node_name(root)}", "scalar": scalar, "seed": seed, "steps": steps,
+    return {"title": f"backward of {name}", "scalar": scalar, "seed": seed, "steps": steps,
             "lo": float(lo), "hi": float(hi)}   # the shading's range: a few tiny norms stay below it
 
 

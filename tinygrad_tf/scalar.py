@@ -7,6 +7,9 @@ gradient).
 
     c = a * b      c.parents == (a, b)      c._d1, c._d2 == b.data, a.data
 
+Each op's docstring states its chain rule as the vector-Jacobian product, with
+g = ∂L/∂(its output): `a·b: ∂L/∂a = g·b, ∂L/∂b = g·a`. `c.formula` reads it back.
+
 A Value keeps references to its parents only, never to its children or to a
 closure over itself, so the graph has no reference cycles and is freed the
 moment its last Value goes. Parents and local derivatives sit in the Value's
@@ -19,6 +22,8 @@ from operator import attrgetter
 from .engine import next_seq, state
 
 _by_seq = attrgetter("_seq")
+_METHOD = {"+": "__add__", "-": "__sub__", "*": "__mul__", "/": "__truediv__", "neg": "__neg__",
+           "exp": "exp", "log": "log", "tanh": "tanh", "relu": "relu", "sigmoid": "sigmoid"}
 
 
 class Value:
@@ -48,43 +53,54 @@ class Value:
     def op(self):
         return self._op
 
+    @property
+    def formula(self):
+        """The vector-Jacobian product of the op that made this Value, g = ∂L/∂(this
+        Value): the docstring of that op's method ("" for a leaf)."""
+        op = self._op
+        method = "__pow__" if op.startswith("**") else "__rpow__" if op.endswith("**") else _METHOD.get(op)
+        return getattr(Value, method).__doc__ if method else ""
+
     def __repr__(self):
         label = f", label={self.label!r}" if self.label else ""
         return f"Value(data={self.data:.6g}, grad={self.grad:.6g}{label})"
 
     # ------------------------------------------------------------ arithmetic
     def __add__(self, other):
+        """a + b: ∂L/∂a = g, ∂L/∂b = g"""
         other = other if isinstance(other, Value) else Value(other)
         return Value(self.data + other.data, "", "+", self, 1.0, other, 1.0)
 
     def __sub__(self, other):
+        """a - b: ∂L/∂a = g, ∂L/∂b = -g"""
         other = other if isinstance(other, Value) else Value(other)
         return Value(self.data - other.data, "", "-", self, 1.0, other, -1.0)
 
     def __mul__(self, other):
+        """a·b: ∂L/∂a = g·b, ∂L/∂b = g·a"""
         other = other if isinstance(other, Value) else Value(other)
-        #        d(ab)/da = b, d(ab)/db = a
         return Value(self.data * other.data, "", "*", self, other.data, other, self.data)
 
     def __truediv__(self, other):
+        """a / b: ∂L/∂a = g/b, ∂L/∂b = -g·a/b²"""
         other = other if isinstance(other, Value) else Value(other)
         a, b = self.data, other.data
-        #        d(a/b)/da = 1/b, d(a/b)/db = -a/b²
         return Value(a / b, "", "/", self, 1.0 / b, other, -a / (b * b))
 
     def __pow__(self, p):
+        """aᵖ for a number p: ∂L/∂a = g·p·aᵖ⁻¹"""
         if not isinstance(p, (int, float)):
             raise TypeError(f"Value ** {type(p).__name__}: the exponent must be a number")
         a = self.data
-        #        d(aᵖ)/da = p·aᵖ⁻¹
         return Value(a ** p, "", f"**{p}", self, p * a ** (p - 1))
 
     def __rpow__(self, base):
+        """y = bᵃ for a number b: ∂L/∂a = g·y·ln b"""
         y = base ** self.data
-        #        d(bᵃ)/da = bᵃ·ln b
         return Value(y, "", f"{base}**", self, y * math.log(base))
 
     def __neg__(self):
+        """-a: ∂L/∂a = -g"""
         return Value(-self.data, "", "neg", self, -1.0)
 
     def __radd__(self, other):
@@ -101,26 +117,31 @@ class Value:
 
     # ------------------------------------------------------------ functions
     def exp(self):
+        """y = eᵃ: ∂L/∂a = g·y"""
         y = _exp(self.data)
-        return Value(y, "", "exp", self, y)                     # d eᵃ/da = eᵃ
+        return Value(y, "", "exp", self, y)
 
     def log(self):
+        """log a: ∂L/∂a = g/a"""
         a = self.data
         y = math.log(a) if a > 0 else (-math.inf if a == 0 else math.nan)
-        return Value(y, "", "log", self, 1.0 / a if a else math.inf)   # d log a/da = 1/a
+        return Value(y, "", "log", self, 1.0 / a if a else math.inf)
 
     def tanh(self):
+        """y = tanh a: ∂L/∂a = g·(1 - y²)"""
         y = math.tanh(self.data)
-        return Value(y, "", "tanh", self, 1.0 - y * y)          # d tanh/da = 1 - y²
+        return Value(y, "", "tanh", self, 1.0 - y * y)
 
     def relu(self):
+        """max(a, 0): ∂L/∂a = g where a > 0, else 0"""
         a = self.data
         return Value(a if a > 0 else 0.0, "", "relu", self, 1.0 if a > 0 else 0.0)
 
     def sigmoid(self):
+        """y = σ(a) = 1/(1 + e⁻ᵃ): ∂L/∂a = g·y·(1 - y)"""
         a = self.data
         y = 1.0 / (1.0 + _exp(-a)) if a >= 0 else _exp(a) / (1.0 + _exp(a))
-        return Value(y, "", "sigmoid", self, y * (1.0 - y))     # dσ/da = σ(1-σ)
+        return Value(y, "", "sigmoid", self, y * (1.0 - y))
 
     # ------------------------------------------------------------- backward
     def backward(self):
