@@ -206,6 +206,9 @@ def _layer_cases():
         ("Linear", nn.Linear(D, 5), lambda m, x: m(x), [x]),
         ("Embedding", nn.Embedding(6, D), lambda m: m(ids), []),
         ("LayerNorm", nn.LayerNorm(D), lambda m, x: m(x), [x]),
+        ("LayerNorm((seq, d_model))", nn.LayerNorm((S, D)), lambda m, x: m(x), [x]),
+        ("Tanh", nn.Tanh(), lambda m, x: m(x), [x]),
+        ("Sigmoid", nn.Sigmoid(), lambda m, x: m(x), [x]),
         ("BatchNorm1d (train)", nn.BatchNorm1d(D), lambda m, x: m(x.reshape(B * S, D)), [x]),
     ]
     for act in ("relu", "gelu", "swiglu"):

@@ -5,13 +5,25 @@
 from . import functional
 from .attention import MultiHeadAttention
 from .functional import manual_seed
-from .layers import GELU, BatchNorm1d, Dropout, Embedding, FeedForward, LayerNorm, Linear, ReLU, SiLU
-from .module import Module, ModuleList, Parameter, Sequential
+from .layers import (
+    GELU,
+    BatchNorm1d,
+    Dropout,
+    Embedding,
+    FeedForward,
+    LayerNorm,
+    Linear,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Tanh,
+)
+from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
 from .transformer import DecoderBlock, DecoderOnlyBlock, EncoderBlock, Transformer, TransformerLM
 
 __all__ = [
-    "functional", "manual_seed", "Module", "Parameter", "Sequential", "ModuleList",
-    "Linear", "Embedding", "Dropout", "LayerNorm", "BatchNorm1d", "ReLU", "GELU", "SiLU",
+    "functional", "manual_seed", "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict",
+    "Linear", "Embedding", "Dropout", "LayerNorm", "BatchNorm1d", "ReLU", "GELU", "SiLU", "Tanh", "Sigmoid",
     "FeedForward", "MultiHeadAttention", "EncoderBlock", "DecoderBlock", "DecoderOnlyBlock", "Transformer",
     "TransformerLM",
 ]

@@ -44,10 +44,12 @@ class MultiHeadAttention(Module):
         return x.reshape(b, t, self.n_heads, self.d_head).permute(0, 2, 1, 3)   # (B, h, T, d_head)
 
     def forward(self, x, context=None, mask=None, causal=False):
+        x = F._tensor(x, self.q_proj.weight)
         self._check(x, "input")
         if context is None:
             context = x
         else:
+            context = F._tensor(context, self.k_proj.weight)
             self._check(context, "context")
             if context.shape[0] != x.shape[0]:
                 raise ValueError(f"{_where(self)}: input batch {x.shape[0]} and context batch "

@@ -63,25 +63,25 @@ def _check_ids(ids, n, what, noun, kept=True):
 # -------------------------------------------------------------- activations
 
 def relu(x):
-    return x.relu()
+    return _tensor(x).relu()
 
 
 def gelu(x, approximate="none"):
     """x·Φ(x), Φ the standard normal CDF; `approximate="tanh"` for GPT-2's form."""
-    return x.gelu(approximate)
+    return _tensor(x).gelu(approximate)
 
 
 def silu(x):
     """x·σ(x) (also called swish)."""
-    return x.silu()
+    return _tensor(x).silu()
 
 
 def softmax(x, axis=-1):
-    return x.softmax(axis)
+    return _tensor(x).softmax(axis)
 
 
 def log_softmax(x, axis=-1):
-    return x.log_softmax(axis)
+    return _tensor(x).log_softmax(axis)
 
 
 def dropout(x, p=0.5, training=True):
@@ -89,6 +89,7 @@ def dropout(x, p=0.5, training=True):
     expected value is unchanged; the identity when not training or p == 0."""
     if not 0.0 <= p < 1.0:
         raise ValueError(f"dropout: p must be in [0, 1), got {p}")
+    x = _tensor(x)
     if not training or p == 0.0:
         return x
     keep = (generator.random(x.shape) >= p).astype(x.dtype)
@@ -99,6 +100,9 @@ def dropout(x, p=0.5, training=True):
 
 def linear(x, weight, bias=None):
     """x Wᵀ + b with W of shape (out, in), PyTorch's layout (one fused op)."""
+    weight = _tensor(weight)
+    x = _tensor(x, weight)
+    bias = None if bias is None else _tensor(bias, weight)
     if x.shape[-1:] != weight.shape[1:]:
         raise ValueError(f"linear: input of shape {x.shape} has last dimension "
                          f"{x.shape[-1] if x.ndim else None}, but the weight {weight.shape} "
@@ -122,7 +126,9 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     """(x - mean)/√(var + eps)·weight + bias over the last len(normalized_shape) axes,
     with the biased variance (divide by n), as PyTorch."""
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    if x.shape[x.ndim - len(shape):] != shape:
+    x = _tensor(x)
+    weight, bias = (None if t is None else _tensor(t, x) for t in (weight, bias))
+    if x.shape[max(x.ndim - len(shape), 0):] != shape:
         raise ValueError(f"layer_norm: input of shape {x.shape} does not end in {shape}")
     weight = weight if weight is not None else Tensor(np.ones(shape, dtype=x.dtype))
     bias = bias if bias is not None else Tensor(np.zeros(shape, dtype=x.dtype))

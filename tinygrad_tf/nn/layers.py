@@ -1,6 +1,8 @@
 """The layers: Linear, Embedding, Dropout, LayerNorm, BatchNorm1d, activations, FeedForward.
 
 Weights use PyTorch's layouts and initialisations, so weights move across by name.
+An input may be a Tensor or a NumPy array (a constant: float data takes the layer's
+dtype, as in `weight + array`).
 """
 import math
 
@@ -31,6 +33,7 @@ class Linear(Module):
         self.bias = Parameter(_uniform(bound, (out_features,))) if bias else None
 
     def forward(self, x):
+        x = F._tensor(x, self.weight)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ValueError(f"{_where(self)}: input of shape {x.shape} should end in "
                              f"in_features = {self.in_features}")
@@ -79,19 +82,28 @@ class Dropout(Module):
 
 
 class LayerNorm(Module):
-    """Normalise each position over its last axis: (x - mean)/√(var + eps)·weight + bias,
-    with the biased variance and eps inside the root (PyTorch's)."""
+    """Normalise each position over its last axis (or, given a tuple `dim`, PyTorch's
+    `normalized_shape`, over that many last axes): (x - mean)/√(var + eps)·weight + bias,
+    with the biased variance and eps inside the root (PyTorch's); weight and bias
+    have the normalised shape."""
 
     def __init__(self, dim, eps=1e-5):
         super().__init__()
-        self.dim, self.eps = dim, eps
-        self.weight = Parameter(np.ones(dim, dtype=np.float32))
-        self.bias = Parameter(np.zeros(dim, dtype=np.float32))
+        shape = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+        if not shape or not all(isinstance(n, (int, np.integer)) and n > 0 for n in shape):
+            raise ValueError(f"LayerNorm: dim must be a positive int or a tuple of them "
+                             f"(the normalised shape), got {dim!r}")
+        self.dim, self.normalized_shape, self.eps = dim, shape, eps
+        self.weight = Parameter(np.ones(shape, dtype=np.float32))
+        self.bias = Parameter(np.zeros(shape, dtype=np.float32))
 
     def forward(self, x):
-        if x.ndim == 0 or x.shape[-1] != self.dim:
-            raise ValueError(f"{_where(self)}: input of shape {x.shape} should end in dim = {self.dim}")
-        return F.layer_norm(x, self.dim, self.weight, self.bias, self.eps)
+        x = F._tensor(x, self.weight)
+        shape = self.normalized_shape
+        if x.shape[max(x.ndim - len(shape), 0):] != shape:
+            raise ValueError(f"{_where(self)}: input of shape {x.shape} should end in "
+                             + (f"dim = {shape[0]}" if len(shape) == 1 else f"{shape}"))
+        return F.layer_norm(x, shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
         return f"{self.dim}, eps={self.eps}"
@@ -117,6 +129,7 @@ class BatchNorm1d(Module):
         self.num_batches_tracked = np.array(0, dtype=np.int64)
 
     def forward(self, x):
+        x = F._tensor(x, self.weight)
         if x.ndim not in (2, 3) or x.shape[1] != self.dim:
             raise ValueError(f"{_where(self)}: input of shape {x.shape} should be (N, {self.dim}) "
                              f"or (N, {self.dim}, L)")
@@ -148,7 +161,7 @@ class BatchNorm1d(Module):
 
 class ReLU(Module):
     def forward(self, x):
-        return x.relu()
+        return F._tensor(x).relu()
 
 
 class GELU(Module):
@@ -157,12 +170,25 @@ class GELU(Module):
         self.approximate = approximate
 
     def forward(self, x):
-        return x.gelu(self.approximate)
+        return F._tensor(x).gelu(self.approximate)
+
+    def extra_repr(self):
+        return f"approximate={self.approximate!r}" if self.approximate != "none" else ""
 
 
 class SiLU(Module):
     def forward(self, x):
-        return x.silu()
+        return F._tensor(x).silu()
+
+
+class Tanh(Module):
+    def forward(self, x):
+        return F._tensor(x).tanh()
+
+
+class Sigmoid(Module):
+    def forward(self, x):
+        return F._tensor(x).sigmoid()
 
 
 class FeedForward(Module):

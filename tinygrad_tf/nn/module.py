@@ -18,12 +18,17 @@ inside `engine.module_scope(module._path)`, so every op made there records the s
 path (`op.module`), for graphs and traces.
 """
 import functools
+from collections import namedtuple
 
 import numpy as np
 
 from ..engine import module_scope
 from ..tensor import Tensor
 from .functional import _array
+
+IncompatibleKeys = namedtuple("IncompatibleKeys", "missing_keys unexpected_keys")
+IncompatibleKeys.__doc__ = """What `load_state_dict` returns, as PyTorch: the model's names the
+dict lacked, and the dict's names the model does not have (both empty when strict)."""
 
 
 def _dotted(path, name):
@@ -119,6 +124,34 @@ class Module:
     def eval(self):
         return self.train(False)
 
+    def apply(self, fn):
+        """Call `fn(module)` on every submodule, then on this one (PyTorch's order, e.g.
+        for custom initialisation); returns this module."""
+        for _, module in reversed(self.named_modules()):
+            fn(module)
+        return self
+
+    def requires_grad_(self, requires_grad=True):
+        """Switch gradients on or off for every parameter (False freezes them: backward
+        leaves their .grad alone and optimizers skip them); returns this module."""
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def to(self, dtype):
+        """PyTorch's `module.to(...)`: a float dtype casts as `astype`; "cpu" is where
+        everything already is (NumPy), so it changes nothing. Returns this module."""
+        if isinstance(dtype, str) and dtype == "cpu":
+            return self
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"to: expected a float dtype (np.float32, np.float64) or 'cpu', "
+                            f"got {dtype!r}; tinygrad_tf runs on NumPy, on the CPU") from None
+        if not np.issubdtype(dtype, np.floating):
+            raise TypeError(f"to: parameters must stay floating point, not {dtype}")
+        return self.astype(dtype)
+
     def astype(self, dtype):
         """Cast every parameter and float buffer in place (e.g. to float64 for
         gradcheck); gradients are dropped. Returns the module."""
@@ -141,16 +174,24 @@ class Module:
     def load_state_dict(self, state_dict, strict=True):
         """Copy arrays into the parameters and buffers of the same names (each keeps
         its dtype). A wrongly shaped entry is an error; with `strict`, so are missing
-        and unexpected names. Nothing is changed unless every check passes."""
+        and unexpected names. Nothing is changed unless every check passes. Returns
+        `(missing_keys, unexpected_keys)` (a named tuple, as PyTorch)."""
+        if isinstance(state_dict, (str, bytes)) or hasattr(state_dict, "__fspath__"):
+            raise TypeError(f"load_state_dict takes a dict of arrays, not the file name "
+                            f"{str(state_dict)!r}: read the file first, "
+                            f"model.load_state_dict(tg.load({str(state_dict)!r}))")
+        if not hasattr(state_dict, "items"):
+            raise TypeError(f"load_state_dict takes a dict of arrays (name → array), "
+                            f"not {type(state_dict).__name__}")
         params = dict(self.named_parameters())
         buffers = {name: (module, k) for name, module, k in self._named_buffers()}
         current = {name: p.data for name, p in params.items()}
         current.update({name: getattr(module, k) for name, (module, k) in buffers.items()})
         arrays = {name: _array(v) for name, v in state_dict.items()}
         problems = []
+        missing = [n for n in current if n not in arrays]
+        unexpected = [n for n in arrays if n not in current]
         if strict:
-            missing = [n for n in current if n not in arrays]
-            unexpected = [n for n in arrays if n not in current]
             if missing:
                 problems.append(f"missing keys: {', '.join(missing)}")
             if unexpected:
@@ -167,6 +208,7 @@ class Module:
             elif name in buffers:
                 module, k = buffers[name]
                 setattr(module, k, array.astype(current[name].dtype))
+        return IncompatibleKeys(missing, unexpected)
 
     def __repr__(self):
         lines = [f"  ({k}): " + repr(m).replace("\n", "\n  ") for k, m in self.children()]
@@ -246,3 +288,59 @@ class Sequential(ModuleList):
         for module in self:
             x = module(x)
         return x
+
+
+class ModuleDict(Module):
+    """Submodules by name, in insertion order, as a dict: `d["encoder"]`, `d[k] = m`,
+    `del d[k]`, `in`, `len`, iteration over the keys, `keys() values() items()
+    update()`. Each is named by its key (`heads.sentiment.weight`); it has no forward
+    of its own. Keys are strings without dots that are not already attributes."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __setitem__(self, key, module):
+        if not isinstance(key, str) or not key or "." in key:
+            raise KeyError(f"ModuleDict: a key must be a non-empty string without dots, got {key!r}")
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleDict: {key!r} must be a Module, not {type(module).__name__}")
+        if key not in vars(self) and hasattr(self, key):
+            raise KeyError(f"ModuleDict: key {key!r} is already an attribute (a method or "
+                           f"setting) of ModuleDict; choose another name")
+        setattr(self, key, module)
+
+    def __getitem__(self, key):
+        if key not in self:
+            raise KeyError(f"ModuleDict has no module {key!r}; keys: {list(self.keys())}")
+        return vars(self)[key]
+
+    def __delitem__(self, key):
+        module = self[key]
+        if _owner(module) is self:
+            module._owner = None
+        delattr(self, key)
+
+    def __contains__(self, key):
+        return isinstance(vars(self).get(key), Module)
+
+    def __len__(self):
+        return len(self.children())
+
+    def __iter__(self):
+        return iter(self.keys())
+
+    def keys(self):
+        return [k for k, _ in self.children()]
+
+    def values(self):
+        return [m for _, m in self.children()]
+
+    def items(self):
+        return self.children()
+
+    def update(self, modules):
+        """Add (or replace) modules from a dict or (key, module) pairs."""
+        for key, module in (modules.items() if hasattr(modules, "items") else modules):
+            self[key] = module

@@ -46,6 +46,7 @@ class EncoderBlock(_Block):
         self.dropout = Dropout(dropout)
 
     def forward(self, x, mask=None, causal=False):
+        x = F._tensor(x, self.norm1.weight)                  # a NumPy array: a constant input
         if self.norm_first:
             x = residual(x, self._sa_block(self.norm1(x), mask, causal))
             x = residual(x, self._ff_block(self.norm2(x)))
@@ -82,6 +83,7 @@ class DecoderBlock(_Block):
         self.dropout = Dropout(dropout)
 
     def forward(self, x, memory, mask=None, memory_mask=None):
+        x = F._tensor(x, self.norm1.weight)                  # a NumPy array: a constant input
         if self.norm_first:
             x = residual(x, self._sa_block(self.norm1(x), mask, causal=True))
             x = residual(x, self._ca_block(self.norm2(x), memory, memory_mask))
