@@ -370,3 +370,210 @@ def test_dim_and_keepdim_are_aliases():
     np.testing.assert_allclose(x.softmax(dim=0).data, xt.softmax(dim=0).detach().numpy())
     assert tg.cat([x, x], dim=1).shape == (2, 6) and tg.stack([x, x], dim=1).shape == (2, 2, 3)
     assert x.var(dim=1, correction=1).shape == (2,)
+
+
+# ------------------------------------------------- ops against PyTorch, both dtypes
+
+def away_from_ties(a):
+    return a + np.arange(a.size).reshape(a.shape) * 0.1
+
+
+def positive(a):
+    return np.abs(a) + 0.3
+
+
+IDX = np.array([[0, 2, 2], [1, 0, 1]])
+F = torch.nn.functional
+# name: (tinygrad_tf fn, PyTorch fn, input shapes, input transform)
+OPS = {
+    "unsqueeze": (lambda a: a.unsqueeze(1), lambda a: a.unsqueeze(1), [(2, 3)], None),
+    "unsqueeze(-1)": (lambda a: a.unsqueeze(-1), lambda a: a.unsqueeze(-1), [(2, 3)], None),
+    "squeeze": (lambda a: a.squeeze(), lambda a: a.squeeze(), [(2, 1, 3, 1)], None),
+    "squeeze(dim)": (lambda a: a.squeeze(1), lambda a: a.squeeze(1), [(2, 1, 3)], None),
+    "squeeze(non-1 dim)": (lambda a: a.squeeze(0), lambda a: a.squeeze(0), [(2, 3)], None),
+    "flatten": (lambda a: a.flatten(), lambda a: a.flatten(), [(2, 3, 4)], None),
+    "flatten(1)": (lambda a: a.flatten(1), lambda a: a.flatten(1), [(2, 3, 4)], None),
+    "unflatten": (lambda a: a.unflatten(1, (2, 2)), lambda a: a.unflatten(1, (2, 2)), [(3, 4)], None),
+    "view": (lambda a: a.view(4, -1), lambda a: a.view(4, -1), [(2, 3, 4)], None),
+    "expand": (lambda a: a.expand(2, 3, 4), lambda a: a.expand(2, 3, 4), [(3, 1)], None),
+    "expand(-1)": (lambda a: a.expand(-1, 4), lambda a: a.expand(-1, 4), [(3, 1)], None),
+    "clone": (lambda a: a.clone() * a, lambda a: a.clone() * a, [(2, 3)], None),
+    "contiguous": (lambda a: a.T.contiguous(), lambda a: a.T.contiguous(), [(2, 3)], None),
+    ".T": (lambda a: a.T, lambda a: a.permute(2, 1, 0), [(2, 3, 4)], None),
+    "tril": (lambda a: a.tril(), lambda a: a.tril(), [(2, 4, 4)], None),
+    "tril(-1)": (lambda a: tg.tril(a, -1), lambda a: torch.tril(a, -1), [(3, 5)], None),
+    "triu(1)": (lambda a: a.triu(1), lambda a: a.triu(1), [(5, 3)], None),
+    "triu": (lambda a: tg.triu(a), lambda a: torch.triu(a), [(4, 4)], None),
+    "flip": (lambda a: a.flip(0), lambda a: a.flip(0), [(2, 3)], None),
+    "flip(0, -1)": (lambda a: a.flip((0, -1)), lambda a: a.flip((0, -1)), [(2, 3, 4)], None),
+    "min": (lambda a: a.min(), lambda a: a.amin(), [(3, 4)], away_from_ties),
+    "min(axis)": (lambda a: a.min(axis=1), lambda a: a.amin(dim=1), [(3, 4)], away_from_ties),
+    "min(ties)": (lambda a: a.min(axis=0), lambda a: a.amin(dim=0), [(3, 4)], np.round),
+    "std": (lambda a: a.std(), lambda a: a.std(), [(3, 4)], None),
+    "std(dim, keepdim)": (lambda a: a.std(dim=1, keepdim=True), lambda a: a.std(dim=1, keepdim=True),
+                          [(3, 4)], None),
+    "std(correction=0)": (lambda a: a.std(0, correction=0), lambda a: a.std(0, correction=0),
+                          [(3, 4)], None),
+    "logsumexp": (lambda a: a.logsumexp(axis=-1), lambda a: a.logsumexp(dim=-1), [(3, 4)], None),
+    "logsumexp(all)": (lambda a: a.logsumexp(axis=(0, 1)), lambda a: a.logsumexp(dim=(0, 1)),
+                       [(3, 4)], None),
+    "logsumexp(big)": (lambda a: (a * 1e4).logsumexp(axis=0, keepdims=True),
+                       lambda a: (a * 1e4).logsumexp(dim=0, keepdim=True), [(3, 4)], None),
+    "clamp": (lambda a: a.clamp(-0.5, 0.5), lambda a: a.clamp(-0.5, 0.5), [(3, 4)], None),
+    "clamp(min)": (lambda a: a.clamp(min=0.1), lambda a: a.clamp(min=0.1), [(3, 4)], None),
+    "clip(max)": (lambda a: a.clip(max=0.1), lambda a: a.clip(max=0.1), [(3, 4)], None),
+    "clamp(at the bound)": (lambda a: a.clamp(0.0, 1.0), lambda a: a.clamp(0.0, 1.0), [(3, 4)], np.round),
+    "sign": (lambda a: a.sign() * a, lambda a: a.sign() * a, [(3, 4)], None),
+    "rsqrt": (lambda a: a.rsqrt(), lambda a: a.rsqrt(), [(3, 4)], positive),
+    "sin": (lambda a: a.sin(), lambda a: a.sin(), [(3, 4)], None),
+    "cos": (lambda a: a.cos(), lambda a: a.cos(), [(3, 4)], None),
+    "erf": (lambda a: a.erf(), lambda a: a.erf(), [(3, 4)], None),
+    "leaky_relu": (lambda a: a.leaky_relu(), F.leaky_relu, [(3, 4)], None),
+    "leaky_relu(0.2, at 0)": (lambda a: a.leaky_relu(0.2), lambda a: F.leaky_relu(a, 0.2), [(3, 4)],
+                              np.round),
+    "softplus": (lambda a: a.softplus(), F.softplus, [(3, 4)], lambda a: a * 10),
+    "softplus(beta=2)": (lambda a: a.softplus(beta=2.0), lambda a: F.softplus(a, beta=2.0), [(3, 4)],
+                         lambda a: a * 10),
+    "cumsum": (lambda a: a.cumsum(0), lambda a: a.cumsum(0), [(3, 4)], None),
+    "cumsum(dim=-1)": (lambda a: a.cumsum(dim=-1), lambda a: a.cumsum(dim=-1), [(2, 3, 4)], None),
+    "prod": (lambda a: a.prod(), lambda a: a.prod(), [(2, 3)], None),
+    "prod(axis)": (lambda a: a.prod(axis=1), lambda a: a.prod(dim=1), [(3, 4)], None),
+    "prod(zeros)": (lambda a: a.prod(axis=1, keepdims=True), lambda a: a.prod(dim=1, keepdim=True),
+                    [(3, 4)], lambda a: np.where(np.abs(a) < 0.6, 0.0, a)),
+    "gather": (lambda a: a.gather(1, IDX), lambda a: a.gather(1, torch.from_numpy(IDX)), [(2, 3)], None),
+    "gather(0, smaller)": (lambda a: a.gather(0, IDX[:, :2]),
+                           lambda a: a.gather(0, torch.from_numpy(IDX[:, :2])), [(3, 4)], None),
+    "add": (lambda a, b: a.add(b), lambda a, b: a.add(b), [(2, 3), (3,)], None),
+    "sub": (lambda a, b: a.sub(b), lambda a, b: a.sub(b), [(2, 3), (3,)], None),
+    "mul": (lambda a, b: a.mul(b), lambda a, b: a.mul(b), [(2, 3), (3,)], None),
+    "div": (lambda a, b: a.div(b), lambda a, b: a.div(b), [(2, 3), (3,)], positive),
+    "neg": (lambda a: a.neg(), lambda a: a.neg(), [(2, 3)], None),
+    "pow": (lambda a, b: a.pow(b), lambda a, b: a.pow(b), [(2, 3), (3,)], positive),
+    "pow(number)": (lambda a: a.pow(3), lambda a: a.pow(3), [(2, 3)], None),
+    "rpow": (lambda a: 2.0 ** a, lambda a: 2.0 ** a, [(2, 3)], None),
+    "maximum": (lambda a, b: tg.maximum(a, b), torch.maximum, [(2, 3), (3,)], None),
+    "maximum(ties)": (lambda a, b: a.maximum(b), torch.maximum, [(2, 3), (3,)], np.round),
+    "minimum": (lambda a, b: tg.minimum(a, b), torch.minimum, [(2, 3), (2, 1)], None),
+    "minimum(ties)": (lambda a, b: a.minimum(b), torch.minimum, [(2, 3), (3,)], np.round),
+    "outer": (tg.outer, torch.outer, [(3,), (4,)], None),
+    "dot": (tg.dot, torch.dot, [(4,), (4,)], None),
+    "einsum attention scores": (lambda q, k: tg.einsum("bhqd,bhkd->bhqk", q, k),
+                                lambda q, k: torch.einsum("bhqd,bhkd->bhqk", q, k),
+                                [(2, 2, 3, 4), (2, 2, 5, 4)], None),
+    "einsum attention values": (lambda w, v: tg.einsum("bhqk,bhkd->bhqd", w, v),
+                                lambda w, v: torch.einsum("bhqk,bhkd->bhqd", w, v),
+                                [(2, 2, 3, 5), (2, 2, 5, 4)], None),
+    "einsum matmul (implicit)": (lambda a, b: tg.einsum("ij,jk", a, b),
+                                 lambda a, b: torch.einsum("ij,jk", a, b), [(2, 3), (3, 4)], None),
+    "einsum batched (...)": (lambda a, b: tg.einsum("...ij,jk->...ik", a, b),
+                             lambda a, b: torch.einsum("...ij,jk->...ik", a, b), [(2, 2, 3), (3, 4)], None),
+    "einsum trace-free sum": (lambda a: tg.einsum("ij->j", a), lambda a: torch.einsum("ij->j", a),
+                              [(3, 4)], None),
+    "einsum outer": (lambda a, b: tg.einsum("i,j->ij", a, b), lambda a, b: torch.einsum("i,j->ij", a, b),
+                     [(3,), (4,)], None),
+    "einsum transpose": (lambda a: tg.einsum("bij->bji", a), lambda a: torch.einsum("bij->bji", a),
+                         [(2, 3, 4)], None),
+    "var(correction=1)": (lambda a: a.var(dim=0, correction=1), lambda a: a.var(dim=0, correction=1),
+                          [(3, 4)], None),
+    "getitem mixed": (lambda a: a[1, :, [0, 2, 2]], lambda a: a[1, :, [0, 2, 2]], [(2, 3, 4)], None),
+    "masked_fill(tril == 0)": (lambda a: a.masked_fill(tg.tril(tg.ones(4, 4)) == 0, float("-inf"))
+                               .softmax(-1),
+                               lambda a: a.masked_fill(torch.tril(torch.ones(4, 4)) == 0, float("-inf"))
+                               .softmax(-1), [(2, 4, 4)], None),
+}
+
+
+def _inputs(shapes, transform, seed=0):
+    rng = np.random.default_rng(seed)
+    arrays = [rng.standard_normal(s) * (2 if transform is np.round else 1) for s in shapes]
+    return [transform(a) if transform is not None else a for a in arrays]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", OPS)
+def test_op_matches_pytorch_values_and_gradients(name, dtype):
+    tg_fn, torch_fn, shapes, transform = OPS[name]
+    arrays = _inputs(shapes, transform)
+    xs = [tg.Tensor(a, dtype=dtype, requires_grad=True) for a in arrays]
+    ts = [torch.tensor(a, dtype=DTYPES[dtype], requires_grad=True) for a in arrays]
+    out, ref = tg_fn(*xs), torch_fn(*ts)
+    assert out.dtype == dtype and out.shape == tuple(ref.shape)
+    rtol, atol = (1e-10, 1e-12) if dtype == np.float64 else (2e-5, 1e-6)
+    np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=rtol, atol=atol)
+    upstream = np.random.default_rng(1).standard_normal(out.shape)
+    out.backward(upstream.astype(dtype))
+    ref.backward(torch.tensor(upstream, dtype=DTYPES[dtype]))
+    for x, t in zip(xs, ts):
+        assert x.grad.dtype == dtype
+        np.testing.assert_allclose(x.grad, t.grad.numpy(), rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("name", [n for n in OPS if "ties" not in n and "at " not in n
+                                  and "zeros" not in n and "masked" not in n])
+def test_op_gradcheck_float64(name):
+    tg_fn, _, shapes, transform = OPS[name]
+    xs = [f64(a) for a in _inputs(shapes, transform, seed=2)]
+    assert tg.gradcheck(tg_fn, xs)
+
+
+# ------------------------------------------------------------- edge cases
+
+def test_tensor_powers_at_the_edges_are_pytorchs():
+    for base, exponent in [([-2.0, 0.0, np.inf, 0.0, -8.0], [2.0, 0.0, 0.0, 2.0, 3.0]),
+                           ([0.0, 0.0, -2.0, 2.0], [0.5, -1.0, 0.5, 3.0])]:
+        a, b, at, bt = f64(base), f64(exponent), t64(base), t64(exponent)
+        out, ref = a ** b, at ** bt
+        np.testing.assert_array_equal(out.data, ref.detach().numpy())
+        out.sum().backward()
+        ref.sum().backward()
+        np.testing.assert_array_equal(a.grad, at.grad.numpy())
+        np.testing.assert_array_equal(b.grad, bt.grad.numpy())
+    x, xt = f64([0.0, 2.0]), t64([0.0, 2.0])
+    (x ** 0).sum().backward()
+    (xt ** 0).sum().backward()
+    np.testing.assert_array_equal(x.grad, xt.grad.numpy())         # 0, not NaN
+    assert (tg.arange(4) ** 2).dtype == np.int64
+
+
+def test_var_with_correction_at_least_n_is_inf_or_nan_without_exception():
+    for data, correction in [([1.0, 2.0], 2), ([1.0, 2.0, 4.0], 5), ([3.0], 1), ([2.0, 2.0], 2)]:
+        x, xt = f64(data), t64(data)
+        v, vt = x.var(correction=correction), xt.var(correction=correction)
+        np.testing.assert_array_equal(v.data, vt.detach().numpy())
+        v.backward()
+        assert not np.isfinite(x.grad).any()
+    assert np.isnan(f64(3.0).var(correction=1).data) and np.isnan(f64(3.0).std().data)
+
+
+@pytest.mark.parametrize("shapes", [((0, 3), (3, 2)), ((2, 0), (0, 3)), ((2, 3), (3, 0)), ((0,), (0,)),
+                                    ((2, 0, 3), (3, 4))])
+def test_zero_size_matmul_has_a_backward(shapes):
+    arrays = [np.zeros(s) for s in shapes]
+    xs, ts = [f64(a) for a in arrays], [t64(a) for a in arrays]
+    out, ref = xs[0] @ xs[1], ts[0] @ ts[1]
+    assert out.shape == tuple(ref.shape)
+    out.sum().backward()
+    ref.sum().backward()
+    for x, t in zip(xs, ts):
+        np.testing.assert_array_equal(x.grad, t.grad.numpy())
+    lin = nn.Linear(3, 2)
+    lin(tg.zeros(0, 3)).sum().backward()
+    np.testing.assert_array_equal(lin.weight.grad, np.zeros((2, 3)))
+
+
+def test_logsumexp_of_infinities_and_einsum_errors():
+    x = tg.tensor([[-np.inf, -np.inf], [np.inf, 0.0]])
+    ref = torch.tensor([[-np.inf, -np.inf], [np.inf, 0.0]]).logsumexp(-1)
+    np.testing.assert_array_equal(x.logsumexp(-1).data, ref.numpy())
+    with pytest.raises(ValueError, match="operand"):
+        tg.einsum("ij,jk->ik", tg.ones(2, 3))
+    with pytest.raises(ValueError, match="one letter per axis"):
+        tg.einsum("ii->i", tg.ones(2, 2))
+    with pytest.raises(ValueError, match="gather"):
+        tg.ones(2, 3).gather(1, np.array([0, 1]))
+    with pytest.raises(IndexError, match="out of range"):
+        tg.ones(2, 3).gather(1, np.array([[0, 3]]))
+    with pytest.raises(ValueError, match="expand"):
+        tg.ones(2, 3).expand(4, 3)
+    with pytest.raises(ValueError, match="clamp"):
+        tg.ones(2).clamp()

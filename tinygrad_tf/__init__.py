@@ -13,6 +13,7 @@ from .tensor import (
     arange,
     cat,
     dot,
+    einsum,
     full,
     manual_seed,
     maximum,
@@ -37,7 +38,7 @@ from .trace import trace
 __all__ = [
     "Value", "Tensor", "tensor", "zeros", "ones", "randn", "arange", "cat", "stack", "where",
     "zeros_like", "ones_like", "full", "rand", "randint", "manual_seed", "tril", "triu",
-    "maximum", "minimum", "outer", "dot",
+    "maximum", "minimum", "outer", "dot", "einsum",
     "residual", "no_grad", "detect_anomaly", "NonFiniteError",
     "gradcheck", "numerical_grad", "GradcheckError", "trace", "viz",
     "nn", "optim", "save", "load", "CheckpointError",

@@ -17,12 +17,14 @@ fast normal CDF GELU uses live in `fused.py`, beside their plain formulas.
 import math
 
 import numpy as np
+from scipy.special import erf
 
 from .engine import Op
 from .fused import normal_cdf
 
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 
 # ---------------------------------------------------------------- arithmetic
@@ -95,17 +97,27 @@ class Div(Op):
 
 
 class Pow(Op):
-    """a ** p for a constant number p."""
-    __slots__ = ("p",)
+    """aᵇ elementwise, b a tensor or a constant. At the edges as PyTorch: 0⁰ = inf⁰ = 1,
+    no gradient to a where b = 0, none to b where a = 0 and b ≥ 0."""
+    __slots__ = ()
     name = "pow"
 
-    def forward(self, a, p):
-        self.saved, self.p = (a,), p
-        return a ** p
+    def forward(self, a, b):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            y = np.power(a, b)
+        self.saved = (a, b, y)
+        return y
 
     def backward(self, g):
-        (a,), p = self.saved, self.p
-        return (g * p * a ** (p - 1),)     # d(aᵖ)/da = p·aᵖ⁻¹
+        """∂L/∂a = g·b·aᵇ⁻¹ (0 where b = 0),  ∂L/∂b = g·aᵇ·log a (0 where a = 0, b ≥ 0)"""
+        a, b, y = self.saved
+        ga = gb = None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.needs[0]:
+                ga = np.where(b == 0, 0, g * b * np.power(a, b - 1)).astype(g.dtype, copy=False)
+            if self.needs[1]:
+                gb = np.where((a == 0) & (b >= 0), 0, g * y * np.log(a)).astype(g.dtype, copy=False)
+        return ga, gb
 
 
 class MatMul(Op):
@@ -129,7 +141,8 @@ class MatMul(Op):
             gb = None
         elif b.ndim == 2:                  # a weight shared by every row of a batch:
             k, m = b.shape                 # one GEMM over all rows, not a batch summed after
-            gb = a.reshape(-1, k).T @ g.reshape(-1, m)
+            rows = math.prod(a.shape[:-1])     # (not -1: a zero-size a has no rows to infer)
+            gb = a.reshape(rows, k).T @ g.reshape(rows, m)
         else:
             gb = np.swapaxes(a, -1, -2) @ g                           # dL/dB = Aᵀ G
         a0, b0 = self.saved
@@ -348,20 +361,23 @@ class Max(Op):
 
 
 class Var(Op):
-    """Σ(a - mean)² / (n - correction); correction=0 is LayerNorm's biased variance."""
+    """Σ(a - mean)² / (n - correction); correction=0 is LayerNorm's biased variance.
+    With correction ≥ n the divisor is 0 (as PyTorch): inf, or NaN for no spread."""
     __slots__ = ("axis", "keepdims", "n")
     name = "var"
 
     def forward(self, a, axis=None, keepdims=False, correction=0):
         centred = a - np.mean(a, axis=axis, keepdims=True)
-        self.n = _count(a.shape, axis) - correction
+        self.n = max(_count(a.shape, axis) - correction, 0)
         self.saved, self.axis, self.keepdims = (centred,), axis, keepdims
-        return np.sum(centred * centred, axis=axis, keepdims=keepdims) / self.n
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.sum(centred * centred, axis=axis, keepdims=keepdims) / np.asarray(self.n, a.dtype)
 
     def backward(self, g):                 # dvar/da_i = 2(a_i - mean)/(n - correction)
         centred = self.saved[0]
         g = _expand(g, centred.shape, self.axis, self.keepdims)
-        return (g * centred * (2.0 / self.n),)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (g * centred * (2.0 / np.asarray(self.n, centred.dtype)),)
 
 
 # --------------------------------------------------------------------- shape
@@ -496,3 +512,176 @@ class LogSoftmax(Op):
     def backward(self, g):                 # dL/da = g - softmax(a) · Σ g
         y = self.saved[0]
         return (g - np.exp(y) * g.sum(axis=self.axis, keepdims=True),)
+
+
+# ------------------------------------------------------ more PyTorch primitives
+# The ops tutorials use that can't be composed exactly from the ones above.
+
+class Expand(Op):
+    """a broadcast to a larger shape (a view: nothing is copied)."""
+    __slots__ = ()
+    name = "expand"
+
+    def forward(self, a, shape):
+        return np.broadcast_to(a, shape)
+
+    def backward(self, g):
+        """∂L/∂a = Σ g over the broadcast axes (summed down by engine.unbroadcast)"""
+        return (g,)
+
+
+class Sign(Op):
+    __slots__ = ()
+    name = "sign"
+
+    def forward(self, a):
+        return np.sign(a)
+
+    def backward(self, g):
+        """∂L/∂a = 0 (sign is flat, as PyTorch's gradient)"""
+        return (np.zeros_like(g),)
+
+
+class Sin(Op):
+    __slots__ = ()
+    name = "sin"
+
+    def forward(self, a):
+        self.saved = (a,)
+        return np.sin(a)
+
+    def backward(self, g):
+        """∂L/∂a = g·cos a"""
+        return (g * np.cos(self.saved[0]),)
+
+
+class Cos(Op):
+    __slots__ = ()
+    name = "cos"
+
+    def forward(self, a):
+        self.saved = (a,)
+        return np.cos(a)
+
+    def backward(self, g):
+        """∂L/∂a = −g·sin a"""
+        return (-g * np.sin(self.saved[0]),)
+
+
+class Erf(Op):
+    __slots__ = ()
+    name = "erf"
+
+    def forward(self, a):
+        self.saved = (a,)
+        return erf(a).astype(a.dtype, copy=False)
+
+    def backward(self, g):
+        """∂L/∂a = g·(2/√π)·e^(−a²)"""
+        a = self.saved[0]
+        return (g * TWO_OVER_SQRT_PI * np.exp(-a * a),)
+
+
+class Softplus(Op):
+    """log(1 + e^(βa))/β, and a itself where βa > threshold (PyTorch's)."""
+    __slots__ = ("beta", "threshold")
+    name = "softplus"
+
+    def forward(self, a, beta=1.0, threshold=20.0):
+        self.saved, self.beta, self.threshold = (a,), beta, threshold
+        return np.where(a * beta > threshold, a, np.logaddexp(0, a * beta) / beta).astype(a.dtype, copy=False)
+
+    def backward(self, g):
+        """∂L/∂a = g·σ(βa) (g where βa > threshold)"""
+        ba = self.saved[0] * self.beta
+        return (np.where(ba > self.threshold, g, g * np.exp(-np.logaddexp(0, -ba))),)
+
+
+class Cumsum(Op):
+    __slots__ = ("axis",)
+    name = "cumsum"
+
+    def forward(self, a, axis):
+        self.axis = axis
+        return np.cumsum(a, axis=axis)
+
+    def backward(self, g):
+        """∂L/∂a_i = Σ_{j ≥ i} g_j (a cumulative sum from the end)"""
+        return (np.flip(np.cumsum(np.flip(g, self.axis), axis=self.axis), self.axis),)
+
+
+class Prod(Op):
+    """Π a over `axis` (a tuple, or None for all)."""
+    __slots__ = ("axis", "keepdims")
+    name = "prod"
+
+    def forward(self, a, axis=None, keepdims=False):
+        self.saved, self.axis, self.keepdims = (a,), axis, keepdims
+        return np.prod(a, axis=axis, keepdims=keepdims)
+
+    def backward(self, g):
+        """∂L/∂a_i = g·Π_{j ≠ i} a_j (the product of the others: exact when some a_j = 0)"""
+        a = self.saved[0]
+        axes = tuple(range(a.ndim)) if self.axis is None else self.axis
+        inner = tuple(range(a.ndim - len(axes), a.ndim))
+        moved = np.moveaxis(a, axes, inner)                 # the reduced axes last, then flat
+        flat = moved.reshape(moved.shape[:a.ndim - len(axes)] + (math.prod(a.shape[i] for i in axes),))
+        ones = np.ones(flat.shape[:-1] + (1,), dtype=a.dtype)
+        before = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+        after = np.flip(np.cumprod(np.flip(np.concatenate([flat[..., 1:], ones], axis=-1), -1), -1), -1)
+        others = np.moveaxis((before * after).reshape(moved.shape), inner, axes)
+        return (_expand(g, a.shape, self.axis, self.keepdims) * others,)
+
+
+def _gather_index(index, axis):
+    """The NumPy fancy index that reads out[p] = a[p with its `axis` coordinate replaced
+    by index[p]], for every position p of `index`."""
+    grid = list(np.indices(index.shape, sparse=True))
+    grid[axis] = index
+    return tuple(grid)
+
+
+class Gather(Op):
+    """out[..., i, ...] = a[..., index[..., i, ...], ...] along `axis` (PyTorch's gather)."""
+    __slots__ = ()
+    name = "gather"
+
+    def forward(self, a, axis, index):
+        where = _gather_index(index, axis)
+        self.saved = (a.shape, where)
+        return a[where]
+
+    def backward(self, g):
+        """∂L/∂a = g scattered back to where it was read (added up where read twice)"""
+        shape, where = self.saved
+        out = np.zeros(shape, dtype=g.dtype)
+        np.add.at(out, where, g)
+        return (out,)
+
+
+class Einsum(Op):
+    """np.einsum over explicit subscripts ("bhqd,bhkd->bhqk"), no letter repeated
+    within one operand (no diagonals)."""
+    __slots__ = ("inputs", "output")
+    name = "einsum"
+
+    def forward(self, *arrays, inputs, output):
+        self.inputs, self.output, self.saved = inputs, output, arrays
+        return np.einsum(f"{','.join(inputs)}->{output}", *arrays)
+
+    def backward(self, g):
+        """∂L/∂Aₖ = einsum(g, the other operands → Aₖ's subscripts), broadcast over letters
+        only Aₖ has"""
+        arrays, grads = self.saved, []
+        for k, (subs, a) in enumerate(zip(self.inputs, arrays)):
+            if not self.needs[k]:
+                grads.append(None)
+                continue
+            others = [(s, x) for i, (s, x) in enumerate(zip(self.inputs, arrays)) if i != k]
+            known = set(self.output).union(*[s for s, _ in others])
+            target = "".join(c for c in subs if c in known)
+            spec = ",".join([self.output] + [s for s, _ in others]) + "->" + target
+            grad = np.einsum(spec, g, *[x for _, x in others])
+            grad = np.expand_dims(grad, tuple(i for i, c in enumerate(subs) if c not in known))
+            grads.append(np.broadcast_to(grad, np.broadcast_shapes(grad.shape, a.shape)))
+        return tuple(grads)

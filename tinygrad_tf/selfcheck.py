@@ -23,7 +23,7 @@ from . import fused, ops
 from .engine import topological_order
 from .gradcheck import compare
 from .nn import functional as F
-from .tensor import Tensor, cat, residual, stack, where
+from .tensor import Tensor, cat, dot, einsum, maximum, minimum, outer, residual, stack, where
 from .trace import _table, trace
 
 Row = namedtuple("Row", "name shapes ops mode max_error ok message")
@@ -93,6 +93,7 @@ MASK = np.array([True, False, False, True, False])     # for inputs whose last a
 ATTENTION_MASK = np.ones((4, 5), dtype=bool)
 ATTENTION_MASK[1] = False                               # a query with no key: all-zero weights
 ATTENTION_MASK[2, 3:] = False
+GATHER = np.array([[0, 4, 4], [1, 0, 2], [3, 3, 1]])       # gather's index: a row read twice
 TARGETS = np.array([[0, 1, 4, 2], [3, 3, 0, 1], [2, 4, 1, 0]])
 
 
@@ -140,6 +141,33 @@ OPS = [
          lambda a: a.masked_fill(torch.from_numpy(MASK), -3.0)),
     case("astype f32 and back", lambda a: a.astype(np.float32).astype(np.float64),
          lambda a: a.float().double(), eps=1e-2),           # a float32 round trip is flat below 1e-7
+    case("sin",         lambda a: a.sin(),                    SAME),
+    case("cos",         lambda a: a.cos(),                    SAME),
+    case("erf",         lambda a: a.erf(),                    SAME),
+    case("rsqrt",       lambda a: a.rsqrt(),                  SAME, kind="positive"),
+    case("softplus",    lambda a: a.softplus(),               lambda a: TF.softplus(a)),
+    case("softplus(beta=2)", lambda a: a.softplus(beta=2.0),  lambda a: TF.softplus(a, beta=2.0)),
+    case("leaky_relu",  lambda a: a.leaky_relu(0.1),          lambda a: TF.leaky_relu(a, 0.1), kind="off0"),
+    case("sign (zero gradient)", lambda a: a.sign() * a,      SAME, kind="off0"),
+    case("clamp",       lambda a: a.clamp(-0.5, 0.7),         SAME),
+    case("min(axis=0)", lambda a: a.min(axis=0),              lambda a: a.amin(dim=0), kind="distinct"),
+    case("std(dim=-1)", lambda a: a.std(dim=-1),              SAME),
+    case("logsumexp(dim=-1)", lambda a: a.logsumexp(dim=-1),  SAME),
+    case("cumsum(dim=-1)", lambda a: a.cumsum(dim=-1),        SAME),
+    case("prod(dim=-1)", lambda a: a.prod(dim=-1),            SAME),
+    case("prod",        lambda a: a.prod(),                   SAME),
+    case("gather(dim=-1)", lambda a: a.gather(-1, GATHER[:a.shape[0]]),
+         lambda a: a.gather(-1, torch.from_numpy(GATHER[:a.shape[0]])), [[(3, 5)]]),
+    case("expand",      lambda a: a[..., :1].expand(*a.shape[:-1], 3), SAME),
+    case("unsqueeze(1)", lambda a: a.unsqueeze(1),            SAME),
+    case("squeeze",     lambda a: a.squeeze(),                SAME, [[(3, 1, 5)]]),
+    case("flatten(1)",  lambda a: a.flatten(1),               SAME, [[(2, 3, 5)]]),
+    case("unflatten",   lambda a: a.unflatten(-1, (1, 5)),    SAME),
+    case("view",        lambda a: a.view(-1, 5),              SAME),
+    case("clone",       lambda a: a.clone(),                  SAME),
+    case("flip(0)",     lambda a: a.flip(0),                  SAME),
+    case("tril",        lambda a: a.tril(),                   SAME),
+    case("triu(1)",     lambda a: a.triu(1),                  SAME),
     case("add",         lambda a, b: a + b,                   SAME, BINARY),
     case("sub",         lambda a, b: a - b,                   SAME, BINARY),
     case("mul",         lambda a, b: a * b,                   SAME, BINARY),
@@ -148,6 +176,17 @@ OPS = [
     case("residual",    lambda a, b: residual(a, b),          lambda a, b: a + b, BINARY),
     case("where",       lambda a, b: where(MASK, a, b),
          lambda a, b: torch.where(torch.from_numpy(MASK), a, b), BINARY),
+    case("maximum",     maximum,                              lambda a, b: torch.maximum(a, b), BINARY),
+    case("minimum",     minimum,                              lambda a, b: torch.minimum(a, b), BINARY),
+    case("outer",       outer,                                lambda a, b: torch.outer(a, b), [[(3,), (4,)]]),
+    case("dot",         dot,                                  lambda a, b: torch.dot(a, b), [[(4,), (4,)]]),
+    case("einsum bhqd,bhkd->bhqk", lambda q, k: einsum("bhqd,bhkd->bhqk", q, k),
+         lambda q, k: torch.einsum("bhqd,bhkd->bhqk", q, k), [[(2, 2, 3, 4), (2, 2, 5, 4)]]),
+    case("einsum bhqk,bhkd->bhqd", lambda w, v: einsum("bhqk,bhkd->bhqd", w, v),
+         lambda w, v: torch.einsum("bhqk,bhkd->bhqd", w, v), [[(2, 2, 3, 5), (2, 2, 5, 4)]]),
+    case("einsum ...ij,jk", lambda a, b: einsum("...ij,jk", a, b),
+         lambda a, b: torch.einsum("...ij,jk", a, b), [[(2, 3, 4), (4, 5)]]),
+    case("einsum ...ij->...j", lambda a: einsum("...ij->...j", a), lambda a: torch.einsum("...ij->...j", a)),
     case("matmul",      lambda a, b: a @ b,                   SAME, MATMUL),
     case("cat(axis=0)", lambda *t: cat(t, axis=0),            lambda *t: torch.cat(t, dim=0), THREE),
     case("cat(axis=1)", lambda *t: cat(t, axis=1),            lambda *t: torch.cat(t, dim=1),

@@ -218,15 +218,12 @@ class Tensor:
     def __neg__(self):
         return apply(ops.Neg, self)
 
-    def __pow__(self, p):
-        if isinstance(p, Tensor):      # aᵇ = exp(b·log a) when the exponent is a tensor
-            return (p * self.log()).exp()
-        if not isinstance(p, (int, float)):
-            raise TypeError(f"**: the exponent must be a number or a Tensor, not {type(p).__name__}")
-        return apply(ops.Pow, self, p=p)
+    def __pow__(self, exponent):
+        return apply(ops.Pow, *self._pair(exponent))
 
-    def __rpow__(self, base):          # bᵃ = exp(a·log b)
-        return (self * float(np.log(base))).exp()
+    def __rpow__(self, base):
+        a, b = self._pair(base)
+        return apply(ops.Pow, b, a)
 
     def add(self, other):
         return self + other
@@ -448,6 +445,22 @@ class Tensor:
             raise ValueError(f"gelu: approximate must be 'none' or 'tanh', not {approximate!r}")
         return apply(ops.Gelu, self, approximate=approximate)
 
+    def sign(self):
+        return apply(ops.Sign, self)
+
+    def sin(self):
+        return apply(ops.Sin, self)
+
+    def cos(self):
+        return apply(ops.Cos, self)
+
+    def erf(self):
+        return apply(ops.Erf, self)
+
+    def softplus(self, beta=1.0, threshold=20.0):
+        """log(1 + e^(βx))/β, and x where βx > threshold (PyTorch's)."""
+        return apply(ops.Softplus, self, beta=beta, threshold=threshold)
+
     def leaky_relu(self, negative_slope=0.01):
         return where(self > 0, self, self * negative_slope)
 
@@ -521,6 +534,19 @@ class Tensor:
     def argmin(self, axis=None, keepdims=False, dim=None, keepdim=None):
         return (-self.detach()).argmax(axis, keepdims, dim, keepdim)
 
+    def prod(self, axis=None, keepdims=False, dim=None, keepdim=None):
+        axis, keepdims = _torch_names(axis, keepdims, dim, keepdim)
+        return apply(ops.Prod, self, axis=self._axis(axis), keepdims=keepdims)
+
+    def cumsum(self, axis=None, dim=None):
+        """Running sums along `axis` (required, as PyTorch's `dim`)."""
+        axis, _ = _torch_names(axis, False, dim, None)
+        if axis is None:
+            raise TypeError("cumsum: give the axis (axis= or dim=)")
+        if self.data.ndim == 0:
+            return self.reshape(())
+        return apply(ops.Cumsum, self, axis=self._axis(axis)[0])
+
     def var(self, axis=None, keepdims=False, correction=0, dim=None, keepdim=None):
         """Σ(x - mean)² / (n - correction). The default correction=0 (NumPy's, and the
         biased variance of LayerNorm) is not PyTorch's 1: pass correction=1 for that."""
@@ -573,6 +599,33 @@ class Tensor:
     def unflatten(self, dim, sizes):
         dim = self._axis(dim)[0]
         return self.reshape(self.shape[:dim] + tuple(sizes) + self.shape[dim + 1:])
+
+    def expand(self, *sizes):
+        """Broadcast to `sizes` (-1 keeps an axis) without copying, as PyTorch."""
+        sizes = _shape(sizes)
+        lead = len(sizes) - self.data.ndim
+        if lead < 0:
+            raise ValueError(f"expand: {sizes} has fewer axes than the tensor's shape {self.shape}")
+        shape = tuple(self.shape[i - lead] if n == -1 and i >= lead else n for i, n in enumerate(sizes))
+        _check_broadcast("expand", self.shape, shape)
+        if np.broadcast_shapes(self.shape, shape) != shape:
+            raise ValueError(f"expand: can't expand shape {self.shape} to {sizes} (only axes of size 1 grow)")
+        return apply(ops.Expand, self, shape=shape)
+
+    def gather(self, dim, index):
+        """out[i][j] = self[index[i][j]][j] for dim=0 (and so on), as PyTorch's gather:
+        `index` has this tensor's number of axes and is no larger off `dim`."""
+        index = np.asarray(index.data if isinstance(index, Tensor) else index)
+        axis = self._axis(dim)[0] if self.data.ndim else 0
+        if index.dtype.kind not in "iu" or index.ndim != self.data.ndim or any(
+                i != axis and n > m for i, (n, m) in enumerate(zip(index.shape, self.shape))):
+            raise ValueError(f"gather: index of shape {index.shape} and dtype {index.dtype} doesn't fit "
+                             f"a tensor of shape {self.shape} along dim {dim} (it needs integers, the "
+                             "same number of axes, and no larger a size off that dim)")
+        n = self.shape[axis] if self.data.ndim else 1
+        if index.size and (index.min() < -n or index.max() >= n):
+            raise IndexError(f"gather: index out of range for size {n} along dim {dim}")
+        return apply(ops.Gather, self, axis=axis, index=index % max(n, 1))
 
     def clone(self):
         """A copy on the graph (the gradient passes unchanged)."""
@@ -969,6 +1022,34 @@ def dot(a, b):
     if a.ndim != 1 or b.ndim != 1:
         raise ValueError(f"dot: needs two 1-D tensors, got shapes {a.shape} and {b.shape}")
     return a @ b
+
+
+def einsum(subscripts, *operands):
+    """Einstein summation, as np.einsum / torch.einsum: "bhqd,bhkd->bhqk" multiplies
+    along the letters shared and sums the letters not in the output ("ij,jk" without
+    "->" keeps the letters that appear once, in order). `...` stands for leading axes."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = operands[0]
+    operands = _common_dtype("einsum", operands)
+    lhs, arrow, output = subscripts.replace(" ", "").partition("->")
+    inputs = lhs.split(",")
+    if len(inputs) != len(operands):
+        raise ValueError(f"einsum: {subscripts!r} names {len(inputs)} operands, got {len(operands)}")
+    if "..." in subscripts:                    # the ellipsis axes become letters of their own
+        n = max(t.ndim - len(s.replace("...", "")) for s, t in zip(inputs, operands) if "..." in s)
+        spare = "".join(c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in subscripts)[:n]
+        inputs = [s.replace("...", spare[n - (t.ndim - len(s) + 3):]) for s, t in zip(inputs, operands)]
+        output = output.replace("...", spare) if arrow else spare + output
+    if not arrow:
+        letters = "".join(inputs)
+        output += "".join(sorted(c for c in set(letters) if letters.count(c) == 1 and c not in output))
+    for s, t in zip(inputs, operands):
+        if len(s) != t.ndim or len(set(s)) != len(s) or not s.isalpha() and s:
+            raise ValueError(f"einsum: subscripts {s!r} don't fit an operand of shape {t.shape} "
+                             "(one letter per axis, none repeated)")
+    if len(set(output)) != len(output) or not set(output) <= set("".join(inputs)):
+        raise ValueError(f"einsum: output subscripts {output!r} must be distinct letters of the inputs")
+    return apply(ops.Einsum, *operands, inputs=tuple(inputs), output=output)
 
 
 def residual(skip, branch):
