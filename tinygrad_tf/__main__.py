@@ -1,10 +1,49 @@
-"""Command line: `python -m tinygrad_tf [demo | graph | explore | gradcheck | residuals]`."""
+"""Command line: `python -m tinygrad_tf [demo | graph | explore | gradcheck | residuals]`
+(no command: the demo). `python -m tinygrad_tf COMMAND --help` explains each one."""
 import argparse
+import os
 import sys
 
 
+def positive_int(text):
+    """An argparse type: a whole number of at least 1 (`--steps -5` is refused)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {n}")
+    return n
+
+
+def output_problem(path, graph=True):
+    """Why `path` cannot be written (None if it can): its folder is missing, the path is
+    a folder, or (for a `graph`) its extension names no format Graphviz writes."""
+    from .viz import FORMATS, format_of
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        return f"{path!r} is a directory; give a file name such as {os.path.join(path, 'block.svg')!r}"
+    if not os.path.isdir(folder):
+        return f"cannot write {path!r}: the folder {folder!r} does not exist"
+    if graph and format_of(path) not in FORMATS:
+        return (f"cannot tell the format of {path!r}: end it in .svg, .png, .pdf, .jpg, .dot or "
+                f"another extension Graphviz writes")
+    return None
+
+
+def out_dir_problem(path):
+    """Why `path` cannot be the demo's output folder (None if it can, after making it)."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        return f"--out {path!r} is a file, not a folder"
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as e:
+        return f"--out {path!r}: cannot make that folder ({e.strerror})"
+    return None
+
+
 def demo(args):
-    """The chain rule on a number and on arrays, then a Transformer learns to reverse digits."""
+    """The chain rule on a number and on arrays, then a Transformer trained end to end."""
     from .demo import main as run_demo
     return run_demo(args)
 
@@ -20,8 +59,9 @@ def _traced_block(args):
     nn.manual_seed(0)
     block_class = nn.DecoderBlock if args.block == "decoder" else nn.EncoderBlock
     block = block_class(16, 2, 32, activation=args.activation, norm_first=args.norm_first)
-    x = tg.randn(2, 4, 16, seed=0, requires_grad=True)
-    out = block(x, tg.randn(2, 5, 16, seed=1)) if args.block == "decoder" else block(x)
+    x, memory = tg.randn(2, 4, 16, seed=0, requires_grad=True), tg.randn(2, 5, 16, seed=1)
+    x.name, memory.name = "x", "memory"
+    out = block(x, memory) if args.block == "decoder" else block(x)
     loss = (out * tg.Tensor(np.random.default_rng(2).standard_normal(out.shape))).sum()
     with tg.trace() as tr:
         loss.backward()
@@ -30,16 +70,21 @@ def _traced_block(args):
 
 def graph(args):
     """Draw one block's graph after one traced backward; the format from the file's extension."""
+    import graphviz
+
     from tinygrad_tf import viz
 
     loss, tr = _traced_block(args)
     try:
         viz.save(viz.draw_graph(loss, trace=tr, depth=args.depth), args.output)
-    except (viz.GraphvizNotFound, ValueError) as e:
+    except graphviz.CalledProcessError as e:            # dot could not write that format
+        print(f"graph: Graphviz failed: {(e.stderr or b'').decode().strip() or e}", file=sys.stderr)
+        return 1
+    except (viz.GraphvizNotFound, ValueError, OSError) as e:
         print(f"graph: {e}", file=sys.stderr)
         return 1
     print(f"wrote {args.output}: a {'pre' if args.norm_first else 'post'}-LN {args.block} block "
-          f"({args.activation}), edges labelled with the gradient norm of one backward")
+          f"({args.activation}), edges labelled with the gradient of one backward")
     return 0
 
 
@@ -96,35 +141,75 @@ def residuals(args):
     return 0
 
 
-def main(argv=None):
+BLOCK_HELP = {
+    "--norm-first": "pre-LN: x + sublayer(norm(x)) (default: post-LN, norm(x + sublayer(x)))",
+    "--activation": "the feed-forward network's activation (default: relu)",
+}
+
+
+def make_parser():
     parser = argparse.ArgumentParser(prog="python -m tinygrad_tf", description=__doc__)
-    sub = parser.add_subparsers(dest="command")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     from .demo import add_arguments
-    add_arguments(sub.add_parser("demo", help="run the demo (the default)"))
-    p = sub.add_parser("graph", help="draw the graph of one block after a traced backward")
-    p.add_argument("-o", "--output", required=True, help="file to write: .svg, .png, .pdf or .dot")
-    p.add_argument("--block", choices=["encoder", "decoder"], default="encoder")
-    p.add_argument("--norm-first", action="store_true", help="pre-LN (default: post-LN)")
-    p.add_argument("--activation", choices=["relu", "gelu", "swiglu"], default="relu")
-    p.add_argument("--depth", type=int, default=None, help="collapse modules below this depth")
-    p = sub.add_parser("explore", help="write an HTML page that steps through one traced backward")
-    p.add_argument("-o", "--output", required=True, help="the .html file to write")
+    add_arguments(sub.add_parser("demo", help="run the demo (the default)", description=demo.__doc__))
+
+    p = sub.add_parser("graph", help="draw the graph of one block after a traced backward",
+                       description=graph.__doc__)
+    p.add_argument("-o", "--output", required=True, metavar="FILE",
+                   help="file to write; its extension picks the format: .svg, .png, .pdf, .jpg, "
+                        "or any other Graphviz writes, or .dot for the DOT text (needs no Graphviz)")
+    p.add_argument("--block", choices=["encoder", "decoder"], default="encoder",
+                   help="which block to draw (default: encoder; the decoder one also attends "
+                        "to a random memory)")
+    p.add_argument("--norm-first", action="store_true", help=BLOCK_HELP["--norm-first"])
+    p.add_argument("--activation", choices=["relu", "gelu", "swiglu"], default="relu",
+                   help=BLOCK_HELP["--activation"])
+    p.add_argument("--depth", type=positive_int, default=None, metavar="N",
+                   help="draw each module at nesting depth N as one box holding its ops "
+                        "(1: the block's sublayers, self_attn, ffn, norm1, ..., as boxes; 2: their "
+                        "linear layers); default: every op")
+
+    p = sub.add_parser("explore", help="write an HTML page that steps through one traced backward",
+                       description=explore.__doc__)
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="the .html file to write")
     what = p.add_mutually_exclusive_group()
     what.add_argument("--block", choices=["encoder", "decoder"], default="encoder",
                       help="which block to trace (default: encoder)")
     what.add_argument("--model", action="store_true", help="a 2-layer encoder-decoder Transformer")
     what.add_argument("--value", action="store_true", help="a Value expression (exact numbers)")
-    p.add_argument("--norm-first", action="store_true", help="pre-LN (default: post-LN)")
-    p.add_argument("--activation", choices=["relu", "gelu", "swiglu"], default="relu")
-    p.add_argument("--depth", type=int, default=None,
-                   help="draw modules at this depth as boxes (--model: 2, sublayers)")
-    sub.add_parser("gradcheck", help="gradcheck every op and layer; exit 1 if any fails")
-    p = sub.add_parser("residuals", help="residual report of a deep stack, post-LN vs pre-LN")
-    p.add_argument("--layers", type=int, default=12)
+    p.add_argument("--norm-first", action="store_true", help=BLOCK_HELP["--norm-first"])
+    p.add_argument("--activation", choices=["relu", "gelu", "swiglu"], default="relu",
+                   help=BLOCK_HELP["--activation"])
+    p.add_argument("--depth", type=positive_int, default=None, metavar="N",
+                   help="draw each module at nesting depth N as one box (--model: 2, sublayers)")
+
+    sub.add_parser("gradcheck", help="gradcheck every op and layer; exit 1 if any fails",
+                   description=gradcheck.__doc__)
+
+    p = sub.add_parser("residuals", help="residual report of a deep stack, post-LN vs pre-LN",
+                       description=residuals.__doc__)
+    p.add_argument("--layers", type=positive_int, default=12, metavar="N",
+                   help="encoder blocks in each stack (default: 12)")
+    return parser
+
+
+def main(argv=None):
+    parser = make_parser()
     args = parser.parse_args(argv)
-    commands = {"demo": demo, None: demo, "graph": graph, "explore": explore, "gradcheck": gradcheck,
+    command = args.command or "demo"
+    problem = None
+    if command in ("graph", "explore"):
+        problem = output_problem(args.output, graph=command == "graph")
+    elif getattr(args, "steps", None) is not None and args.steps < 1:
+        problem = f"--steps must be at least 1, not {args.steps}"
+    elif getattr(args, "out", None) is not None:     # the demo's folder: checked before training
+        problem = out_dir_problem(args.out)
+    if problem:
+        print(f"{command}: {problem}", file=sys.stderr)
+        return 2
+    commands = {"demo": demo, "graph": graph, "explore": explore, "gradcheck": gradcheck,
                 "residuals": residuals}
-    return commands[args.command](args)
+    return commands[command](args)
 
 
 if __name__ == "__main__":

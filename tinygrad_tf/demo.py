@@ -232,10 +232,14 @@ def use_one_blas_thread():
 
 def add_arguments(parser):
     """The demo's options, for `python -m tinygrad_tf demo`."""
-    parser.add_argument("--steps", type=int, default=STEPS, help=f"training steps (default {STEPS})")
-    parser.add_argument("--quick", action="store_true", help="a 40-step smoke run")
-    parser.add_argument("--out", default=OUT_DIR, help=f"where files go (default {OUT_DIR})")
-    parser.add_argument("--seed", type=int, default=0)
+    length = parser.add_mutually_exclusive_group()
+    length.add_argument("--steps", type=int, default=STEPS, metavar="N",
+                        help=f"training steps, at least 1 (default {STEPS})")
+    length.add_argument("--quick", action="store_true",
+                        help="a 40-step smoke run (instead of --steps)")
+    parser.add_argument("--out", default=OUT_DIR, metavar="DIR",
+                        help=f"folder for the checkpoint and pictures, made if missing (default {OUT_DIR})")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the data and the weights (default 0)")
 
 
 def main(args=None):

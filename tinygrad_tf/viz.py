@@ -16,6 +16,7 @@ only holds a list of blocks (`encoder`) is not counted, so depth=1 shows blocks
 """
 import html
 import math
+import os
 import shutil
 
 import graphviz
@@ -54,15 +55,27 @@ class Graph(graphviz.Digraph):
         return super().render(*args, **kwargs)
 
 
+# The file formats `save` writes: .dot/.gv as DOT text, every other one Graphviz renders.
+FORMATS = frozenset(graphviz.FORMATS) - {"x11", "xlib", "gtk", "cgimage"}   # those open windows
+
+
+def format_of(path):
+    """The format a file name's extension names: 'block.SVG' -> 'svg' ('' without one)."""
+    name = os.path.basename(str(path))
+    return name.rsplit(".", 1)[-1].lower() if "." in name else ""
+
+
 def save(graph, path):
-    """Write `graph` to `path`, in the format its extension names (svg, png, pdf, dot)."""
-    fmt = str(path).rsplit(".", 1)[-1].lower() if "." in str(path) else ""
+    """Write `graph` to `path`, in the format its extension names: .svg, .png, .pdf, .jpg
+    or any other Graphviz writes (needs `dot`), or .dot / .gv for the DOT text."""
+    fmt = format_of(path)
     if fmt in ("dot", "gv"):
         data = graph.source.encode()
-    elif fmt in ("svg", "png", "pdf"):
+    elif fmt in FORMATS:
         data = graph.pipe(format=fmt)
     else:
-        raise ValueError(f"save: cannot tell the format of {path!r}; end it in .svg, .png, .pdf or .dot")
+        raise ValueError(f"save: cannot tell the format of {str(path)!r}; end it in .svg, .png, .pdf, "
+                         f".jpg, .dot or another extension Graphviz writes")
     with open(path, "wb") as f:
         f.write(data)
     return path
