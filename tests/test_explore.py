@@ -149,7 +149,7 @@ def test_cli_writes_each_kind_of_page(tmp_path, capsys):
     assert any(s["node"].startswith("box decoder.layers.1.") for s in model["steps"])   # depth 2
     assert os.path.getsize(tmp_path / "model.html") < 3_000_000
     assert cli(["explore", "-o", str(tmp_path / "no" / "such" / "dir.html")]) == 1
-    assert "No such file" in capsys.readouterr().err
+    assert "does not exist" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------ in a real browser

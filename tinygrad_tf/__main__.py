@@ -197,16 +197,16 @@ def main(argv=None):
     parser = make_parser()
     args = parser.parse_args(argv)
     command = args.command or "demo"
+    if getattr(args, "steps", None) is not None and args.steps < 1:
+        parser.error(f"argument --steps: must be at least 1, not {args.steps}")
     problem = None
     if command in ("graph", "explore"):
         problem = output_problem(args.output, graph=command == "graph")
-    elif getattr(args, "steps", None) is not None and args.steps < 1:
-        problem = f"--steps must be at least 1, not {args.steps}"
     elif getattr(args, "out", None) is not None:     # the demo's folder: checked before training
         problem = out_dir_problem(args.out)
     if problem:
         print(f"{command}: {problem}", file=sys.stderr)
-        return 2
+        return 1
     commands = {"demo": demo, "graph": graph, "explore": explore, "gradcheck": gradcheck,
                 "residuals": residuals}
     return commands[command](args)
