@@ -140,9 +140,12 @@ def _step(step, drawn, so_far, residual):
 
 
 def formula(node):
-    """The vector-Jacobian product of the op that made `node`, as text (the op's
-    `formula`: the docstring of its backward); "" where there is none."""
-    return getattr(node, "formula", None) or ""
+    """The vector-Jacobian product of the op that made `node`, as text: a Value's
+    `formula`, an op's (the docstring of its backward); "" where there is none."""
+    text = getattr(node, "formula", None)
+    if text is None:
+        text = getattr(getattr(type(node), "backward", None), "__doc__", None)
+    return (text or "").strip()
 
 
 def _number(x):

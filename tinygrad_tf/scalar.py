@@ -8,7 +8,8 @@ gradient).
     c = a * b      c.parents == (a, b)      c._d1, c._d2 == b.data, a.data
 
 Each op's docstring states its chain rule as the vector-Jacobian product, with
-g = ∂L/∂(its output): `a·b: ∂L/∂a = g·b, ∂L/∂b = g·a`. `c.formula` reads it back.
+g = ∂L/∂(its output) and ∂a = ∂L/∂a: `a * b` says `∂a = g·b,  ∂b = g·a`, as the tensor
+ops' backward does. `c.formula` reads it back.
 
 A Value keeps references to its parents only, never to its children or to a
 closure over itself, so the graph has no reference cycles and is freed the
@@ -67,40 +68,40 @@ class Value:
 
     # ------------------------------------------------------------ arithmetic
     def __add__(self, other):
-        """a + b: ∂L/∂a = g, ∂L/∂b = g"""
+        """∂a = g,  ∂b = g"""
         other = other if isinstance(other, Value) else Value(other)
         return Value(self.data + other.data, "", "+", self, 1.0, other, 1.0)
 
     def __sub__(self, other):
-        """a - b: ∂L/∂a = g, ∂L/∂b = -g"""
+        """∂a = g,  ∂b = −g"""
         other = other if isinstance(other, Value) else Value(other)
         return Value(self.data - other.data, "", "-", self, 1.0, other, -1.0)
 
     def __mul__(self, other):
-        """a·b: ∂L/∂a = g·b, ∂L/∂b = g·a"""
+        """∂a = g·b,  ∂b = g·a"""
         other = other if isinstance(other, Value) else Value(other)
         return Value(self.data * other.data, "", "*", self, other.data, other, self.data)
 
     def __truediv__(self, other):
-        """a / b: ∂L/∂a = g/b, ∂L/∂b = -g·a/b²"""
+        """∂a = g/b,  ∂b = −g·a/b²"""
         other = other if isinstance(other, Value) else Value(other)
         a, b = self.data, other.data
         return Value(a / b, "", "/", self, 1.0 / b, other, -a / (b * b))
 
     def __pow__(self, p):
-        """aᵖ for a number p: ∂L/∂a = g·p·aᵖ⁻¹"""
+        """a ** p for a number p:  ∂a = g·p·aᵖ⁻¹"""
         if not isinstance(p, (int, float)):
             raise TypeError(f"Value ** {type(p).__name__}: the exponent must be a number")
         a = self.data
         return Value(a ** p, "", f"**{p}", self, p * a ** (p - 1))
 
     def __rpow__(self, base):
-        """y = bᵃ for a number b: ∂L/∂a = g·y·ln b"""
+        """b ** a for a number b:  ∂a = g·bᵃ·ln b"""
         y = base ** self.data
         return Value(y, "", f"{base}**", self, y * math.log(base))
 
     def __neg__(self):
-        """-a: ∂L/∂a = -g"""
+        """∂a = −g"""
         return Value(-self.data, "", "neg", self, -1.0)
 
     def __radd__(self, other):
@@ -117,28 +118,28 @@ class Value:
 
     # ------------------------------------------------------------ functions
     def exp(self):
-        """y = eᵃ: ∂L/∂a = g·y"""
+        """∂a = g·eᵃ"""
         y = _exp(self.data)
         return Value(y, "", "exp", self, y)
 
     def log(self):
-        """log a: ∂L/∂a = g/a"""
+        """∂a = g/a"""
         a = self.data
         y = math.log(a) if a > 0 else (-math.inf if a == 0 else math.nan)
         return Value(y, "", "log", self, 1.0 / a if a else math.inf)
 
     def tanh(self):
-        """y = tanh a: ∂L/∂a = g·(1 - y²)"""
+        """∂a = g·(1 − tanh²a)"""
         y = math.tanh(self.data)
         return Value(y, "", "tanh", self, 1.0 - y * y)
 
     def relu(self):
-        """max(a, 0): ∂L/∂a = g where a > 0, else 0"""
+        """∂a = g·[a > 0]"""
         a = self.data
         return Value(a if a > 0 else 0.0, "", "relu", self, 1.0 if a > 0 else 0.0)
 
     def sigmoid(self):
-        """y = σ(a) = 1/(1 + e⁻ᵃ): ∂L/∂a = g·y·(1 - y)"""
+        """∂a = g·σ(a)(1 − σ(a))"""
         a = self.data
         y = 1.0 / (1.0 + _exp(-a)) if a >= 0 else _exp(a) / (1.0 + _exp(a))
         return Value(y, "", "sigmoid", self, y * (1.0 - y))
