@@ -223,9 +223,16 @@ def test_resuming_from_a_checkpoint_is_exact(name, tmp_path):
 
 def test_load_state_dict_names_bad_entries():
     opt = optim.Adam(make_params()[0])
+    good = opt.state_dict()
     with pytest.raises(ValueError, match="'7.exp_avg'"):
-        opt.load_state_dict({"lr": np.array(0.1), "7.exp_avg": np.zeros(3)})
+        opt.load_state_dict({**good, "7.exp_avg": np.zeros(3)})
     with pytest.raises(ValueError, match=r"'0.exp_avg' has shape \(3,\)"):
-        opt.load_state_dict({"lr": np.array(0.1), "0.exp_avg": np.zeros(3)})
-    with pytest.raises(ValueError, match="missing entry 'lr'"):
+        opt.load_state_dict({**good, "0.exp_avg": np.zeros(3)})
+    with pytest.raises(ValueError, match="missing entry 'param_groups.0.size'"):
         opt.load_state_dict({})
+    with pytest.raises(ValueError, match="group 0 had 2 parameters in the checkpoint, this "
+                                         "optimizer's has 3"):
+        opt.load_state_dict({**good, "param_groups.0.size": np.array(2)})
+    with pytest.raises(ValueError, match=r"betas\[1\] must be in \[0, 1\), got 1.5"):
+        opt.load_state_dict({**good, "param_groups.0.betas": np.array([0.9, 1.5])})
+    assert opt.state == [{}, {}, {}] and opt.betas == (0.9, 0.999)     # nothing changed

@@ -7,6 +7,8 @@ in the parameter's own dtype (float32 stays float32). Parameters whose `.grad`
 is None are skipped, as in PyTorch.
 
     opt = optim.AdamW(model.parameters(), lr=3e-4)
+    opt = optim.AdamW([{"params": decay, "weight_decay": 0.1},   # or parameter groups,
+                       {"params": no_decay, "weight_decay": 0.0}], lr=3e-4)   # as PyTorch
     loss.backward()
     optim.clip_grad_norm_(model.parameters(), 1.0)   # optional
     opt.step()
@@ -14,23 +16,80 @@ is None are skipped, as in PyTorch.
 """
 import numpy as np
 
+from .tensor import Tensor
+
 
 class Optimizer:
-    """The parameters, the learning rate `lr` (read afresh on every step, so a
-    schedule may change it) and one state dict per parameter (momentum, moments).
-    A subclass writes `_update(p, g, state)` for one parameter's array and gradient."""
+    """Parameters in groups, each with its own hyper-parameters, as PyTorch's
+    `param_groups`: `params` is a list of tensors (one group) or a list of dicts
+    `{"params": [...], "lr": ..., ...}`, where a key a dict leaves out takes the
+    default given to the constructor. `optimizer.param_groups[i]["lr"]` is read
+    afresh on every step, so a schedule may change it; `optimizer.lr` (and each other
+    hyper-parameter by name) reads the value all groups share, and setting it sets
+    every group's. `state` holds one dict per parameter (momentum, moments), in the
+    order of `params`, the parameters of all groups one after another.
+    A subclass gives its defaults and `_check`, and writes `_update(p, g, state, group)`
+    for one parameter's array and gradient."""
 
-    def __init__(self, params, lr):
-        self.params = list(params)
-        if not self.params:
+    def __init__(self, params, defaults):
+        object.__setattr__(self, "defaults", defaults)
+        self.param_groups, self.params, self.state = [], [], []
+        groups = list(params)
+        if not groups:
             raise ValueError(f"{type(self).__name__}: got an empty list of parameters")
-        if len({id(p) for p in self.params}) < len(self.params):
-            raise ValueError(f"{type(self).__name__}: a parameter appears twice in the list; it "
-                             "would be updated twice per step")
-        if not lr >= 0:
-            raise ValueError(f"{type(self).__name__}: lr must be >= 0, got {lr}")
-        self.lr = float(lr)
-        self.state = [{} for _ in self.params]
+        for group in groups if isinstance(groups[0], dict) else [{"params": groups}]:
+            self.add_param_group(group)
+
+    def add_param_group(self, group):
+        """Add a dict {"params": [...], hyper-parameter: value, ...}; keys left out take
+        the constructor's defaults."""
+        name = type(self).__name__
+        if not isinstance(group, dict) or "params" not in group:
+            raise TypeError(f"{name}: a parameter group is a dict with a 'params' list, got "
+                            f"{type(group).__name__}; pass a list of tensors or a list of such dicts")
+        unknown = sorted(set(group) - {"params"} - set(self.defaults))
+        if unknown:
+            raise ValueError(f"{name}: unknown hyper-parameter {', '.join(map(repr, unknown))} in "
+                             f"a parameter group; {name} takes {', '.join(self.defaults)}")
+        params = group["params"]
+        params = [params] if isinstance(params, Tensor) else list(params)
+        for p in params:
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{name}: parameters must be Tensors, got {type(p).__name__}")
+        seen = {id(p) for p in self.params}
+        if len({id(p) for p in params}) < len(params) or any(id(p) in seen for p in params):
+            raise ValueError(f"{name}: a parameter appears twice in the list (or in two groups); "
+                             "it would be updated twice per step")
+        group = {**self.defaults, **group, "params": params}
+        self._check(group)
+        self.param_groups.append(group)
+        self.params.extend(params)
+        self.state.extend({} for _ in params)
+
+    def _check(self, group):
+        """Refuse hyper-parameters outside their range, naming the value (NaN fails too)."""
+        if not group["lr"] >= 0:
+            raise ValueError(f"{type(self).__name__}: lr must be >= 0, got {group['lr']}")
+        group["lr"] = float(group["lr"])
+
+    def __getattr__(self, key):        # optimizer.lr, .betas, ...: the value every group shares
+        defaults = vars(self).get("defaults", {})
+        if key not in defaults:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {key!r}")
+        values = [group[key] for group in self.param_groups]
+        if any(v != values[0] for v in values):
+            raise AttributeError(f"{type(self).__name__}.{key}: the parameter groups have different "
+                                 f"values {values}; read optimizer.param_groups[i][{key!r}]")
+        return values[0]
+
+    def __setattr__(self, key, value):  # optimizer.lr = x sets every group's lr
+        if key in vars(self).get("defaults", {}):
+            for group in self.param_groups:
+                self._check({**group, key: value})
+                group[key] = value
+                self._check(group)      # (stores the normalised value)
+        else:
+            object.__setattr__(self, key, value)
 
     def zero_grad(self):
         """Forget every gradient (sets `.grad = None`, PyTorch's default)."""
@@ -38,45 +97,80 @@ class Optimizer:
             p.grad = None
 
     def step(self):
-        """Update every parameter that has a gradient, in place."""
-        for p, state in zip(self.params, self.state):
-            if p.grad is not None:
-                self._update(p.data, p.grad, state)
+        """Update every parameter that has a gradient, in place, with its group's settings."""
+        i = 0
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    self._update(p.data, p.grad, self.state[i], group)
+                i += 1
 
-    def _update(self, p, g, state):
+    def _update(self, p, g, state, group):
         raise NotImplementedError
 
     def state_dict(self):
-        """What training needs to resume, as name → array for `tg.save`: `lr`, and
-        `<i>.<key>` for parameter i's state (`0.step`, `0.exp_avg`, ...). Copies."""
-        out = {"lr": np.array(self.lr)}
+        """What training needs to resume, as name → array for `tg.save`: each group's
+        hyper-parameters as `param_groups.<g>.<key>` (`param_groups.0.lr`, ...) and its
+        size as `param_groups.<g>.size`, and `<i>.<key>` for parameter i's state
+        (`0.step`, `0.exp_avg`, ...), i counting through all groups. Copies."""
+        out = {}
+        for g, group in enumerate(self.param_groups):
+            out[f"param_groups.{g}.size"] = np.array(len(group["params"]))
+            for key in self.defaults:
+                out[f"param_groups.{g}.{key}"] = np.array(group[key])
         for i, state in enumerate(self.state):
             for key, value in state.items():
                 out[f"{i}.{key}"] = np.array(value)
         return out
 
     def load_state_dict(self, state_dict):
-        """Restore what `state_dict()` gave, for the same parameters in the same order."""
-        if "lr" not in state_dict:
-            raise ValueError(f"{type(self).__name__}.load_state_dict: missing entry 'lr'")
+        """Restore what `state_dict()` gave, for the same parameters in the same groups."""
+        name = f"{type(self).__name__}.load_state_dict"
+        groups = [dict(group) for group in self.param_groups]
+        for g, group in enumerate(groups):
+            for key in ("size", *self.defaults):
+                entry = f"param_groups.{g}.{key}"
+                if entry not in state_dict:
+                    raise ValueError(f"{name}: missing entry '{entry}' (this optimizer has "
+                                     f"{len(groups)} parameter group{'s' * (len(groups) > 1)})")
+                value = np.asarray(state_dict[entry])
+                if key == "size":
+                    if int(value) != len(group["params"]):
+                        raise ValueError(f"{name}: group {g} had {int(value)} parameters in the "
+                                         f"checkpoint, this optimizer's has {len(group['params'])}")
+                else:
+                    group[key] = tuple(value.tolist()) if value.ndim else value.item()
+            self._check(group)
         state = [{} for _ in self.params]
-        for name, value in state_dict.items():
-            if name == "lr":
-                continue
-            index, _, key = name.partition(".")
+        for entry, value in state_dict.items():
+            if entry.startswith("param_groups."):
+                g = entry.split(".")[1]
+                if g.isdigit() and int(g) < len(groups):
+                    continue
+            index, _, key = entry.partition(".")
             if not index.isdigit() or int(index) >= len(self.params) or not key:
-                raise ValueError(f"{type(self).__name__}.load_state_dict: unexpected entry '{name}' "
-                                 f"(this optimizer has {len(self.params)} parameters)")
+                raise ValueError(f"{name}: unexpected entry '{entry}' (this optimizer has "
+                                 f"{len(self.params)} parameters in {len(groups)} group"
+                                 f"{'s' * (len(groups) > 1)})")
             i = int(index)
             p = self.params[i]
             if key == "step":
                 state[i][key] = int(value)
             elif np.shape(value) != p.shape:
-                raise ValueError(f"{type(self).__name__}.load_state_dict: '{name}' has shape "
-                                 f"{np.shape(value)} but parameter {index} has shape {p.shape}")
+                raise ValueError(f"{name}: '{entry}' has shape {np.shape(value)} but parameter "
+                                 f"{index} has shape {p.shape}")
             else:
                 state[i][key] = np.array(value, dtype=p.dtype)
-        self.lr, self.state = float(state_dict["lr"]), state
+        for group, restored in zip(self.param_groups, groups):
+            group.update(restored)
+        self.state = state
+
+
+def _at_least_0(optimizer, group, *keys):
+    for key in keys:
+        if not group[key] >= 0:
+            raise ValueError(f"{type(optimizer).__name__}: {key} must be >= 0, got {group[key]}")
+        group[key] = float(group[key])
 
 
 class SGD(Optimizer):
@@ -88,21 +182,24 @@ class SGD(Optimizer):
     """
 
     def __init__(self, params, lr, momentum=0.0, weight_decay=0.0):
-        super().__init__(params, lr)
-        self.momentum, self.weight_decay = float(momentum), float(weight_decay)
+        super().__init__(params, {"lr": lr, "momentum": momentum, "weight_decay": weight_decay})
 
-    def _update(self, p, g, state):
-        if self.weight_decay:
-            g = g + self.weight_decay * p
-        if self.momentum:
+    def _check(self, group):
+        super()._check(group)
+        _at_least_0(self, group, "momentum", "weight_decay")
+
+    def _update(self, p, g, state, group):
+        if group["weight_decay"]:
+            g = g + group["weight_decay"] * p
+        if group["momentum"]:
             if "momentum_buffer" not in state:
                 state["momentum_buffer"] = g.copy()
             else:
                 buf = state["momentum_buffer"]
-                buf *= self.momentum
+                buf *= group["momentum"]
                 buf += g
             g = state["momentum_buffer"]
-        p -= self.lr * g
+        p -= group["lr"] * g
 
 
 class Adam(Optimizer):
@@ -113,32 +210,46 @@ class Adam(Optimizer):
         v ← β2·v + (1−β2)·g²                (second moment)
         p ← p − lr/(1−β1^t) · m / (√v / √(1−β2^t) + ε)
 
-    m and v start at zero; the two bias corrections undo that start.
+    m and v start at zero; the two bias corrections undo that start. Refused, naming
+    the value: betas outside [0, 1), eps <= 0 (PyTorch allows 0, where a parameter
+    whose gradients are all 0 gets 0/0 = NaN), weight_decay < 0, lr < 0.
     """
 
     decoupled = False   # AdamW: decay the weights directly instead of the gradient
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        super().__init__(params, lr)
-        self.betas = tuple(float(b) for b in betas)
-        self.eps, self.weight_decay = float(eps), float(weight_decay)
+        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay})
 
-    def _update(self, p, g, state):
-        beta1, beta2 = self.betas
+    def _check(self, group):
+        super()._check(group)
+        _at_least_0(self, group, "weight_decay")
+        name, betas = type(self).__name__, group["betas"]
+        if np.ndim(betas) != 1 or len(betas) != 2:
+            raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
+        for k, beta in enumerate(betas):
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"{name}: betas[{k}] must be in [0, 1), got {beta}")
+        if not group["eps"] > 0:
+            raise ValueError(f"{name}: eps must be > 0 (it keeps m/(√v + eps) finite), got {group['eps']}")
+        group["betas"], group["eps"] = tuple(float(b) for b in betas), float(group["eps"])
+
+    def _update(self, p, g, state, group):
+        beta1, beta2 = group["betas"]
+        lr, weight_decay = group["lr"], group["weight_decay"]
         state["step"] = t = state.get("step", 0) + 1
-        if self.weight_decay:
+        if weight_decay:
             if self.decoupled:
-                p *= 1 - self.lr * self.weight_decay
+                p *= 1 - lr * weight_decay
             else:
-                g = g + self.weight_decay * p
+                g = g + weight_decay * p
         if "exp_avg" not in state:
             state["exp_avg"], state["exp_avg_sq"] = np.zeros_like(p), np.zeros_like(p)
         m, v = state["exp_avg"], state["exp_avg_sq"]
         m += (1 - beta1) * (g - m)
         v *= beta2
         v += (1 - beta2) * g * g
-        step_size = self.lr / (1 - beta1 ** t)
-        denom = np.sqrt(v) / (1 - beta2 ** t) ** 0.5 + self.eps
+        step_size = lr / (1 - beta1 ** t)
+        denom = np.sqrt(v) / (1 - beta2 ** t) ** 0.5 + group["eps"]
         p -= step_size * m / denom
 
 
