@@ -107,6 +107,11 @@ def linear(x, weight, bias=None):
         raise ValueError(f"linear: input of shape {x.shape} has last dimension "
                          f"{x.shape[-1] if x.ndim else None}, but the weight {weight.shape} "
                          f"expects {weight.shape[1]}")
+    if x.dtype != weight.dtype or (bias is not None and bias.dtype != weight.dtype):
+        raise TypeError(f"linear: input is {x.dtype} but the weight is {weight.dtype}"
+                        + ("" if bias is None else f" and the bias {bias.dtype}")
+                        + " (PyTorch refuses mixed dtypes too); cast the input with x.astype(...) "
+                        "or the layer with .astype(...)")
     args = (x, weight) if bias is None else (x, weight, bias)
     return apply(fused.Linear, *args)
 
