@@ -577,3 +577,41 @@ def test_logsumexp_of_infinities_and_einsum_errors():
         tg.ones(2, 3).expand(4, 3)
     with pytest.raises(ValueError, match="clamp"):
         tg.ones(2).clamp()
+
+
+def test_torch_spellings_of_size_dim_and_casts():
+    x, xt = tg.arange(6).reshape(2, 3), torch.arange(6).reshape(2, 3)
+    assert x.size() == tuple(xt.size()) and x.size(-1) == xt.size(-1) and x.size == 6
+    B, T = x.size()
+    assert (B, T) == (2, 3) and x.dim() == xt.dim() and x.numel() == xt.numel()
+    for name in ("float", "double", "long", "int", "bool"):
+        assert str(getattr(x, name)().dtype) == torch_dtype_name(getattr(xt, name)())
+
+
+@pytest.mark.parametrize("name", ["exp", "log", "sqrt", "tanh", "sigmoid", "sin", "mean", "softmax"])
+def test_float_ops_of_integer_tensors_are_float32_as_pytorch(name):
+    x, xt = tg.arange(1, 4), torch.arange(1, 4)           # (PyTorch refuses mean and softmax
+    if name in ("mean", "softmax"):                       #  of integers; we give float32)
+        xt = xt.float()
+    out, ref = getattr(x, name)(), getattr(xt, name)(*([-1] if name == "softmax" else []))
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out.data, ref.numpy(), rtol=1e-6)
+
+
+def test_item_assignment_follows_the_in_place_rules():
+    w, wt = tg.zeros(2, 3, requires_grad=True), torch.zeros(2, 3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf"):
+        w[0] = 1.0
+    with pytest.raises(RuntimeError, match="leaf"):
+        wt[0] = 1.0
+    with tg.no_grad():
+        w[0, 1] = 5.0
+    with torch.no_grad():
+        wt[0, 1] = 5.0
+    y, yt = w * 2, wt * 2
+    y[1] = 7.0
+    yt[1] = 7.0
+    y.sum().backward()
+    yt.sum().backward()
+    np.testing.assert_array_equal(y.data, yt.detach().numpy())
+    np.testing.assert_array_equal(w.grad, wt.grad.numpy())

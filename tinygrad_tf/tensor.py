@@ -83,7 +83,7 @@ class Tensor:
     shape = property(lambda self: self.data.shape)
     ndim = property(lambda self: self.data.ndim)
     dtype = property(lambda self: self.data.dtype)
-    size = property(lambda self: self.data.size)
+    size = property(lambda self: _Size(self.data.size, self.data.shape))
     T = property(lambda self: self.permute(*reversed(range(self.data.ndim))))
     is_leaf = property(lambda self: self._ctx is None)
 
@@ -100,6 +100,32 @@ class Tensor:
         if self.data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
         return len(self.data)
+
+    def dim(self):
+        return self.data.ndim
+
+    def numel(self):
+        return self.data.size
+
+    def float(self):
+        return self.astype(np.float32)
+
+    def double(self):
+        return self.astype(np.float64)
+
+    def long(self):
+        return self.astype(np.int64)
+
+    def int(self):
+        return self.astype(np.int32)
+
+    def bool(self):
+        return self.astype(np.bool_)
+
+    def _float(self):
+        """This tensor, or for an integer or bool one a float32 copy: exp, mean and the
+        like of integers are float32, as PyTorch's (NumPy would say float64)."""
+        return self if self.data.dtype.kind == "f" else self.astype(np.float32)
 
     def numpy(self):
         return self.data.copy()
@@ -355,6 +381,27 @@ class Tensor:
         return _on_data(f"np.{func.__name__}", func, args, kwargs)
 
     # ------------------------------------------------------------- in place
+    def __setitem__(self, index, value):
+        """`t[index] = value`, with the in-place rules of `_inplace` (a leaf that requires
+        grad refuses outside no_grad). On a graph, the written places get no gradient."""
+        if isinstance(index, Tensor):
+            index = index.data
+        if isinstance(value, Tensor) and value.requires_grad and state.grad_enabled:
+            raise TypeError("t[index] = value: a value that requires grad can't be written in "
+                            "place here; build the result with tg.where or tg.cat instead")
+        written = np.zeros(self.shape, dtype=bool)
+        written[index] = True
+        value = value.data if isinstance(value, Tensor) else value
+
+        def compute(t):
+            full = np.zeros(self.shape, dtype=self.data.dtype)
+            full[index] = value
+            return where(written, full, t)
+
+        def update(data):
+            data[index] = value
+        return self._inplace("t[index] = value", None, compute, update)
+
     def _inplace(self, what, source, compute, update):
         """Change this tensor in place, as PyTorch. A leaf that requires grad refuses outside
         no_grad. When a gradient is involved (this tensor or `source` is on a graph, grad on),
@@ -417,49 +464,49 @@ class Tensor:
 
     # ----------------------------------------------------------- elementwise
     def exp(self):
-        return apply(ops.Exp, self)
+        return apply(ops.Exp, self._float())
 
     def log(self):
-        return apply(ops.Log, self)
+        return apply(ops.Log, self._float())
 
     def sqrt(self):
-        return apply(ops.Sqrt, self)
+        return apply(ops.Sqrt, self._float())
 
     def abs(self):
         return apply(ops.Abs, self)
 
     def tanh(self):
-        return apply(ops.Tanh, self)
+        return apply(ops.Tanh, self._float())
 
     def sigmoid(self):
-        return apply(ops.Sigmoid, self)
+        return apply(ops.Sigmoid, self._float())
 
     def relu(self):
         return apply(ops.Relu, self)
 
     def silu(self):
-        return apply(ops.Silu, self)
+        return apply(ops.Silu, self._float())
 
     def gelu(self, approximate="none"):
         if approximate not in ("none", "tanh"):
             raise ValueError(f"gelu: approximate must be 'none' or 'tanh', not {approximate!r}")
-        return apply(ops.Gelu, self, approximate=approximate)
+        return apply(ops.Gelu, self._float(), approximate=approximate)
 
     def sign(self):
         return apply(ops.Sign, self)
 
     def sin(self):
-        return apply(ops.Sin, self)
+        return apply(ops.Sin, self._float())
 
     def cos(self):
-        return apply(ops.Cos, self)
+        return apply(ops.Cos, self._float())
 
     def erf(self):
-        return apply(ops.Erf, self)
+        return apply(ops.Erf, self._float())
 
     def softplus(self, beta=1.0, threshold=20.0):
         """log(1 + e^(βx))/β, and x where βx > threshold (PyTorch's)."""
-        return apply(ops.Softplus, self, beta=beta, threshold=threshold)
+        return apply(ops.Softplus, self._float(), beta=beta, threshold=threshold)
 
     def leaky_relu(self, negative_slope=0.01):
         return where(self > 0, self, self * negative_slope)
@@ -507,7 +554,7 @@ class Tensor:
 
     def mean(self, axis=None, keepdims=False, dim=None, keepdim=None):
         axis, keepdims = _torch_names(axis, keepdims, dim, keepdim)
-        return apply(ops.Mean, self, axis=self._axis(axis), keepdims=keepdims)
+        return apply(ops.Mean, self._float(), axis=self._axis(axis), keepdims=keepdims)
 
     def max(self, axis=None, keepdims=False, dim=None, keepdim=None):
         """The largest values over `axis` (PyTorch's `amax`: ties share the gradient)."""
@@ -551,7 +598,7 @@ class Tensor:
         """Σ(x - mean)² / (n - correction). The default correction=0 (NumPy's, and the
         biased variance of LayerNorm) is not PyTorch's 1: pass correction=1 for that."""
         axis, keepdims = _torch_names(axis, keepdims, dim, keepdim)
-        return apply(ops.Var, self, axis=self._axis(axis), keepdims=keepdims, correction=correction)
+        return apply(ops.Var, self._float(), axis=self._axis(axis), keepdims=keepdims, correction=correction)
 
     def std(self, axis=None, keepdims=False, correction=1, dim=None, keepdim=None):
         """√var with PyTorch's default correction=1 (the unbiased estimate)."""
@@ -688,11 +735,24 @@ class Tensor:
     # ------------------------------------------------------------ normalised
     def softmax(self, axis=None, dim=None):
         axis, _ = _torch_names(axis, False, dim, None, default=-1)
-        return apply(ops.Softmax, self, axis=axis)
+        return apply(ops.Softmax, self._float(), axis=axis)
 
     def log_softmax(self, axis=None, dim=None):
         axis, _ = _torch_names(axis, False, dim, None, default=-1)
-        return apply(ops.LogSoftmax, self, axis=axis)
+        return apply(ops.LogSoftmax, self._float(), axis=axis)
+
+
+class _Size(int):
+    """`t.size`: the number of elements (NumPy's), and callable as PyTorch's `t.size()`
+    (the shape) and `t.size(dim)` (one axis's length)."""
+
+    def __new__(cls, n, shape):
+        size = super().__new__(cls, n)
+        size.shape = shape
+        return size
+
+    def __call__(self, dim=None):
+        return self.shape if dim is None else self.shape[dim]
 
 
 # ------------------------------------------------------------------ dtypes
