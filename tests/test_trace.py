@@ -5,8 +5,10 @@ import numpy as np
 import pytest
 
 import tinygrad_tf as tg
+from tinygrad_tf import nn
 from tinygrad_tf.engine import module_scope, state
 from tinygrad_tf.selfcheck import residual_stacks
+from tinygrad_tf.trace import describe
 
 
 def f64(*shape, seed=0, name=None):
@@ -138,3 +140,16 @@ def test_post_ln_and_pre_ln_differ_at_depth():
     assert max(changes) > 0.05                  # post-LN: a LayerNorm rescales it at every block
     assert pre.gain > 1 and pre.gain > post.gain   # pre-LN's sublayers only add on the way down
     assert all(0.5 < r.skip_share < 1 for r in post + pre)
+
+
+def test_reports_print_and_display_as_tables():
+    block = nn.EncoderBlock(8, 2, 16)
+    x = tg.randn(1, 3, 8, requires_grad=True)
+    with tg.trace() as tr:
+        block(x).sum().backward()
+    report, uses = tr.residual_report(), tr.uses(x)
+    assert repr(report) == str(report) and str(report).splitlines()[0].startswith("#  residual around")
+    assert report._repr_html_().count("<tr>") == 1 + len(report) == 3
+    assert repr(uses).endswith(f"total: {describe(uses.total)}")
+    assert uses._repr_html_().count("<td>") == 5 * len(uses) and "total:" in uses._repr_html_()
+    assert "<td>" in tr._repr_html_() and repr(tr) == str(tr)

@@ -191,3 +191,46 @@ def test_the_graph_command_without_dot_says_so(tmp_path, capsys, monkeypatch):
     assert cli(["graph", "-o", str(tmp_path / "block.svg")]) == 1
     assert "install Graphviz" in capsys.readouterr().err
     assert cli(["graph", "-o", str(tmp_path / "block.dot")]) == 0
+
+
+def test_scalar_edges_carry_the_signed_gradient_and_the_graph_has_a_legend():
+    a, b = tg.Value(2.0, "a"), tg.Value(-0.5, "b")
+    L = (a * b).tanh()
+    with tg.trace() as tr:
+        L.backward()
+    g = viz.draw_graph(L, trace=tr)
+    numbers = sorted(label_number(attrs) for _, _, attrs in edges(g))
+    assert a.grad < 0 and numbers[0] == pytest.approx(a.grad, abs=1e-3)   # signed, not a norm
+    assert "arrows run forward" in g.source and "the signed value for a scalar" in g.source
+    assert "red dashed" not in g.source                                 # no residual here
+    assert "arrows run forward" not in viz.draw_graph(L, legend=False).source
+
+
+def test_named_constants_modules_classes_and_attention_details_are_drawn():
+    block, x, loss, tr = traced_block()
+    g = viz.draw_graph(loss, trace=tr)
+    assert "self_attn: MultiHeadAttention" in g.source and "q_proj: Linear" in g.source
+    assert "transpose ᵀ" in g.source and "1/√4 = 0.5" in g.source       # Kᵀ and the 1/√d_head scale
+    assert 'red dashed "skip"' in g.source
+    model = nn.Transformer(7, 9, d_model=8, n_heads=2, n_layers=1, d_ff=16)
+    src = tg.tensor(np.array([[1, 2, 3]]), name="src")
+    tgt = tg.tensor([[0.5, -1.0]], name="tgt_noise")                    # a named constant
+    out = (model(src, np.array([[1, 4]])).sum(axis=-1) * tgt).sum()
+    g = viz.draw_graph(out, depth=1)
+    assert "layers.0: EncoderBlock" in g.source and "encoder: LayerStack" in g.source
+    assert "tgt_noise" in g.source and "const (1, 2)" not in g.source
+
+
+def test_a_huge_graph_warns_and_collapses(monkeypatch):
+    monkeypatch.setattr(viz, "MAX_NODES", 40)
+    _, _, loss, tr = traced_block()
+    with pytest.warns(UserWarning, match="too many to draw; drawing the modules at depth 1"):
+        g = viz.draw_graph(loss, trace=tr)
+    assert "box self_attn" in g.source
+    v = tg.Value(1.0, "v")
+    for _ in range(200):                         # a long chain: no modules to fold
+        v = v * 1.001
+    # 401 nodes (v, 200 products, 200 constants 1.001): all but the last 40 go in one box
+    with pytest.warns(UserWarning, match="the earliest 361 are folded into one box"):
+        g = viz.draw_graph(v)
+    assert g.source.count("\tn") <= 41 + 40 and "earlier nodes" in g.source

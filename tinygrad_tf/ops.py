@@ -395,10 +395,11 @@ class Reshape(Op):
 
 
 class Permute(Op):
-    __slots__ = ()
+    __slots__ = ("axes",)                  # kept after backward, for graph labels (Kᵀ)
     name = "permute"
 
     def forward(self, a, axes):
+        self.axes = axes
         self.saved = (sorted(range(len(axes)), key=axes.__getitem__),)   # the inverse
         return a.transpose(axes)
 

@@ -24,7 +24,7 @@ from .engine import topological_order
 from .gradcheck import compare
 from .nn import functional as F
 from .tensor import Tensor, cat, dot, einsum, maximum, minimum, outer, residual, stack, where
-from .trace import _table, trace
+from .trace import text_table, trace
 
 Row = namedtuple("Row", "name shapes ops mode max_error ok message")
 
@@ -320,7 +320,7 @@ def all_ops():
 
 def table(rows):
     header = ("op / layer", "input shapes", "check", "max error", "pass")
-    return _table([header] + [(r.name, r.shapes, r.mode, f"{r.max_error:.1e}", "ok" if r.ok else "FAIL")
+    return text_table([header] + [(r.name, r.shapes, r.mode, f"{r.max_error:.1e}", "ok" if r.ok else "FAIL")
                               for r in rows])
 
 

@@ -14,6 +14,7 @@ sum of what its consumers sent it: ∂L/∂x = Σ over the uses of x.
 While no trace is open, `engine.state.tracer` is None and the backward loops pay one
 `is not None` test per op; nothing else.
 """
+import html
 from collections import namedtuple
 
 import numpy as np
@@ -66,7 +67,44 @@ def describe(g):
     return f"‖{norm(g):.4g}‖ {tuple(np.shape(g))}"
 
 
-class trace:
+def text_table(rows):
+    """Rows of text cells, the first the header, as aligned columns under a rule."""
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def html_table(rows):
+    """The same rows as an HTML table (how Jupyter shows them)."""
+    def row(cells, tag):
+        return "<tr>" + "".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in cells) + "</tr>"
+    head, *body = rows
+    return ("<table><thead>" + row(head, "th") + "</thead><tbody>"
+            + "".join(row(r, "td") for r in body) + "</tbody></table>")
+
+
+class Tabular:
+    """A result that prints as a text table and shows as an HTML table in Jupyter.
+    Subclasses give `rows()` (text cells, the header first) and may give `footer()`."""
+
+    def rows(self):
+        raise NotImplementedError
+
+    def footer(self):
+        return ""
+
+    def __str__(self):
+        return text_table(self.rows()) + (f"\n{self.footer()}" if self.footer() else "")
+
+    __repr__ = __str__
+
+    def _repr_html_(self):
+        foot = f"<p>{html.escape(self.footer())}</p>" if self.footer() else ""
+        return html_table(self.rows()) + foot
+
+
+class trace(Tabular):
     """`with tg.trace() as tr:` records every chain-rule step of the backward passes
     run inside it, in the order they ran, in `tr.steps` (a list of Step)."""
 
@@ -91,14 +129,12 @@ class trace:
     def __iter__(self):
         return iter(self.steps)
 
-    def __str__(self):
+    def rows(self):
         rows = [("#", "op", "module", "output", "grad in", "grad sent to each input")]
         for k, s in enumerate(self.steps, 1):
             sent = ", ".join(f"{node_name(x)}: {describe(g)}" for x, g in zip(s.inputs, s.grads_sent))
             rows.append((str(k), s.op, s.module or "", node_name(s.node), describe(s.grad_in), sent))
-        return _table(rows)
-
-    __repr__ = __str__
+        return rows
 
     def uses(self, x):
         """Every use of `x` in the traced backward, with the gradient it got through that
@@ -133,23 +169,25 @@ def _sublayer(module, branch):
     return prefix + inner[len(prefix):].split(".")[0]
 
 
-class Uses(list):
-    """A list of Use that prints as a table and knows its sum."""
+class Uses(Tabular, list):
+    """A list of Use that prints (and shows in Jupyter) as a table and knows its sum."""
 
     @property
     def total(self):
         """Σ of the gradients over the uses: ∂L/∂x (None if no gradient reached x)."""
         return sum(u.grad for u in self) if self else None
 
-    def __str__(self):
-        rows = [("use", "op", "module", "input #", "gradient")]
-        rows += [(str(k), u.step.op, u.step.module or "", str(u.index), describe(u.grad))
-                 for k, u in enumerate(self, 1)]
-        return _table(rows) + f"\ntotal: {describe(self.total)}"
+    def rows(self):
+        return [("use", "op", "module", "input #", "gradient")] + [
+            (str(k), u.step.op, u.step.module or "", str(u.index), describe(u.grad))
+            for k, u in enumerate(self, 1)]
+
+    def footer(self):
+        return f"total: {describe(self.total)}"
 
 
-class ResidualReport(list):
-    """The residual rows of a trace; prints as a table."""
+class ResidualReport(Tabular, list):
+    """The residual rows of a trace; prints (and shows in Jupyter) as a table."""
 
     @property
     def gain(self):
@@ -157,15 +195,8 @@ class ResidualReport(list):
         gradient grew (> 1) or shrank (< 1) on its way down through the stack."""
         return self[0].input_norm / self[-1].input_norm if self else float("nan")
 
-    def __str__(self):
-        rows = [("#", "residual around", "‖grad at skip input‖", "via skip", "via sublayer", "skip share")]
-        rows += [(str(k), r.sublayer or r.module, f"{r.input_norm:.4g}", f"{r.skip_norm:.4g}",
-                  f"{r.branch_norm:.4g}", f"{r.skip_share:.2f}") for k, r in enumerate(self)]
-        return _table(rows)
-
-
-def _table(rows):
-    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    def rows(self):
+        return [("#", "residual around", "‖grad at skip input‖", "via skip", "via sublayer",
+                 "skip share")] + [
+            (str(k), r.sublayer or r.module, f"{r.input_norm:.4g}", f"{r.skip_norm:.4g}",
+             f"{r.branch_norm:.4g}", f"{r.skip_share:.2f}") for k, r in enumerate(self)]

@@ -14,18 +14,23 @@ make one level). `depth=d` draws each module at level d as one box; a module tha
 only holds a list of blocks (`encoder`) is not counted, so depth=1 shows blocks
 (`encoder.layers.0`, or a lone block's sublayers), depth=2 their sublayers.
 """
+import functools
 import html
+import io
 import math
 import os
 import shutil
+import warnings
 
 import graphviz
+import numpy as np
 
 from .engine import topological_order
-from .ops import Op, ResidualAdd
+from .ops import Op, Permute, ResidualAdd
 from .scalar import Value
 from .trace import node_of, norm
 
+MAX_NODES = 3000     # more than this many drawn nodes: modules fold into boxes, then the earliest nodes
 SKIP_STYLE = {"style": "dashed", "color": "#d62728", "fontcolor": "#d62728"}  # residual skip edges
 INSTALL_HINT = ("install Graphviz (apt-get install graphviz, brew install graphviz, or conda install "
                 "graphviz), or write the DOT text instead: graph.source, or a file ending in .dot")
@@ -120,6 +125,8 @@ def _common(paths):
 def _module_of(nodes):
     """Module path of each node: an op's own; a leaf's is the deepest module holding
     every op that uses it (a parameter lands in its layer, a shared input higher up)."""
+    if isinstance(nodes[-1], Value):        # a graph of Values has no modules
+        return dict.fromkeys(nodes, "")
     users = {}
     for node in nodes:
         for parent in node._prev:
@@ -163,13 +170,16 @@ def _node_attrs(node, module, step_in, show_grads, group_modules):
                 "style": "rounded,filled", "fillcolor": "#eef3fb" if node.op else "#fff7d6"}
     if isinstance(node, Op):
         grad = f"‖∂L/∂out‖ {_fmt(norm(step_in))}" if show_grads and step_in is not None else None
-        attrs = {"label": _label(node.name, node.shape, where, grad),
+        attrs = {"label": _label(_op_title(node), node.shape, _op_detail(node), where, grad),
                  "shape": "box", "style": "rounded,filled", "fillcolor": "#eef3fb",
                  "tooltip": f"{node.name} {node.shape} in {module or '(top)'}"}
         if isinstance(node, ResidualAdd):
             attrs["fillcolor"] = "#fde0dd"
         return attrs
-    if not node.requires_grad:              # a constant: small and grey
+    if not node.requires_grad and node.name:    # a constant the user named: by its name
+        return {"label": _label(node.name, node.shape), "shape": "box", "style": "filled",
+                "fillcolor": "#f2f2f2", "color": "#999999"}
+    if not node.requires_grad:              # an unnamed constant: small and grey
         text = f"{node.data.item():.4g}" if node.data.size == 1 else f"const {node.shape}"
         return {"label": text, "shape": "plaintext", "fontsize": "9", "fontcolor": "#777777"}
     grad = f"‖grad‖ {_fmt(norm(node.grad))}" if show_grads and node.grad is not None else None
@@ -177,8 +187,48 @@ def _node_attrs(node, module, step_in, show_grads, group_modules):
             "style": "filled", "fillcolor": "#fff7d6"}
 
 
+def _op_title(op):
+    """An op's name; a transpose of the last two axes (attention's Kᵀ) says so."""
+    axes = getattr(op, "axes", None)
+    if isinstance(op, Permute) and axes is not None and len(axes) >= 2 and \
+            list(axes) == [*range(len(axes) - 2), len(axes) - 1, len(axes) - 2]:
+        return "transpose ᵀ (last two axes)"
+    return op.name
+
+
+def _op_detail(op):
+    """A setting that changes what an op computes: attention's 1/√d scale."""
+    scale = getattr(op, "scale", None)
+    if scale is None or scale == 1.0:
+        return None
+    d = 1.0 / scale ** 2
+    return f"× 1/√{round(d)} = {scale:.3g}" if abs(d - round(d)) < 1e-6 else f"× {scale:.3g}"
+
+
+def _edge_text(grad):
+    """An edge's gradient: the signed number for a scalar, else its norm ‖g‖."""
+    if np.size(grad) == 1:
+        return f"{float(np.reshape(grad, -1)[0]):.3g}"
+    return _fmt(norm(grad))
+
+
+def _legend(trace_given, has_skip, has_boxes):
+    """The graph's key, as an HTML-like label under it."""
+    rows = ["arrows run forward: from an input to the op that used it"]
+    if trace_given:
+        rows.append("edge numbers: the gradient sent back along the edge in the traced backward "
+                    "(the signed value for a scalar, the norm ‖g‖ for an array)")
+    if has_skip:
+        rows.append('<FONT COLOR="#d62728">red dashed "skip": the skip path into a residual add '
+                    '(pink); the other input is the sublayer\'s branch</FONT>')
+    if has_boxes:
+        rows.append("3-D boxes: a whole module drawn as one box")
+    cells = "".join(f'<TR><TD ALIGN="LEFT">{r}</TD></TR>' for r in rows)
+    return f'<<TABLE BORDER="0" CELLSPACING="1">{cells}</TABLE>>'
+
+
 def draw_graph(root, trace=None, depth=None, show_grads=True, group_modules=True, rankdir="TB",
-               grad_width=True):
+               grad_width=True, legend=True):
     """The graph that produced `root` (a Tensor or a Value) as a graphviz.Digraph.
 
     Nodes: each op (its name, output shape, module path), each leaf (a parameter's
@@ -188,20 +238,31 @@ def draw_graph(root, trace=None, depth=None, show_grads=True, group_modules=True
     also as its width, on a log scale). `group_modules` draws modules as nested
     clusters; `depth=d` draws each module at nesting level d as one box holding its ops,
     its parameters and everything nested in it (depth=1: blocks; depth=2: their
-    sublayers; None: every op)."""
+    sublayers; None: every op). Clusters are labelled with the module's name and class
+    (`layers.0: EncoderBlock`). `legend` adds a key under the graph.
+
+    A graph of more than MAX_NODES nodes is not drawn in full (the DOT text of a
+    million nodes is hundreds of MB): with a warning, its modules fold into boxes
+    (depth=1), and if that is still too many, the earliest nodes fold into one box."""
     if depth is not None and depth < 1:
         raise ValueError(f"draw_graph: depth must be None or >= 1, not {depth}")
     root = node_of(root)
     nodes = topological_order(root)
     module = _module_of(nodes)
+    if depth is None and len(nodes) > MAX_NODES and any(module.values()):
+        warnings.warn(f"draw_graph: {len(nodes):,} nodes are too many to draw; drawing the modules "
+                      f"at depth 1 as boxes (pass depth= to choose)", stacklevel=2)
+        depth = 1
     sent, got = _gradients(trace)
     ids = {node: f"n{k}" for k, node in enumerate(nodes)}
     drawn, boxes = _fold(nodes, module, ids, depth)
+    _trim(nodes, drawn, boxes)
 
     g = Graph(name="tinygrad_tf", graph_attr={"rankdir": rankdir, "fontname": "Helvetica",
                                               "compound": "true", "newrank": "true"},
               node_attr={"fontname": "Helvetica", "fontsize": "11"},
               edge_attr={"fontname": "Helvetica", "fontsize": "9", "arrowsize": "0.6"})
+    classes = _module_classes(nodes)
     members = {}                            # cluster path -> [(id, attrs)] drawn inside it
     for node in nodes:
         if drawn[node] == ids[node]:
@@ -210,10 +271,11 @@ def draw_graph(root, trace=None, depth=None, show_grads=True, group_modules=True
                 attrs["penwidth"] = "2.5"
             members.setdefault(module[node] if group_modules else "", []).append((ids[node], attrs))
     for box, (n_ops, n_params) in boxes.items():   # a box sits in its parent's cluster
-        attrs = {"label": _label(box, f"{n_ops} ops · {n_params} params"), "shape": "box3d",
-                 "style": "filled", "fillcolor": "#dbe9f6"}
+        counts = (f"{n_ops:,} nodes, not drawn" if box == EARLIER else f"{n_ops} ops · {n_params} params")
+        title = f"{box}: {classes[box]}" if box in classes else box
+        attrs = {"label": _label(title, counts), "shape": "box3d", "style": "filled", "fillcolor": "#dbe9f6"}
         members.setdefault(_parent(box) if group_modules else "", []).append(("box " + box, attrs))
-    _emit_clusters(g, members)
+    _emit_clusters(g, members, classes)
 
     edges = _edges(nodes, ids, drawn, sent)
     norms = [norm(e["grad"]) for e in edges]          # 0.0 where no gradient was traced
@@ -223,12 +285,15 @@ def draw_graph(root, trace=None, depth=None, show_grads=True, group_modules=True
         attrs = dict(SKIP_STYLE, penwidth="2") if e["skip"] else {}
         text = ["skip"] if e["skip"] else []
         if e["grad"] is not None and show_grads:
-            text.append(_fmt(n))
+            text.append(_edge_text(e["grad"]))
             if grad_width and n > 0 and hi > lo:
                 attrs["penwidth"] = f"{0.6 + 3.4 * (math.log10(n) - lo) / (hi - lo):.2f}"
         if text:
             attrs["label"] = " ".join(text)
         g.edge(e["src"], e["dst"], **attrs)
+    if legend:
+        g.attr(label=_legend(trace is not None and show_grads, any(e["skip"] for e in edges), bool(boxes)),
+               labelloc="b", labeljust="l", fontsize="10")
     g.drawn = drawn                         # graph node -> the id it is drawn as (its own, or its box)
     return g
 
@@ -252,11 +317,13 @@ def _gradients(trace):
 def _fold(nodes, module, ids, depth):
     """Where each node is drawn: its own id, or `box <path>` of the module at level `depth`
     it is folded into; and {box path: [ops, parameters]} inside each box."""
+    if depth is None:
+        return dict(ids), {}
     drawn, boxes = {}, {}
     containers = _containers(module.values())
     for node in nodes:
         lv = [m for m in levels(module[node]) if m not in containers]
-        box = lv[depth - 1] if depth is not None and len(lv) >= depth else None
+        box = lv[depth - 1] if len(lv) >= depth else None
         if box is None:
             drawn[node] = ids[node]
         elif _is_input(node, box):
@@ -267,6 +334,25 @@ def _fold(nodes, module, ids, depth):
             counts = boxes.setdefault(box, [0, 0])
             counts[0 if isinstance(node, Op) else 1] += node.requires_grad
     return drawn, boxes
+
+
+EARLIER = "earlier nodes"
+
+
+def _trim(nodes, drawn, boxes):
+    """Past MAX_NODES drawn nodes, fold the earliest ones (farthest from the root)
+    into one box, with a warning; the root and what is near it stay."""
+    if len(set(drawn.values())) <= MAX_NODES:
+        return
+    kept = set()
+    for node in reversed(nodes):                 # the root first
+        if drawn[node] in kept or len(kept) < MAX_NODES:
+            kept.add(drawn[node])
+        else:
+            drawn[node] = "box " + EARLIER
+            boxes.setdefault(EARLIER, [0, 0])[0] += 1
+    warnings.warn(f"draw_graph: still more than {MAX_NODES:,} nodes to draw; the earliest "
+                  f"{boxes[EARLIER][0]:,} are folded into one box", stacklevel=3)
 
 
 def _edges(nodes, ids, drawn, sent):
@@ -289,8 +375,18 @@ def _edges(nodes, ids, drawn, sent):
     return list(edges.values())
 
 
-def _emit_clusters(g, members):
-    """Add each module's nodes inside nested clusters (`encoder` ⊃ `encoder.layers.0` ⊃ ...)."""
+def _module_classes(nodes):
+    """{module path: class name}, from the paths the ops recorded (nn's paths carry
+    the class of each module on them, as `.classes`)."""
+    classes = {}
+    for node in nodes:
+        classes.update(getattr(getattr(node, "module", None), "classes", ()))
+    return classes
+
+
+def _emit_clusters(g, members, classes):
+    """Add each module's nodes inside nested clusters (`encoder` ⊃ `encoder.layers.0` ⊃ ...),
+    each labelled with its name below its parent and its class: `layers.0: EncoderBlock`."""
     children = {}
     for path in list(members):
         lv = levels(path)
@@ -302,7 +398,9 @@ def _emit_clusters(g, members):
             graph.node(node_id, **attrs)
         for child in sorted(children.get(path, ())):
             with graph.subgraph(name=f"cluster_{child}") as sub:
-                sub.attr(label=child, style="rounded,filled", fillcolor=_cluster_colour(child),
+                name = child[len(path) + 1:] if path else child
+                label = f"{name}: {classes[child]}" if child in classes else name
+                sub.attr(label=label, style="rounded,filled", fillcolor=_cluster_colour(child),
                          color="#999999", fontsize="10", labeljust="l")
                 fill(sub, child)
 
@@ -331,17 +429,41 @@ def grad_flow(module):
 
 
 def _figure(**kwargs):
-    """A matplotlib Figure on the Agg canvas: no display, no pyplot state."""
+    """A matplotlib Figure on the Agg canvas, with no pyplot state, that shows itself in
+    Jupyter as a PNG even when pyplot was never imported (a bare Figure shows as text)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     fig = Figure(**kwargs)
     FigureCanvasAgg(fig)
+    fig._repr_png_ = functools.partial(_png, fig)
     return fig
+
+
+def _png(fig):
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def _log_scale(ax, values):
+    """A log y axis with every tick labelled when the values span a decade or more
+    (1-2-5 or powers of ten per decade); within one decade a log axis would have at most
+    one labelled tick, so the axis stays linear."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    positive = [v for v in values if v > 0]
+    decades = math.log10(max(positive) / min(positive)) if positive else 0.0
+    if decades < 1:
+        return
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1, 2, 5) if decades < 3 else (1,)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def plot_grad_flow(flow, log=True):
     """A bar chart of `grad_flow(...)`: one bar per parameter, first layer on the left.
-    Returns a matplotlib Figure (fig.savefig("flow.png") writes it)."""
+    Returns a matplotlib Figure (fig.savefig("flow.png") writes it; in Jupyter it shows
+    itself)."""
     names = [name for name, _ in flow]
     values = [value for _, value in flow]
     fig = _figure(figsize=(max(6, 0.25 * len(flow)), 4), layout="constrained")
@@ -349,7 +471,7 @@ def plot_grad_flow(flow, log=True):
     ax.bar(range(len(values)), values, color="#1f77b4")
     ax.set_xticks(range(len(names)), names, rotation=90, fontsize=6)
     if log and any(v > 0 for v in values):
-        ax.set_yscale("log")
+        _log_scale(ax, values)
     ax.set_ylabel("‖grad‖")
     ax.set_title("gradient norm per parameter, in layer order")
     return fig
@@ -357,14 +479,22 @@ def plot_grad_flow(flow, log=True):
 
 def plot_residuals(reports):
     """Compare residual reports (`{"post-LN": tr.residual_report(), "pre-LN": ...}`):
-    ‖gradient at each residual's skip input‖ and the skip share, first block on the left."""
-    fig = _figure(figsize=(9, 3.5), layout="constrained")
+    ‖gradient at each residual's skip input‖ and the skip share, first block on the
+    left, each residual add named by the sublayer on its branch (`0.self_attn`).
+    Returns a matplotlib Figure that shows itself in Jupyter."""
+    fig = _figure(figsize=(11, 4.5), layout="constrained")
     norms, shares = fig.subplots(1, 2)
     for label, report in reports.items():
         x = range(len(report))
         norms.plot(x, [r.input_norm for r in report], marker="o", label=label)
         shares.plot(x, [r.skip_share for r in report], marker="o", label=label)
-    norms.set(yscale="log", xlabel="residual add (forward order)", ylabel="‖grad at skip input‖")
-    shares.set(ylim=(0, 1), xlabel="residual add (forward order)", ylabel="skip share")
+    longest = max(reports.values(), key=len, default=[])
+    names = [r.sublayer or r.module or str(k) for k, r in enumerate(longest)]
+    for ax in (norms, shares):
+        ax.set_xticks(range(len(names)), names, rotation=90, fontsize=7)
+        ax.set_xlabel("residual add, in forward order (the sublayer on its branch)")
+    _log_scale(norms, [r.input_norm for report in reports.values() for r in report])
+    norms.set(ylabel="‖grad at skip input‖", title="gradient reaching each residual")
+    shares.set(ylim=(0, 1), ylabel="skip share", title="share that came down the skip path")
     norms.legend()
     return fig

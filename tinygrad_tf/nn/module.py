@@ -36,6 +36,17 @@ def _dotted(path, name):
     return f"{path}.{name}" if path else name
 
 
+class ModulePath(str):
+    """A module's dotted path (a str), carrying the class of each module along it,
+    `classes`: ((path, class name), ...), outermost first, for graph tools to label
+    modules with (`encoder.layers.0` is an EncoderBlock)."""
+
+    def __new__(cls, path, classes=()):
+        self = super().__new__(cls, path)
+        self.classes = tuple(classes)
+        return self
+
+
 class Parameter(Tensor):
     """A Tensor that requires grad and that modules collect as a weight. An array or
     Tensor of a float dtype keeps it; other float data (numbers, lists) becomes float32,
@@ -236,7 +247,8 @@ def _name_tree(parent, name, value):
         if isinstance(x, Parameter):
             x.name = full
             continue
-        object.__setattr__(x, "_path", full)
+        object.__setattr__(x, "_path", ModulePath(full, (*getattr(parent._path, "classes", ()),
+                                                         (full, type(x).__name__))))
         stack.extend((x, k, v) for k, v in vars(x).items()
                      if isinstance(v, (Module, Parameter)) and _owner(v) is x)
 
