@@ -1,5 +1,6 @@
 """gradcheck: passes on right gradients, fails on a wrong one and says where."""
 import importlib
+import inspect
 import re
 
 import numpy as np
@@ -9,7 +10,7 @@ import tinygrad_tf as tg
 from tinygrad_tf import ops
 from tinygrad_tf.tensor import apply
 
-gc_module = importlib.import_module("tinygrad_tf.gradcheck")   # (tg.gradcheck is the function)
+gc_module = importlib.import_module("tinygrad_tf.gradcheck")   # (tg.gradcheck is this module, callable)
 
 
 def f64(*shape, seed=0, name=None):
@@ -105,3 +106,12 @@ def test_numerical_grad_matches_the_chain_rule():
     x = f64(5)
     num = tg.numerical_grad(lambda: (x * x).sum().sqrt(), x)
     np.testing.assert_allclose(num, x.data / np.sqrt(np.sum(x.data ** 2)), rtol=1e-7)
+
+
+def test_the_documented_import_gives_the_module_and_tg_gradcheck_still_checks():
+    import tinygrad_tf.gradcheck as G
+    assert G is gc_module and G.FULL_LIMIT == 20_000 and callable(G.compare)
+    x = tg.randn(3, dtype=np.float64, requires_grad=True)
+    assert tg.gradcheck(lambda x: x.tanh(), (x,)) is True and G(lambda x: x * x, (x,)) is True
+    assert [r.ok for r in G.compare(lambda x: x.exp(), (x,))] == [True]
+    assert list(inspect.signature(tg.gradcheck).parameters)[:3] == ["fn", "inputs", "params"]

@@ -1,11 +1,12 @@
 """tinygrad_tf: a small autograd engine on NumPy, built up to a Transformer.
 
-The public face is described in docs and API.md: `Value` (scalars), `Tensor`
-(arrays), `nn`, `optim`, and the tools for seeing gradients.
+The reference is docs/api.md in the repository (with docs/engine.md, nn.md,
+training.md, seeing.md): `Value` (scalars), `Tensor` (arrays), `nn`, `optim`, and
+the tools for seeing gradients.
 """
-from . import nn, optim, viz
+from . import gradcheck, nn, optim, viz  # gradcheck: the module, callable as its function
 from .engine import NonFiniteError, detect_anomaly, no_grad
-from .gradcheck import GradcheckError, gradcheck, numerical_grad
+from .gradcheck import GradcheckError, numerical_grad
 from .io import CheckpointError, load, save
 from .scalar import Value
 from .tensor import (

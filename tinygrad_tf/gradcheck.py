@@ -18,6 +18,9 @@ numerical gradient of the scalar vᵀf.
 Either way values agree when |num - ana| <= atol + rtol·|num|. Only float64 gives
 finite differences the precision this needs, so float32 inputs are refused.
 """
+import inspect
+import sys
+import types
 from collections import namedtuple
 
 import numpy as np
@@ -205,3 +208,16 @@ def gradcheck(fn, inputs, params=(), eps=1e-6, atol=1e-5, rtol=1e-3, raise_excep
                 raise GradcheckError(result.message)
             return False
     return True
+
+
+class _CallableModule(types.ModuleType):
+    """This module, callable as its main function: `tg.gradcheck(fn, inputs)` runs
+    `gradcheck`, while `import tinygrad_tf.gradcheck as G` still gives the module
+    (G.compare, G.numerical_grad, G.FULL_LIMIT), as the docs describe."""
+
+    def __call__(self, *args, **kwargs):
+        return gradcheck(*args, **kwargs)
+
+
+__signature__ = inspect.signature(gradcheck)       # help() and inspect show gradcheck's arguments
+sys.modules[__name__].__class__ = _CallableModule

@@ -54,7 +54,7 @@ class Embedding(Module):
                                 .astype(np.float32))
 
     def forward(self, ids):
-        ids = F._array(ids)
+        ids = np.asarray(ids)
         if not np.issubdtype(ids.dtype, np.integer):
             raise TypeError(f"{_where(self)}: ids must be integers, not {ids.dtype}")
         F._check_ids(ids, self.num_embeddings, f"{_where(self)}: id", "embeddings")

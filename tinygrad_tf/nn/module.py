@@ -24,7 +24,6 @@ import numpy as np
 
 from ..engine import module_scope
 from ..tensor import Tensor
-from .functional import _array
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", "missing_keys unexpected_keys")
 IncompatibleKeys.__doc__ = """What `load_state_dict` returns, as PyTorch: the model's names the
@@ -198,7 +197,7 @@ class Module:
         buffers = {name: (module, k) for name, module, k in self._named_buffers()}
         current = {name: p.data for name, p in params.items()}
         current.update({name: getattr(module, k) for name, (module, k) in buffers.items()})
-        arrays = {name: _array(v) for name, v in state_dict.items()}
+        arrays = {name: np.asarray(v) for name, v in state_dict.items()}
         problems = []
         missing = [n for n in current if n not in arrays]
         unexpected = [n for n in arrays if n not in current]

@@ -16,7 +16,6 @@ from ..engine import no_grad
 from ..tensor import residual
 from . import functional as F
 from .attention import MultiHeadAttention
-from .functional import _array
 from .layers import Dropout, Embedding, FeedForward, LayerNorm, Linear, _where
 from .module import Module, ModuleList, scoped
 
@@ -124,7 +123,7 @@ class TokenEmbedding(Module):
         self.positions = sinusoidal_positions(max_len, d_model)     # a constant, not a parameter
 
     def forward(self, ids):
-        seq = np.shape(_array(ids))[-1]
+        seq = np.shape(ids)[-1]
         if seq > self.max_len:
             raise ValueError(f"{_where(self)}: sequence of length {seq} is longer than "
                              f"max_len = {self.max_len}")
@@ -149,7 +148,7 @@ class LayerStack(Module):
 
 def _ids(tokens):
     """Token ids as a 2-D integer array (batch, seq)."""
-    ids = _array(tokens)
+    ids = np.asarray(tokens)
     return ids[None] if ids.ndim == 1 else ids
 
 
@@ -236,7 +235,7 @@ class TransformerLM(Module):
         them as an integer np.ndarray of the same rank. Each token is drawn from
         softmax(logits / temperature) of the last `max_len` tokens; temperature 0
         takes the most likely one. The same `seed` gives the same tokens."""
-        ids = _array(tokens)
+        ids = np.asarray(tokens)
         out = _ids(ids).astype(np.int64)
         rng = np.random.default_rng(seed)
         for _ in range(n):
