@@ -42,9 +42,17 @@ def normal_cdf(a):
 
 
 
+def softmax_backward(u, p, axis):
+    """u − p·Σu over `axis`, in place on `u` (which must be a fresh array): the backward
+    of log-softmax (u = g, p = softmax) and so of softmax, whose log is log-softmax
+    (u = g·y, p = y). Shared by ops.Softmax, ops.LogSoftmax and MaskedSoftmax."""
+    u -= p * u.sum(axis=axis, keepdims=True)
+    return u
+
+
 class Linear(Op):
-    """y = a Wᵀ + b for a (..., in), W (out, in) (PyTorch's layout) and b (out,):
-        dL/da = g W,     dL/dW = gᵀ a,     dL/db = Σ g      (sums over every row of a)"""
+    """y = a·Wᵀ + b for a (..., in), W (out, in) (PyTorch's layout) and b (out,); the
+    rows of a, whatever its leading axes, go through one GEMM."""
     __slots__ = ()
     name = "linear"
 
@@ -56,6 +64,7 @@ class Linear(Op):
         return y.reshape(*a.shape[:-1], w.shape[0])
 
     def backward(self, g):
+        """∂a = g·W,  ∂W = gᵀ·a,  ∂b = Σ g   (sums over every row of a)"""
         a, w = self.saved
         g2 = g.reshape(-1, w.shape[0])                                   # (rows, out)
         ga = (g2 @ w).reshape(a.shape) if self.needs[0] else None
@@ -66,9 +75,8 @@ class Linear(Op):
 
 class LayerNorm(Op):
     """y = x̂·w + b with x̂ = (a - mean)·r, r = 1/√(var + eps), over the last axes
-    (the biased variance, eps inside the root: PyTorch's). With ĝ = g·w:
-        dL/da = r·(ĝ - mean(ĝ) - x̂·mean(ĝ·x̂))      (means over the normalised axes)
-        dL/dw = Σ g·x̂,     dL/db = Σ g             (sums over the other axes)"""
+    (the biased variance, eps inside the root: PyTorch's). In backward the means are
+    over the normalised axes, the sums over the other axes."""
     __slots__ = ("axes",)
     name = "layer_norm"
 
@@ -83,6 +91,7 @@ class LayerNorm(Op):
         return xhat * w + b
 
     def backward(self, g):
+        """∂a = r·(ĝ − mean ĝ − x̂·mean(ĝ·x̂)) with ĝ = g·w,  ∂w = Σ g·x̂,  ∂b = Σ g"""
         xhat, r, w = self.saved
         axes = self.axes
         ga = gw = gb = None
@@ -101,8 +110,8 @@ class LayerNorm(Op):
 class MaskedSoftmax(Op):
     """Attention's softmax over the last axis of scale·a, where `mask` (broadcast) is True:
         y_j = exp(scale·a_j) / Σ_k allowed exp(scale·a_k)  where allowed, exactly 0 elsewhere;
-    a row with no allowed place gets y = 0 (not 0/0 = NaN). Backward as softmax's:
-        dL/da = scale · y ⊙ (g - Σ g·y)     so where y = 0, no gradient gets through."""
+    a row with no allowed place gets y = 0 (not 0/0 = NaN). Backward as softmax's, times
+    scale, so where y = 0 no gradient gets through."""
     __slots__ = ("scale",)
     name = "masked_softmax"
 
@@ -123,9 +132,9 @@ class MaskedSoftmax(Op):
         return y
 
     def backward(self, g):
+        """∂a = scale · y ⊙ (g − Σ g·y)"""
         y = self.saved[0]
-        ga = g * y
-        ga -= y * ga.sum(axis=-1, keepdims=True)   # y ⊙ (g - Σ g·y)
+        ga = softmax_backward(g * y, y, -1)
         if self.scale != 1.0:
             ga *= self.scale
         return (ga,)
@@ -133,10 +142,9 @@ class MaskedSoftmax(Op):
 
 class Embedding(Op):
     """Rows of a table picked by integer ids: y[p] = w[ids[p]] for each position p.
-    A row read at several positions gets all their gradients:
-        dL/dw[r] = Σ over positions p with ids[p] = r of g[p]
-    summed by sorting the positions by row, one reduction per row (np.add.at, which
-    does the same one element at a time, is ~7× slower)."""
+    A row read at several positions gets all their gradients, summed by sorting the
+    positions by row, one reduction per row (np.add.at, which does the same one
+    element at a time, is several times slower)."""
     __slots__ = ()
     name = "embedding"
 
@@ -145,6 +153,7 @@ class Embedding(Op):
         return w[ids]                                          # (*ids.shape, dim)
 
     def backward(self, g):
+        """∂w[r] = Σ g[p] over the positions p with ids[p] = r"""
         ids, shape = self.saved
         gw = np.zeros(shape, dtype=g.dtype)
         flat = ids.reshape(-1)

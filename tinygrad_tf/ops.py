@@ -20,7 +20,7 @@ import numpy as np
 from scipy.special import erf
 
 from .engine import Op
-from .fused import normal_cdf
+from .fused import normal_cdf, softmax_backward
 
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -37,7 +37,8 @@ class Add(Op):
         return a + b
 
     def backward(self, g):
-        return g, g                        # d(a+b)/da = d(a+b)/db = 1
+        """∂a = g,  ∂b = g"""
+        return g, g
 
 
 class ResidualAdd(Add):
@@ -55,7 +56,8 @@ class Sub(Op):
         return a - b
 
     def backward(self, g):
-        return g, -g                       # d(a-b)/da = 1, d(a-b)/db = -1
+        """∂a = g,  ∂b = −g"""
+        return g, -g
 
 
 class Neg(Op):
@@ -66,6 +68,7 @@ class Neg(Op):
         return -a
 
     def backward(self, g):
+        """∂a = −g"""
         return (-g,)
 
 
@@ -78,8 +81,9 @@ class Mul(Op):
         return a * b
 
     def backward(self, g):
+        """∂a = g·b,  ∂b = g·a"""
         a, b = self.saved
-        return g * b, g * a                # d(ab)/da = b, d(ab)/db = a
+        return g * b, g * a
 
 
 class Div(Op):
@@ -91,9 +95,10 @@ class Div(Op):
         return a / b
 
     def backward(self, g):
+        """∂a = g/b,  ∂b = −g·a/b²"""
         a, b = self.saved
-        ga = g / b                         # d(a/b)/da = 1/b
-        return ga, -ga * a / b             # d(a/b)/db = -a/b²
+        ga = g / b
+        return ga, -ga * a / b             # (−g·a/b² as (g/b)·(−a/b): one division fewer)
 
 
 class Pow(Op):
@@ -109,7 +114,7 @@ class Pow(Op):
         return y
 
     def backward(self, g):
-        """∂L/∂a = g·b·aᵇ⁻¹ (0 where b = 0),  ∂L/∂b = g·aᵇ·log a (0 where a = 0, b ≥ 0)"""
+        """∂a = g·b·aᵇ⁻¹ (0 where b = 0),  ∂b = g·aᵇ·log a (0 where a = 0, b ≥ 0)"""
         a, b, y = self.saved
         ga = gb = None
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -121,8 +126,8 @@ class Pow(Op):
 
 
 class MatMul(Op):
-    """NumPy's matmul: (..., n, k) @ (..., k, m) -> (..., n, m); a 1-D operand is a
-    row (on the left) or a column (on the right) that is dropped from the result."""
+    """NumPy's matmul: (..., n, k) @ (..., k, m) -> (..., n, m). A 1-D `a` is a row
+    (1, k) and a 1-D `b` a column (k, 1), whose unit axis is dropped from the result."""
     __slots__ = ()
     name = "matmul"
 
@@ -131,25 +136,24 @@ class MatMul(Op):
         return a @ b
 
     def backward(self, g):
+        """∂A = G·Bᵀ,  ∂B = Aᵀ·G"""
         a, b = self.saved
-        if b.ndim == 1:                    # restore the dropped column / row axes
-            g, b = g[..., None], b[:, None]
-        if a.ndim == 1:
-            g, a = g[..., None, :], a[None, :]
-        ga = g @ np.swapaxes(b, -1, -2) if self.needs[0] else None   # dL/dA = G Bᵀ
-        if not self.needs[1]:
-            gb = None
-        elif b.ndim == 2:                  # a weight shared by every row of a batch:
-            k, m = b.shape                 # one GEMM over all rows, not a batch summed after
-            rows = math.prod(a.shape[:-1])     # (not -1: a zero-size a has no rows to infer)
-            gb = a.reshape(rows, k).T @ g.reshape(rows, m)
-        else:
-            gb = np.swapaxes(a, -1, -2) @ g                           # dL/dB = Aᵀ G
-        a0, b0 = self.saved
-        if ga is not None and a0.ndim == 1:
-            ga = ga[..., 0, :]
-        if gb is not None and b0.ndim == 1:
-            gb = gb[..., 0]
+        A = a[None, :] if a.ndim == 1 else a        # the matrices multiplied, and G the
+        B = b[:, None] if b.ndim == 1 else b        # gradient of their product A·B
+        G = g[..., None] if b.ndim == 1 else g
+        G = G[..., None, :] if a.ndim == 1 else G
+        ga = gb = None
+        if self.needs[0]:
+            ga = G @ np.swapaxes(B, -1, -2)
+            ga = ga[..., 0, :] if a.ndim == 1 else ga
+        if self.needs[1]:
+            if B.ndim == 2:                         # one B for every matrix of a batched A: the
+                k, m = B.shape                      # sum over the batch of Aᵀ·G is one GEMM
+                rows = math.prod(A.shape[:-1])      # (not -1: a zero-size A has no rows to infer)
+                gb = A.reshape(rows, k).T @ G.reshape(rows, m)
+            else:
+                gb = np.swapaxes(A, -1, -2) @ G
+            gb = gb[..., 0] if b.ndim == 1 else gb
         return ga, gb
 
 
@@ -165,7 +169,8 @@ class Exp(Op):
         return y
 
     def backward(self, g):
-        return (g * self.saved[0],)        # d eᵃ/da = eᵃ
+        """∂a = g·eᵃ"""
+        return (g * self.saved[0],)        # eᵃ, saved by forward
 
 
 class Log(Op):
@@ -177,7 +182,8 @@ class Log(Op):
         return np.log(a)
 
     def backward(self, g):
-        return (g / self.saved[0],)        # d log a/da = 1/a
+        """∂a = g/a"""
+        return (g / self.saved[0],)
 
 
 class Sqrt(Op):
@@ -190,7 +196,8 @@ class Sqrt(Op):
         return y
 
     def backward(self, g):
-        return (g * 0.5 / self.saved[0],)  # d √a/da = 1/(2√a)
+        """∂a = g/(2√a)"""
+        return (g * 0.5 / self.saved[0],)  # √a, saved by forward
 
 
 class Abs(Op):
@@ -202,7 +209,8 @@ class Abs(Op):
         return np.abs(a)
 
     def backward(self, g):
-        return (g * np.sign(self.saved[0]),)   # d|a|/da = sign(a), 0 at 0 as PyTorch
+        """∂a = g·sign(a)"""
+        return (g * np.sign(self.saved[0]),)   # 0 at a = 0, as PyTorch
 
 
 class Tanh(Op):
@@ -215,8 +223,9 @@ class Tanh(Op):
         return y
 
     def backward(self, g):
+        """∂a = g·(1 − tanh²a)"""
         y = self.saved[0]
-        return (g * (1 - y * y),)          # d tanh/da = 1 - y²
+        return (g * (1 - y * y),)
 
 
 def _sigmoid(a):
@@ -234,8 +243,9 @@ class Sigmoid(Op):
         return y
 
     def backward(self, g):
+        """∂a = g·σ(a)(1 − σ(a))"""
         y = self.saved[0]
-        return (g * y * (1 - y),)          # dσ/da = σ(1-σ)
+        return (g * y * (1 - y),)
 
 
 class Relu(Op):
@@ -248,7 +258,8 @@ class Relu(Op):
         return y
 
     def backward(self, g):
-        return (g * self.saved[0],)        # d relu/da = 1 where a > 0, else 0
+        """∂a = g·[a > 0]"""
+        return (g * self.saved[0],)
 
 
 class Silu(Op):
@@ -261,8 +272,9 @@ class Silu(Op):
         return a * s
 
     def backward(self, g):
+        """∂a = g·σ(a)(1 + a(1 − σ(a)))"""
         a, s = self.saved
-        return (g * s * (1 + a * (1 - s)),)   # d(a·σ(a))/da = σ + aσ(1-σ)
+        return (g * s * (1 + a * (1 - s)),)
 
 
 class Gelu(Op):
@@ -282,13 +294,13 @@ class Gelu(Op):
         return a * cdf
 
     def backward(self, g):
-        a, s = self.saved
+        """∂a = g·(Φ(a) + a·φ(a));  tanh form: ∂a = g·(½(1 + t) + ½a(1 − t²)·√(2/π)(1 + 3·0.044715a²))"""
+        a, s = self.saved                  # s: Φ(a), or t for the tanh form
         if self.approximate == "tanh":
-            # d/da = 0.5(1+t) + 0.5a(1-t²)·√(2/π)(1 + 3·0.044715a²)
             dt = SQRT_2_OVER_PI * (1 + 3 * 0.044715 * a * a)
             return (g * (0.5 * (1 + s) + 0.5 * a * (1 - s * s) * dt),)
         pdf = INV_SQRT_2PI * np.exp(-0.5 * a * a)
-        return (g * (s + a * pdf),)        # d(aΦ(a))/da = Φ(a) + a·φ(a)
+        return (g * (s + a * pdf),)
 
 
 class Cast(Op):
@@ -300,7 +312,8 @@ class Cast(Op):
         return a.astype(dtype)
 
     def backward(self, g):
-        return (g.astype(self.saved[0]),)  # identity, back in the input's dtype
+        """∂a = g  (in a's dtype)"""
+        return (g.astype(self.saved[0]),)
 
 
 # ---------------------------------------------------------------- reductions
@@ -326,7 +339,8 @@ class Sum(Op):
         self.saved, self.axis, self.keepdims = (a.shape,), axis, keepdims
         return np.sum(a, axis=axis, keepdims=keepdims)
 
-    def backward(self, g):                 # every summand gets the whole gradient
+    def backward(self, g):
+        """∂a = g, copied along the summed axes"""
         return (_expand(g, self.saved[0], self.axis, self.keepdims),)
 
 
@@ -338,7 +352,8 @@ class Mean(Op):
         self.saved, self.axis, self.keepdims = (a.shape,), axis, keepdims
         return np.mean(a, axis=axis, keepdims=keepdims)
 
-    def backward(self, g):                 # each of the n terms gets grad/n
+    def backward(self, g):
+        """∂a = g/n, copied along the n averaged places"""
         shape = self.saved[0]
         return (_expand(g / _count(shape, self.axis), shape, self.axis, self.keepdims),)
 
@@ -354,6 +369,7 @@ class Max(Op):
         return y if keepdims else np.squeeze(y, axis=axis)
 
     def backward(self, g):
+        """∂a = g·[a = max a] / (number of places equal to the max)"""
         hit = self.saved[0].astype(g.dtype)
         g = _expand(g, hit.shape, self.axis, self.keepdims)
         share = hit / hit.sum(axis=self.axis, keepdims=True)   # 1/k for each of k ties
@@ -373,7 +389,8 @@ class Var(Op):
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.sum(centred * centred, axis=axis, keepdims=keepdims) / np.asarray(self.n, a.dtype)
 
-    def backward(self, g):                 # dvar/da_i = 2(a_i - mean)/(n - correction)
+    def backward(self, g):
+        """∂a = g·2(a − mean a)/(n − correction)"""
         centred = self.saved[0]
         g = _expand(g, centred.shape, self.axis, self.keepdims)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -391,6 +408,7 @@ class Reshape(Op):
         return a.reshape(shape)
 
     def backward(self, g):
+        """∂a = g, reshaped to a's shape"""
         return (g.reshape(self.saved[0]),)
 
 
@@ -403,7 +421,8 @@ class Permute(Op):
         self.saved = (sorted(range(len(axes)), key=axes.__getitem__),)   # the inverse
         return a.transpose(axes)
 
-    def backward(self, g):                 # move the axes back where they came from
+    def backward(self, g):
+        """∂a = g, its axes moved back where they came from"""
         return (g.transpose(self.saved[0]),)
 
 
@@ -422,7 +441,8 @@ class GetItem(Op):
         self.saved, self.index = (a.shape, a.dtype), index
         return a[index]
 
-    def backward(self, g):                 # scatter the gradient back where it was read
+    def backward(self, g):
+        """∂a = g at the places read, 0 elsewhere (a place read twice gets both)"""
         shape, dtype = self.saved
         out = np.zeros(shape, dtype=dtype)
         if _is_basic(self.index):
@@ -440,7 +460,8 @@ class MaskedFill(Op):
         self.saved = (mask,)
         return np.where(mask, np.asarray(value, dtype=a.dtype), a)
 
-    def backward(self, g):                 # filled places did not come from a
+    def backward(self, g):
+        """∂a = g where not mask, 0 where filled"""
         return (np.where(self.saved[0], 0, g),)
 
 
@@ -453,6 +474,7 @@ class Where(Op):
         return np.where(cond, a, b)
 
     def backward(self, g):
+        """∂a = g where cond, else 0;  ∂b = g where not cond, else 0"""
         cond = self.saved[0]
         return np.where(cond, g, 0), np.where(cond, 0, g)
 
@@ -466,7 +488,8 @@ class Cat(Op):
         self.saved = (np.cumsum([a.shape[axis] for a in arrays])[:-1],)
         return np.concatenate(arrays, axis=axis)
 
-    def backward(self, g):                 # each input gets its own slice back
+    def backward(self, g):
+        """∂aᵢ = the slice of g that aᵢ filled"""
         return tuple(np.split(g, self.saved[0], axis=self.axis))
 
 
@@ -480,6 +503,7 @@ class Stack(Op):
         return np.stack(arrays, axis=axis)
 
     def backward(self, g):
+        """∂aᵢ = g's i-th slice along the stacked axis"""
         return tuple(np.take(g, i, axis=self.axis) for i in range(self.saved[0]))
 
 
@@ -495,9 +519,10 @@ class Softmax(Op):
         self.saved, self.axis = (y,), axis
         return y
 
-    def backward(self, g):                 # dL/da = y ⊙ (g - Σ g·y)
+    def backward(self, g):
+        """∂a = y ⊙ (g − Σ g·y),  y = softmax(a)"""
         y = self.saved[0]
-        return (y * (g - (g * y).sum(axis=self.axis, keepdims=True)),)
+        return (softmax_backward(g * y, y, self.axis),)
 
 
 class LogSoftmax(Op):
@@ -510,9 +535,11 @@ class LogSoftmax(Op):
         self.saved, self.axis = (y,), axis
         return y
 
-    def backward(self, g):                 # dL/da = g - softmax(a) · Σ g
-        y = self.saved[0]
-        return (g - np.exp(y) * g.sum(axis=self.axis, keepdims=True),)
+    def backward(self, g):
+        """∂a = g − softmax(a)·Σ g"""
+        y = self.saved[0]                  # log softmax(a)
+        return (softmax_backward(g.copy(), np.exp(y), self.axis),)
+
 
 
 # ------------------------------------------------------ more PyTorch primitives
@@ -527,7 +554,7 @@ class Expand(Op):
         return np.broadcast_to(a, shape)
 
     def backward(self, g):
-        """∂L/∂a = Σ g over the broadcast axes (summed down by engine.unbroadcast)"""
+        """∂a = Σ g over the broadcast axes (summed down by engine.unbroadcast)"""
         return (g,)
 
 
@@ -539,7 +566,7 @@ class Sign(Op):
         return np.sign(a)
 
     def backward(self, g):
-        """∂L/∂a = 0 (sign is flat, as PyTorch's gradient)"""
+        """∂a = 0 (sign is flat, as PyTorch's gradient)"""
         return (np.zeros_like(g),)
 
 
@@ -552,7 +579,7 @@ class Sin(Op):
         return np.sin(a)
 
     def backward(self, g):
-        """∂L/∂a = g·cos a"""
+        """∂a = g·cos a"""
         return (g * np.cos(self.saved[0]),)
 
 
@@ -565,7 +592,7 @@ class Cos(Op):
         return np.cos(a)
 
     def backward(self, g):
-        """∂L/∂a = −g·sin a"""
+        """∂a = −g·sin a"""
         return (-g * np.sin(self.saved[0]),)
 
 
@@ -578,7 +605,7 @@ class Erf(Op):
         return erf(a).astype(a.dtype, copy=False)
 
     def backward(self, g):
-        """∂L/∂a = g·(2/√π)·e^(−a²)"""
+        """∂a = g·(2/√π)·e^(−a²)"""
         a = self.saved[0]
         return (g * TWO_OVER_SQRT_PI * np.exp(-a * a),)
 
@@ -593,7 +620,7 @@ class Softplus(Op):
         return np.where(a * beta > threshold, a, np.logaddexp(0, a * beta) / beta).astype(a.dtype, copy=False)
 
     def backward(self, g):
-        """∂L/∂a = g·σ(βa) (g where βa > threshold)"""
+        """∂a = g·σ(βa) (g where βa > threshold)"""
         ba = self.saved[0] * self.beta
         return (np.where(ba > self.threshold, g, g * np.exp(-np.logaddexp(0, -ba))),)
 
@@ -607,7 +634,7 @@ class Cumsum(Op):
         return np.cumsum(a, axis=axis)
 
     def backward(self, g):
-        """∂L/∂a_i = Σ_{j ≥ i} g_j (a cumulative sum from the end)"""
+        """∂a_i = Σ_{j ≥ i} g_j (a cumulative sum from the end)"""
         return (np.flip(np.cumsum(np.flip(g, self.axis), axis=self.axis), self.axis),)
 
 
@@ -621,7 +648,7 @@ class Prod(Op):
         return np.prod(a, axis=axis, keepdims=keepdims)
 
     def backward(self, g):
-        """∂L/∂a_i = g·Π_{j ≠ i} a_j (the product of the others: exact when some a_j = 0)"""
+        """∂a_i = g·Π_{j ≠ i} a_j (the product of the others: exact when some a_j = 0)"""
         a = self.saved[0]
         axes = tuple(range(a.ndim)) if self.axis is None else self.axis
         inner = tuple(range(a.ndim - len(axes), a.ndim))
@@ -653,7 +680,7 @@ class Gather(Op):
         return a[where]
 
     def backward(self, g):
-        """∂L/∂a = g scattered back to where it was read (added up where read twice)"""
+        """∂a = g scattered back to where it was read (added up where read twice)"""
         shape, where = self.saved
         out = np.zeros(shape, dtype=g.dtype)
         np.add.at(out, where, g)
@@ -671,7 +698,7 @@ class Einsum(Op):
         return np.einsum(f"{','.join(inputs)}->{output}", *arrays)
 
     def backward(self, g):
-        """∂L/∂Aₖ = einsum(g, the other operands → Aₖ's subscripts), broadcast over letters
+        """∂Aₖ = einsum(g, the other operands → Aₖ's subscripts), broadcast over letters
         only Aₖ has"""
         arrays, grads = self.saved, []
         for k, (subs, a) in enumerate(zip(self.inputs, arrays)):
