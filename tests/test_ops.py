@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import broadcastable_shapes
 
 import tinygrad_tf as tg
-from tinygrad_tf import selfcheck
+from tinygrad_tf import fused, ops, selfcheck
+from tinygrad_tf.engine import Op
 from tinygrad_tf.gradcheck import compare
 
 
@@ -101,3 +102,16 @@ def test_float32_gelu_is_as_close_to_the_exact_one_as_pytorchs():
         error = np.abs(mine - truth).max()
         assert error <= max(np.abs(theirs - truth).max(), 5e-7)
         assert error < 2e-6
+
+
+def test_every_op_states_its_vector_jacobian_product():
+    """Each op's backward docstring is its formula (`Op.formula`, which the explorer shows):
+    one line, ∂input = ... in terms of g, the incoming gradient."""
+    classes = [cls for module in (ops, fused) for cls in vars(module).values()
+               if isinstance(cls, type) and issubclass(cls, Op) and cls is not Op]
+    assert len(classes) >= 30
+    for cls in classes:
+        assert cls.formula == cls.backward.__doc__.strip(), cls.name
+        assert cls.formula.startswith("∂") and "=" in cls.formula and "\n" not in cls.formula, cls.name
+    assert ops.Mul.formula == "∂a = g·b,  ∂b = g·a"
+    assert ops.ResidualAdd().formula == ops.Add.formula      # on an op in a graph too

@@ -1,20 +1,17 @@
-"""The part of autograd that scalars and tensors share.
+"""The graph and the backward loop.
 
-A graph node has:
+Every graph node, in both engines, has
     _prev  the tuple of nodes it was computed from (its parents; empty for leaves)
     _seq   a creation number: every node is made after its parents, so
            sorting by `_seq` puts parents before children.
-
-In the scalar engine the nodes are the `Value`s themselves. In the tensor
-engine they are the ops (`ops.Op`) and the leaf tensors: an op's `_prev` holds
-the op that made each input, or the input itself when it is a leaf. A tensor
-points at its op (`_ctx`), but no op points at a tensor it made, so the graph
-never keeps an intermediate array alive: once backward has freed what each op
-saved, a finished graph holds nothing but its shape, and the user's tensors.
+In the scalar engine the nodes are the `Value`s themselves (scalar.py walks
+them itself). In the tensor engine they are ops (`Op`, below, which writes down
+the whole node protocol) and leaf tensors.
 
 This module holds the global switches (grad recording, the module scope, the
-backward tracer, non-finite detection), `topological_order`, and the backward
-loop of the tensor engine. It knows nothing of what a Value or Tensor is.
+backward tracer, non-finite detection), `Op`, `topological_order`, and the
+tensor engine's backward loop. Of a Tensor it knows only what `Op` lists: its
+`requires_grad`, `_ctx` and `shape`, and `_accumulate` on a leaf.
 """
 import functools
 import itertools
@@ -101,22 +98,89 @@ def check_finite(array, op, shapes, where):
 
 
 class Op:
-    """A node of the tensor graph: one primitive applied to some inputs.
+    """A node of the tensor graph: one primitive applied to some inputs. This is the
+    node protocol, all of it: what the backward loop, the trace and the graph
+    drawings read of a node.
 
-    `_prev` holds, for each input, the op that made it or (for a leaf) the input
-    tensor itself; `shape` and `dtype` describe the output, which the op does not
-    keep. `saved` holds what backward needs (set by forward; () if nothing) and is
-    dropped (None) once backward has run. `needs` says which inputs require grad,
-    `module` is the path of the module that ran the op, and `retained` a weakref to
-    the output if it asked `retain_grad()`. `tensor.apply` sets all but `saved`'s
-    contents (no __init__: making an op is most of the cost of a tiny one).
+    The graph's nodes are ops and leaf tensors. Every node has
+        _prev           its parents, one per input: the op that made the input, or
+                        the input itself if it is a leaf tensor; () for a leaf
+        _seq            creation number (0 for a leaf); parents come first
+        requires_grad   True for an op; a leaf's own flag
+        shape           of the node's output
+    and a leaf tensor has `_accumulate(grad)`, which adds a gradient into its `.grad`.
+
+    An op also has
+        name            "add", "matmul", ... (class attribute)
+        forward(*arrays, **params)   the output array, from the inputs' arrays; puts
+                        in `saved` what backward will need
+        backward(g)     g = ∂L/∂output (the output's shape) → one ∂L/∂input per
+                        input, in the output's (broadcast) shape, or None for an input
+                        that needs none; never writes into g. Its docstring is the
+                        formula, the vector-Jacobian product, also `formula`.
+        saved           () before forward; None once backward has freed it
+        needs           per input: does it require grad
+        dtype           of the output
+        module          dotted path of the module that ran it, or None
+        retained        a weakref to the output tensor if it asked retain_grad(), or None
+    `record` fills the graph slots when the op joins a graph, and `vjp` is its
+    backward as the loop calls it. An op never holds its output: a finished graph
+    keeps no intermediate array alive (only the user's tensors point at ops, via
+    `Tensor._ctx`). No __init__: making an op is most of the cost of a tiny one.
     """
     __slots__ = ("_prev", "_seq", "shape", "dtype", "saved", "needs", "module", "retained")
     name = "op"
+    formula = ""
     requires_grad = True     # an op is only recorded when some input needs a gradient
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.formula = (cls.backward.__doc__ or "").strip()
+
+    def record(self, inputs, out):
+        """Join the graph as the maker of `out` from the tensors `inputs`, if some input
+        requires grad (under grad mode: `tensor.apply` checks); True if it joined."""
+        if len(inputs) == 2:               # the common arities spelled out: the hot path
+            a, b = inputs
+            needs, prev = (a.requires_grad, b.requires_grad), (a._ctx or a, b._ctx or b)
+        elif len(inputs) == 1:
+            a = inputs[0]
+            needs, prev = (a.requires_grad,), (a._ctx or a,)
+        else:
+            needs, prev = tuple([t.requires_grad for t in inputs]), tuple([t._ctx or t for t in inputs])
+        if True not in needs:
+            return False
+        self._prev, self.needs = prev, needs
+        self._seq = next_seq()
+        self.shape, self.dtype = out.shape, out.dtype
+        self.module = state.module
+        self.retained = None
+        return True
+
+    def vjp(self, g, retain_graph=False):
+        """backward(g) as the loop calls it, with the engine's promises around it:
+        before, a retained output gets g and a freed op refuses; after, `saved` is
+        freed (unless retain_graph)."""
+        if self.retained is not None:
+            _give_retained(self, g)
+        if self.saved is None:
+            raise RuntimeError(
+                f"backward through op '{self.name}' a second time: its saved arrays were "
+                "freed after the first backward; pass retain_graph=True to the first call")
+        input_grads = self.backward(g)
+        if not retain_graph:
+            self.saved = None
+        return input_grads
 
     def __repr__(self):
         return f"<op {self.name} {self.shape}>"
+
+
+def _give_retained(op, g):
+    """retain_grad(): the output tensor, if it still lives, adds g into its .grad."""
+    output = op.retained()
+    if output is not None:
+        output._accumulate(g)
 
 
 _by_seq = attrgetter("_seq")
@@ -154,44 +218,39 @@ def backward(root, seed, retain_graph=False):
     Each node's gradient is the sum over its children of what they send back, so
     nodes are visited children-first (reverse topological order) and each op's
     backward turns the gradient of its output into one for each input (the
-    vector-Jacobian product). Leaves add what reaches them into `.grad`, as do
-    tensors that asked `retain_grad()`; other gradients live only in this loop.
+    vector-Jacobian product), summed down to the input's shape if broadcasting
+    stretched it. Leaves add what reaches them into `.grad`; other gradients live
+    only in this loop. Around the chain rule: `Op.vjp` (retain_grad, freeing, the
+    second-backward error) and `_watch` (detect_anomaly, the trace).
     """
     grads = {root: seed}
-    tracer, checking = state.tracer, state.check_finite
+    watching = state.check_finite or state.tracer is not None
     for node in reversed(topological_order(root)):
         grad = grads.pop(node, None)
         if grad is None:
             continue
-        if not node._prev:                 # a leaf tensor
+        if not node._prev:                           # a leaf: its gradient is complete
             node._accumulate(grad)
             continue
-        op = node
-        if op.retained is not None:        # the output asked retain_grad() and may still live
-            output = op.retained()
-            if output is not None:
-                output._accumulate(grad)
-        if op.saved is None:
-            raise RuntimeError(
-                f"backward through op '{op.name}' a second time: its saved arrays were "
-                "freed after the first backward; pass retain_graph=True to the first call"
-            )
-        input_grads = op.backward(grad)
-        if not retain_graph:
-            op.saved = None
-        sent = []                          # what went along each input edge (None: nothing)
-        for parent, parent_grad in zip(op._prev, input_grads):
+        input_grads = node.vjp(grad, retain_graph)
+        for parent, parent_grad in zip(node._prev, input_grads):
             if parent_grad is not None and parent.requires_grad:
                 if parent_grad.shape != parent.shape:
                     parent_grad = unbroadcast(parent_grad, parent.shape)
                 earlier = grads.get(parent)
                 grads[parent] = parent_grad if earlier is None else earlier + parent_grad
-            else:
-                parent_grad = None
-            sent.append(parent_grad)
-        if checking:
-            for i, parent_grad in enumerate(sent):
-                if parent_grad is not None:
-                    check_finite(parent_grad, op, [p.shape for p in op._prev], f"backward to input {i}")
-        if tracer is not None:
-            tracer.record(op, op.name, op.module, grad, op._prev, sent)
+        if watching:
+            _watch(node, grad, input_grads)
+
+
+def _watch(op, grad, input_grads):
+    """The extras of one backward step, off the hot path: detect_anomaly checks what
+    the op sent each input, and a running trace records the step."""
+    sent = [None if g is None or not parent.requires_grad else unbroadcast(g, parent.shape)
+            for parent, g in zip(op._prev, input_grads)]      # as the loop sent them
+    if state.check_finite:
+        for i, parent_grad in enumerate(sent):
+            if parent_grad is not None:
+                check_finite(parent_grad, op, [p.shape for p in op._prev], f"backward to input {i}")
+    if state.tracer is not None:
+        state.tracer.record(op, op.name, op.module, grad, op._prev, sent)

@@ -1,15 +1,16 @@
 """The primitives of the tensor engine: each op's forward and its backward.
 
 An op's `forward(*arrays)` computes its output from NumPy arrays and saves in
-`self.saved` what its backward will need. `backward(grad)` takes the gradient of
-the loss with respect to the output (same shape as the output) and returns one
-gradient per input: the vector-Jacobian product, gradᵀ · ∂out/∂input, written
-out on the line that computes it. It may return `None` for an input that needs
-no gradient (`self.needs[i]` is False), and it never writes into `grad`.
+`self.saved` what its backward will need. `backward(g)` takes g, the gradient of
+the loss with respect to the output (same shape as the output), and returns one
+gradient per input: the vector-Jacobian product gᵀ · ∂out/∂input, whose formula
+is the method's docstring (`Op.formula`). It may return `None` for an input that
+needs no gradient (`self.needs[i]` is False), and it never writes into `g`.
 
 Gradients come back in the output's (broadcast) shape; the engine sums them
-down to each input's shape in one place (`engine.unbroadcast`). Ops know
-nothing of Tensors, graphs or modules.
+down to each input's shape in one place (`engine.unbroadcast`). An op's forward
+and backward see only arrays; what makes it a graph node (its parents, its
+creation number, freeing) is `engine.Op`, the node protocol, which they inherit.
 
 The fused ops of the layers (Linear, LayerNorm, masked softmax, Embedding) and the
 fast normal CDF GELU uses live in `fused.py`, beside their plain formulas.

@@ -11,7 +11,7 @@ import numpy as np
 
 from . import ops
 from .engine import backward as _backward
-from .engine import check_finite, next_seq, state
+from .engine import check_finite, state
 
 _new = object.__new__                  # (a Tensor without __init__: ops' outputs skip its checks)
 
@@ -867,7 +867,8 @@ def _check_broadcast(what, *shapes):
 
 def apply(op_class, *inputs, **params):
     """Run one primitive on the inputs' arrays. If grad is on and some input requires
-    it, the output remembers the op and its inputs; otherwise it is a plain leaf."""
+    it, the op joins the graph (`Op.record`) and the output points at it (`_ctx`);
+    otherwise the output is a plain leaf."""
     op = op_class()
     op.saved = ()
     try:
@@ -882,29 +883,9 @@ def apply(op_class, *inputs, **params):
         raise type(e)(f"{op.name}: input shape{'s' * (len(inputs) > 1)} {shapes}: {e}") from None
     if state.check_finite:
         _check_forward(op, inputs, out)
-    if state.grad_enabled:
-        needs, prev = _edges(inputs)
-        if True in needs:
-            op._prev = prev
-            op._seq = next_seq()
-            op.shape, op.dtype = out.shape, out.dtype
-            op.needs = needs
-            op.module = state.module
-            op.retained = None
-            return Tensor._make(out, op)
+    if state.grad_enabled and op.record(inputs, out):
+        return Tensor._make(out, op)
     return Tensor._make(out)
-
-
-def _edges(inputs):
-    """For each input: does it need a gradient, and which graph node stands for it
-    (the op that made it, or the tensor itself when it is a leaf)."""
-    if len(inputs) == 2:                   # the common arities spelled out: the hot path
-        a, b = inputs
-        return (a.requires_grad, b.requires_grad), (a._ctx or a, b._ctx or b)
-    if len(inputs) == 1:
-        a = inputs[0]
-        return (a.requires_grad,), (a._ctx or a,)
-    return tuple([t.requires_grad for t in inputs]), tuple([t._ctx or t for t in inputs])
 
 
 def _check_forward(op, inputs, out):
