@@ -699,8 +699,7 @@ class Einsum(Op):
         return np.einsum(f"{','.join(inputs)}->{output}", *arrays)
 
     def backward(self, g):
-        """∂Aₖ = einsum(g, the other operands → Aₖ's subscripts), broadcast over letters
-        only Aₖ has"""
+        """∂Aₖ = einsum(g, the other operands → Aₖ's subscripts), broadcast over letters only Aₖ has"""
         arrays, grads = self.saved, []
         for k, (subs, a) in enumerate(zip(self.inputs, arrays)):
             if not self.needs[k]:
