@@ -97,7 +97,7 @@ def page_data(root, trace, drawn):
         steps.append(_step(step, drawn, so_far, residual.get(id(step))))
     first = trace.steps[0]
     scalar = isinstance(root, Value)
-    seed = {"node": drawn.get(first.node), "name": node_name(first.node), **_gradient(first.grad_in, scalar)}
+    seed = {"node": drawn.get(first.node), "name": name, **_gradient(first.grad_in, scalar)}
     reached = [n for s in steps for _, n in s["reach"] if n > 0] + [seed["norm"]]
     lo, hi = np.percentile(reached, [5, 100]) if reached else (0.0, 0.0)
     return {"title": f"backward of {name}", "scalar": scalar, "seed": seed, "steps": steps,
