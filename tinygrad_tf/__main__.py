@@ -141,6 +141,21 @@ def residuals(args):
     return 0
 
 
+def export(args):
+    """A checkpoint's Transformer as a PyTorch module file (needs torch); see docs/interop.md."""
+    from .io import CheckpointError
+    try:
+        from .interop import export as export_model
+        theirs = export_model(args.checkpoint, args.output)
+    except (ImportError, OSError, CheckpointError) as e:
+        print(e, file=sys.stderr)
+        return 1
+    n = sum(p.numel() for p in theirs.parameters())
+    print(f"wrote {args.output}: {type(theirs).__name__}, {n} parameters; in PyTorch: "
+          f"model = torch.load({args.output!r}, weights_only=False)")
+    return 0
+
+
 BLOCK_HELP = {
     "--norm-first": "pre-LN: x + sublayer(norm(x)) (default: post-LN, norm(x + sublayer(x)))",
     "--activation": "the feed-forward network's activation (default: relu)",
@@ -190,6 +205,13 @@ def make_parser():
                        description=residuals.__doc__)
     p.add_argument("--layers", type=positive_int, default=12, metavar="N",
                    help="encoder blocks in each stack (default: 12)")
+
+    p = sub.add_parser("export", help="write a checkpoint's model as a PyTorch module (.pt)",
+                       description=export.__doc__)
+    p.add_argument("--checkpoint", required=True, metavar="PATH",
+                   help="an .npz checkpoint: the demo's, or tg.save of a state_dict with its 'config'")
+    p.add_argument("-o", "--output", default="model.pt", metavar="FILE",
+                   help="the .pt file to write (default: model.pt)")
     return parser
 
 
@@ -208,7 +230,7 @@ def main(argv=None):
         print(f"{command}: {problem}", file=sys.stderr)
         return 1
     commands = {"demo": demo, "graph": graph, "explore": explore, "gradcheck": gradcheck,
-                "residuals": residuals}
+                "residuals": residuals, "export": export}
     return commands[command](args)
 
 

@@ -5,6 +5,7 @@ output points at that op (`_ctx`), and the op at the ops or leaf tensors its
 inputs came from (`op._prev`). `backward()` hands the graph to
 `engine.backward`, which walks it children-first.
 """
+import sys
 import weakref
 
 import numpy as np
@@ -48,6 +49,10 @@ class Tensor:
     __array_priority__ = 1000          # ndarray (op) Tensor defers to Tensor's operators
 
     def __init__(self, data, requires_grad=False, dtype=None, name=None):
+        if "torch" in sys.modules and isinstance(data, sys.modules["torch"].Tensor):
+            from .interop import tensor_from_torch  # values copied, dtype kept
+            data = tensor_from_torch(data)
+            dtype = data.dtype if dtype is None else dtype
         data = _array_of(data)
         if dtype is not None:
             data = data.astype(dtype)
@@ -129,6 +134,11 @@ class Tensor:
 
     def numpy(self):
         return self.data.copy()
+
+    def to_torch(self):
+        """A new torch tensor with a copy of the values, the same dtype (needs PyTorch)."""
+        from .interop import tensor_to_torch
+        return tensor_to_torch(self)
 
     def item(self):
         if self.data.size != 1:
