@@ -244,6 +244,8 @@ def test_what_does_not_convert_is_named_with_its_path():
     block.norm2.eps = 1e-6
     with pytest.raises(interop.ConversionError, match=r"EncoderBlock at '0'.*differing values"):
         interop.to_torch(nn.ModuleList([block]))
+    with pytest.raises(interop.ConversionError, match="DecoderOnlyBlock is always causal"):
+        interop.to_torch(nn.DecoderOnlyBlock(D, H, FF))
     with pytest.raises(interop.ConversionError, match=r"Conv1d at '0'.*no tinygrad_tf equivalent"):
         interop.from_torch(torch.nn.Sequential(torch.nn.Conv1d(2, 2, 1)))
     with pytest.raises(interop.ConversionError, match="batch_first=False"):

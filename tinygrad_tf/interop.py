@@ -394,9 +394,14 @@ def _model_config(model):
                 **config, pad_id=model.pad_id)
 
 
-def _build_torch(module, path):
-    """An empty torch module of the same shape as ours (weights come after, by the pairs)."""
+def _build_torch(module, path, lm=False):
+    """An empty torch module of the same shape as ours (weights come after, by the pairs).
+    `lm`: inside a TransformerLM, whose forward gives its blocks the causal mask."""
     dtype = _dtype_of(module)
+    if isinstance(module, nn.DecoderOnlyBlock) and not lm:
+        raise ConversionError(f"to_torch: {_where(module, path)} is always causal, and PyTorch's "
+                              "TransformerEncoderLayer is causal only when given the mask: convert "
+                              "the whole TransformerLM (its forward passes the mask)")
     if isinstance(module, nn.Linear):
         return torch.nn.Linear(module.in_features, module.out_features, module.bias is not None, dtype=dtype)
     if isinstance(module, nn.Embedding):
@@ -430,12 +435,12 @@ def _build_torch(module, path):
         cls = TorchTransformer if isinstance(module, nn.Transformer) else TorchTransformerLM
         theirs = cls(**_model_config(module), dtype=dtype)
         for name, child in module.children():     # each part as it is (a block's own eps, ...)
-            setattr(theirs, name, _build_torch(child, _join(path, name)))
+            setattr(theirs, name, _build_torch(child, _join(path, name), lm=cls is TorchTransformerLM))
         return theirs
     children = lambda: [_build_torch(m, _join(path, str(i))) for i, m in enumerate(module)]  # noqa: E731
     if isinstance(module, LayerStack):
         norm = _build_torch(module.norm, _join(path, "norm")) if module.norm is not None else None
-        layers = [_build_torch(m, _join(path, f"layers.{i}")) for i, m in enumerate(module.layers)]
+        layers = [_build_torch(m, _join(path, f"layers.{i}"), lm) for i, m in enumerate(module.layers)]
         return TorchLayerStack(layers, norm)
     if type(module) is Sequential:
         return torch.nn.Sequential(*children())
@@ -484,8 +489,9 @@ def _check_mha(m, path):
         _refuse(m, path, "uses kdim/vdim, add_bias_kv or add_zero_attn, which ours do not have")
 
 
-def _ours_block(m, path):
-    """Our block for a torch Transformer layer (checked), with the layer's settings."""
+def _ours_block(m, path, lm=False):
+    """Our block for a torch Transformer layer (checked), with the layer's settings;
+    `lm`: a TransformerLM's layer, a DecoderOnlyBlock."""
     decoder = isinstance(m, torch.nn.TransformerDecoderLayer)
     attns = [m.self_attn] + ([m.multihead_attn] if decoder else [])
     for i, a in enumerate(attns):
@@ -501,15 +507,15 @@ def _ours_block(m, path):
         _refuse(m, path, f"has different dropout rates {sorted(drops)}; ours have one per block")
     activation = _activation_name(m.activation, path, m)
     d_ff = m.linear2.in_features
-    cls = nn.DecoderBlock if decoder else nn.EncoderBlock
+    cls = nn.DecoderBlock if decoder else nn.DecoderOnlyBlock if lm else nn.EncoderBlock
     block = cls(m.self_attn.embed_dim, m.self_attn.num_heads, d_ff, activation, m.norm_first, drops.pop())
     for norm in [block.norm1, block.norm2] + ([block.norm3] if decoder else []):
         norm.eps = norms[0].eps
     return block
 
 
-def _build_ours(m, path):
-    """An empty module of ours shaped like the torch module `m`."""
+def _build_ours(m, path, lm=False):
+    """An empty module of ours shaped like the torch module `m` (`lm`: inside a TransformerLM)."""
     if isinstance(m, torch.nn.Linear):
         return nn.Linear(m.in_features, m.out_features, m.bias is not None)
     if isinstance(m, torch.nn.Embedding):
@@ -542,16 +548,16 @@ def _build_ours(m, path):
         return nn.FeedForward(first.in_features, last.in_features, _activation_name(act, path, m),
                               first.bias is not None)
     if isinstance(m, (torch.nn.TransformerEncoderLayer, torch.nn.TransformerDecoderLayer)):
-        return _ours_block(m, path)
+        return _ours_block(m, path, lm)
     if isinstance(m, (TorchTransformer, TorchTransformerLM)):
         model = (nn.Transformer if isinstance(m, TorchTransformer) else nn.TransformerLM)(**m.config)
         for name, child in m.named_children():     # each part as it is (a layer's own eps, ...)
-            setattr(model, name, _build_ours(child, _join(path, name)))
+            setattr(model, name, _build_ours(child, _join(path, name), isinstance(m, TorchTransformerLM)))
         return model
     if isinstance(m, TorchTokenEmbedding):
         return TokenEmbedding(m.tokens.num_embeddings, m.tokens.embedding_dim, m.max_len, m.dropout.p)
     if isinstance(m, TorchLayerStack):
-        layers = [_build_ours(x, _join(path, f"layers.{i}")) for i, x in enumerate(m.layers)]
+        layers = [_build_ours(x, _join(path, f"layers.{i}"), lm) for i, x in enumerate(m.layers)]
         d_model = m.norm.normalized_shape[0] if m.norm is not None else 0
         stack = LayerStack(layers, d_model, m.norm is not None)
         if m.norm is not None:
