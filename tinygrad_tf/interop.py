@@ -407,7 +407,7 @@ def _build_torch(module, path, lm=False):
     if isinstance(module, nn.Embedding):
         return torch.nn.Embedding(module.num_embeddings, module.embedding_dim, dtype=dtype)
     if isinstance(module, nn.LayerNorm):
-        return torch.nn.LayerNorm(module.dim, eps=module.eps, dtype=dtype)
+        return torch.nn.LayerNorm(module.normalized_shape, eps=module.eps, dtype=dtype)
     if isinstance(module, nn.BatchNorm1d):
         return torch.nn.BatchNorm1d(module.dim, eps=module.eps, momentum=module.momentum, dtype=dtype)
     if type(module) is nn.Dropout:
@@ -524,9 +524,10 @@ def _build_ours(m, path, lm=False):
                     "do not have")
         return nn.Embedding(m.num_embeddings, m.embedding_dim)
     if isinstance(m, torch.nn.LayerNorm):
-        if len(m.normalized_shape) != 1 or not m.elementwise_affine or m.bias is None:
-            _refuse(m, path, "normalises over several axes or has no weight/bias; ours is LayerNorm(dim)")
-        return nn.LayerNorm(m.normalized_shape[0], eps=m.eps)
+        if not m.elementwise_affine or m.bias is None:
+            _refuse(m, path, "has no weight or no bias; ours has both")
+        shape = tuple(m.normalized_shape)
+        return nn.LayerNorm(shape[0] if len(shape) == 1 else shape, eps=m.eps)
     if isinstance(m, torch.nn.BatchNorm1d):
         if not m.affine or not m.track_running_stats or m.momentum is None:
             _refuse(m, path, "has affine=False, no running statistics or momentum=None; ours has all three")
