@@ -351,7 +351,7 @@ def test_ddp_on_two_processes_equals_one_process_on_the_whole_batch(tmp_path):
     env = {**os.environ, "PYTHONPATH": ROOT, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(free_port()),
            "WORLD_SIZE": "2", "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo"}
     procs = [subprocess.Popen([sys.executable, script, "--steps", str(steps), "--here-steps", str(here),
-                               "--out", str(out), "--timeout", "60"],
+                               "--out", str(out), "--timeout", "120"],
                               env={**env, "RANK": str(rank), "LOCAL_RANK": str(rank)},
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
              for rank in range(2)]
@@ -363,7 +363,7 @@ def test_ddp_on_two_processes_equals_one_process_on_the_whole_batch(tmp_path):
             opt.zero_grad()
             F.cross_entropy(model(src, tin), tout, ignore_index=ddp_train.PAD).backward()
             opt.step()
-        logs = [p.communicate(timeout=90)[0] for p in procs]
+        logs = [p.communicate(timeout=180)[0] for p in procs]   # bounded, generous for a busy machine
     finally:
         for p in procs:
             p.kill()
@@ -399,7 +399,7 @@ def test_importing_the_package_does_not_import_torch_and_interop_says_how_to_get
     code = ("import sys; import tinygrad_tf as tg; tg.tensor([1.0]).numpy(); "
             "assert 'torch' not in sys.modules, 'torch imported'; sys.modules['torch'] = None\n"
             "try:\n    from tinygrad_tf import interop\nexcept ImportError as e:\n    print(e)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                          env={**os.environ, "PYTHONPATH": ROOT})
     assert out.returncode == 0, out.stderr
     assert "pip install torch==2.13.0" in out.stdout
