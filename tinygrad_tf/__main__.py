@@ -1,4 +1,4 @@
-"""Command line: `python -m tinygrad_tf [demo | graph | explore | gradcheck | residuals]`
+"""Command line: `python -m tinygrad_tf [demo | graph | explore | gradcheck | residuals | export]`
 (no command: the demo). `python -m tinygrad_tf COMMAND --help` explains each one."""
 import argparse
 import os
