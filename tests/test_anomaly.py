@@ -1,14 +1,11 @@
 """detect_anomaly: the first NaN or Inf is reported where it is born: op, module, shapes, element."""
 import numpy as np
 import pytest
+from support import f64
 
 import tinygrad_tf as tg
 from tinygrad_tf import nn
 from tinygrad_tf.engine import module_scope, state
-
-
-def f64(values):
-    return tg.Tensor(values, dtype=np.float64, requires_grad=True)
 
 
 def test_a_planted_log_of_zero_is_named_in_the_forward():

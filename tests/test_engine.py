@@ -6,12 +6,9 @@ import weakref
 import numpy as np
 import pytest
 import torch
+from support import f64
 
 import tinygrad_tf as tg
-
-
-def f64(a, requires_grad=True):
-    return tg.Tensor(a, dtype=np.float64, requires_grad=requires_grad)
 
 
 def test_gradients_accumulate_across_backward_calls():

@@ -5,6 +5,7 @@ import re
 
 import numpy as np
 import pytest
+from support import randn64
 
 import tinygrad_tf as tg
 from tinygrad_tf import ops
@@ -12,11 +13,6 @@ from tinygrad_tf.tensor import apply
 
 gc_module = importlib.import_module("tinygrad_tf.gradcheck")   # (tg.gradcheck is this module, callable)
 
-
-def f64(*shape, seed=0, name=None):
-    t = tg.randn(*shape, seed=seed, dtype=np.float64, requires_grad=True)
-    t.name = name
-    return t
 
 
 class BrokenSquare(ops.Op):
@@ -39,13 +35,13 @@ def broken_square(x, wrong):
 
 
 def test_passes_on_a_broadcasting_expression_with_the_full_jacobian():
-    x, w, b = f64(3, 4, name="x"), f64(4, 5, seed=1), f64(5, seed=2)
+    x, w, b = randn64(3, 4, name="x"), randn64(4, 5, seed=1), randn64(5, seed=2)
     assert tg.gradcheck(lambda x, w, b: ((x @ w + b).tanh() * x.sum(axis=1, keepdims=True)).exp(),
                         (x, w, b), fast=False)
 
 
 def test_the_full_check_fails_on_a_wrong_gradient_naming_tensor_and_element():
-    x = f64(3, 4, name="x")
+    x = randn64(3, 4, name="x")
     with pytest.raises(tg.GradcheckError) as info:
         tg.gradcheck(lambda x: broken_square(x, (1, 2)), (x,), fast=False)
     msg = str(info.value)
@@ -61,14 +57,14 @@ def test_fast_mode_is_chosen_for_large_inputs_and_passes(monkeypatch):
     def no_full_jacobian(*args, **kwargs):
         raise AssertionError("the full Jacobian was built")
     monkeypatch.setattr(gc_module, "jacobians", no_full_jacobian)
-    x, w = f64(64, 100), f64(100, 80, seed=1, name="w")
+    x, w = randn64(64, 100), randn64(100, 80, seed=1, name="w")
     assert tg.gradcheck(lambda x, w: (x @ w).gelu().softmax(axis=-1), (x, w))
     with pytest.raises(AssertionError, match="full Jacobian"):
-        tg.gradcheck(lambda x: x * 2.0, (f64(3),))      # small: full is the default
+        tg.gradcheck(lambda x: x * 2.0, (randn64(3),))      # small: full is the default
 
 
 def test_fast_mode_fails_on_a_wrong_gradient_and_locates_the_element():
-    x = f64(30, 40, name="x")
+    x = randn64(30, 40, name="x")
     for seed in range(5):                    # any random projection sees a wrong row
         with pytest.raises(tg.GradcheckError) as info:
             tg.gradcheck(lambda x: broken_square(x, 17), (x,), fast=True, seed=seed)
@@ -78,8 +74,8 @@ def test_fast_mode_fails_on_a_wrong_gradient_and_locates_the_element():
 
 
 def test_fast_mode_names_a_parameter_and_agrees_with_the_full_check():
-    x = f64(4, 3)
-    w = f64(3, 3, seed=1, name="layer.weight")
+    x = randn64(4, 3)
+    w = randn64(3, 3, seed=1, name="layer.weight")
     fn = lambda x: (x @ broken_square(w, (2, 1))).tanh()
     for fast in (True, False):
         with pytest.raises(tg.GradcheckError, match=r"layer\.weight\[2, 1\]"):
@@ -87,7 +83,7 @@ def test_fast_mode_names_a_parameter_and_agrees_with_the_full_check():
 
 
 def test_gradcheck_leaves_grads_and_data_as_it_found_them():
-    x, w = f64(20, 30), f64(30, 10, seed=1)
+    x, w = randn64(20, 30), randn64(30, 10, seed=1)
     x_data, w_grad = x.data.copy(), np.ones((30, 10))
     w.grad = w_grad.copy()
     for fast in (True, False):
@@ -103,7 +99,7 @@ def test_float32_is_refused_with_advice():
 
 
 def test_numerical_grad_matches_the_chain_rule():
-    x = f64(5)
+    x = randn64(5)
     num = tg.numerical_grad(lambda: (x * x).sum().sqrt(), x)
     np.testing.assert_allclose(num, x.data / np.sqrt(np.sum(x.data ** 2)), rtol=1e-7)
 

@@ -3,7 +3,7 @@ PyTorch, padding masks, layer_norm, dtypes, and clear errors for bad targets."""
 import numpy as np
 import pytest
 import torch
-from test_nn_support import assert_close, f64, pair
+from support import assert_close, pair, randn64
 
 import tinygrad_tf as tg
 from tinygrad_tf.nn import functional as F
@@ -34,7 +34,7 @@ def test_cross_entropy_is_stable_and_keeps_float32():
     assert loss.dtype == np.float32 and np.isclose(loss.item(), 1e4)
     loss.backward()
     assert logits.grad.dtype == np.float32 and np.isfinite(logits.grad).all()
-    gradcheck_logits = f64(4, 3, seed=1)
+    gradcheck_logits = randn64(4, 3, seed=1)
     assert tg.gradcheck(lambda z: F.cross_entropy(z, np.array([0, 2, 1, 2]), 1, 0.2),
                         [gradcheck_logits])
 
@@ -83,7 +83,7 @@ def test_layer_norm_over_several_axes_matches_torch():
     ty.backward(torch.tensor(g))
     for ours, theirs, what in ((x, tx, "x"), (w, tw, "weight"), (b, tb, "bias")):
         assert_close(ours.grad, theirs.grad, f"{what} grad")
-    assert tg.gradcheck(lambda x: F.layer_norm(x, 4), [f64(3, 4, seed=4)])
+    assert tg.gradcheck(lambda x: F.layer_norm(x, 4), [randn64(3, 4, seed=4)])
 
 
 def test_padding_mask_and_causal_mask():

@@ -4,16 +4,10 @@ differences, PyTorch's initialisation, and clear errors."""
 import numpy as np
 import pytest
 import torch
-from test_nn_support import assert_close, backward_both, f64, load_into_torch, pair, randomize
+from support import assert_close, backward_both, load_into_torch, pair, randn64, randomize
 
 import tinygrad_tf as tg
 from tinygrad_tf import nn
-
-
-@pytest.fixture(autouse=True)
-def seeded():
-    nn.manual_seed(0)
-
 
 # ------------------------------------------------------------ parity with torch
 
@@ -97,9 +91,9 @@ def test_batchnorm_matches_torch_in_train_then_eval(shape):
 
 def test_batchnorm_in_eval_does_not_depend_on_the_batch():
     bn = nn.BatchNorm1d(3).astype(np.float64)
-    bn(f64(16, 3, seed=1) * 3.0 + 1.0)
+    bn(randn64(16, 3, seed=1) * 3.0 + 1.0)
     bn.eval()
-    x = f64(4, 3, seed=2)
+    x = randn64(4, 3, seed=2)
     alone = bn(x[:1]).data
     assert np.allclose(bn(x).data[:1], alone, rtol=0, atol=1e-15)
 
@@ -108,13 +102,13 @@ def test_batchnorm_in_eval_does_not_depend_on_the_batch():
 
 def test_gradcheck_linear_layernorm_batchnorm():
     lin = nn.Linear(4, 3).astype(np.float64)
-    assert tg.gradcheck(lin, [f64(2, 4)], lin.parameters())
+    assert tg.gradcheck(lin, [randn64(2, 4)], lin.parameters())
     ln = randomize(nn.LayerNorm(5).astype(np.float64))
-    assert tg.gradcheck(ln, [f64(3, 5)], ln.parameters())
+    assert tg.gradcheck(ln, [randn64(3, 5)], ln.parameters())
     bn = randomize(nn.BatchNorm1d(3).astype(np.float64))
-    assert tg.gradcheck(bn, [f64(4, 3, 2)], bn.parameters())
+    assert tg.gradcheck(bn, [randn64(4, 3, 2)], bn.parameters())
     bn.eval()
-    assert tg.gradcheck(bn, [f64(4, 3)], bn.parameters())
+    assert tg.gradcheck(bn, [randn64(4, 3)], bn.parameters())
 
 
 @pytest.mark.parametrize("activation", ["relu", "gelu", "swiglu"])
@@ -123,11 +117,11 @@ def test_gradcheck_feedforward(activation):
     names = [n for n, _ in ffn.named_parameters()]
     expected = ["up", "gate", "down"] if activation == "swiglu" else ["up", "down"]
     assert names == [f"{m}.{k}" for m in expected for k in ("weight", "bias")]
-    assert tg.gradcheck(ffn, [f64(2, 3, 4)], ffn.parameters())
+    assert tg.gradcheck(ffn, [randn64(2, 3, 4)], ffn.parameters())
 
 
 def test_feedforward_formulas():
-    x = f64(2, 4)
+    x = randn64(2, 4)
     ffn = nn.FeedForward(4, 6, "swiglu").astype(np.float64)
     up, gate, down = ffn.up(x).data, ffn.gate(x).data, ffn.down.weight.data
     silu = gate / (1 + np.exp(-gate))
@@ -154,7 +148,7 @@ def test_embedding_picks_rows_and_adds_gradients_of_repeated_ids():
 
 
 def test_activation_modules_and_dropout():
-    x = f64(3, 4)
+    x = randn64(3, 4)
     assert np.array_equal(nn.ReLU()(x).data, np.maximum(x.data, 0))
     assert np.allclose(nn.SiLU()(x).data, x.data / (1 + np.exp(-x.data)), rtol=1e-12)
     tx = torch.tensor(x.data)

@@ -4,7 +4,7 @@ unknown reductions. PyTorch puts classes on axis 1; ours are on the last axis.""
 import numpy as np
 import pytest
 import torch
-from test_nn_support import assert_close, pair
+from support import assert_close, pair
 
 import tinygrad_tf as tg
 from tinygrad_tf.nn import functional as F

@@ -8,11 +8,6 @@ from tinygrad_tf import nn, ops
 from tinygrad_tf.engine import topological_order
 
 
-@pytest.fixture(autouse=True)
-def seeded():
-    nn.manual_seed(0)
-
-
 def small_transformer(**kw):
     return nn.Transformer(7, 9, d_model=8, n_heads=2, n_layers=2, d_ff=16, **kw)
 

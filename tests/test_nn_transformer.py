@@ -4,7 +4,7 @@ finite differences, masking of padding, and a small Transformer that learns to r
 import numpy as np
 import pytest
 import torch
-from test_nn_support import assert_close, assert_grads_match, backward_both, load_into_torch, pair, randomize
+from support import assert_close, assert_grads_match, backward_both, load_into_torch, pair, randomize
 
 import tinygrad_tf as tg
 from tinygrad_tf import nn, optim
@@ -13,10 +13,6 @@ from tinygrad_tf.nn import functional as F
 D, H, FF = 8, 2, 16
 BLOCKS = [(norm_first, activation) for norm_first in (False, True) for activation in ("relu", "gelu")]
 
-
-@pytest.fixture(autouse=True)
-def seeded():
-    nn.manual_seed(0)
 
 
 def torch_layer(cls, norm_first, activation):

@@ -7,6 +7,7 @@ import matplotlib
 import numpy as np
 import pytest
 import torch
+from support import f64
 
 import tinygrad_tf as tg
 from tinygrad_tf import nn
@@ -18,9 +19,6 @@ OPERATORS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": opera
              ">": operator.gt, ">=": operator.ge, "+": operator.add, "-": operator.sub,
              "*": operator.mul}
 
-
-def f64(a, requires_grad=True):
-    return tg.Tensor(a, dtype=np.float64, requires_grad=requires_grad)
 
 
 def t64(a, requires_grad=True):

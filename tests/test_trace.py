@@ -3,18 +3,13 @@ import math
 
 import numpy as np
 import pytest
+from support import randn64
 
 import tinygrad_tf as tg
 from tinygrad_tf import nn
 from tinygrad_tf.engine import module_scope, state
 from tinygrad_tf.selfcheck import residual_stacks
 from tinygrad_tf.trace import describe
-
-
-def f64(*shape, seed=0, name=None):
-    t = tg.randn(*shape, seed=seed, dtype=np.float64, requires_grad=True)
-    t.name = name
-    return t
 
 
 def test_value_trace_is_the_hand_derived_chain_rule():
@@ -47,7 +42,7 @@ def test_value_uses_sum_to_its_grad():
 
 
 def test_tensor_trace_is_the_hand_derived_chain_rule_with_broadcasting():
-    x, w = f64(2, 3, name="x"), f64(1, 3, seed=1, name="w")
+    x, w = randn64(2, 3, name="x"), randn64(1, 3, seed=1, name="w")
     with module_scope("layer"):
         y = (x * w).tanh()
     L = y.sum()
@@ -67,8 +62,8 @@ def test_tensor_trace_is_the_hand_derived_chain_rule_with_broadcasting():
 
 
 def test_tensor_uses_sum_to_its_grad():
-    x = f64(4, 5, name="x")
-    W = f64(5, 5, seed=1, name="W")
+    x = randn64(4, 5, name="x")
+    W = randn64(5, 5, seed=1, name="W")
     h = (x @ W).tanh() + x * x[:, :1] + x.sum(axis=0)
     with tg.trace() as tr:
         h.sum().backward()
@@ -85,7 +80,7 @@ def test_no_tracer_outside_the_block_even_after_an_error():
         with tg.trace():
             raise ZeroDivisionError
     assert state.tracer is None
-    x = f64(3)
+    x = randn64(3)
     with tg.trace() as outer:
         with tg.trace() as inner:
             (x * 2.0).sum().backward()

@@ -1,4 +1,6 @@
-"""Helpers for the nn tests: moving weights into PyTorch's modules and comparing.
+"""Helpers the tests share (pytest's fixtures are in conftest.py): float64 tensors for
+finite differences, and for the nn tests, moving weights into PyTorch's modules and
+comparing.
 
 Our attention keeps q/k/v projections apart; PyTorch packs them into one
 `in_proj_weight` (q, k, v stacked along the output axis). Its Transformer layers
@@ -63,9 +65,16 @@ def randomize(module, seed=3):
     return module
 
 
-def f64(*shape, seed=0):
-    """A float64 random Tensor that requires grad."""
-    return tg.randn(*shape, seed=seed, dtype=np.float64, requires_grad=True)
+def f64(values, requires_grad=True):
+    """A float64 Tensor of these values (finite differences need float64)."""
+    return tg.Tensor(values, dtype=np.float64, requires_grad=requires_grad)
+
+
+def randn64(*shape, seed=0, name=None):
+    """A float64 random Tensor of this shape that requires grad."""
+    t = tg.randn(*shape, seed=seed, dtype=np.float64, requires_grad=True)
+    t.name = name
+    return t
 
 
 def pair(*shape, seed=0):
