@@ -46,8 +46,8 @@ def test_only_the_first_op_is_blamed_and_nothing_is_checked_when_off():
         y = x.log() * 0.0                        # -inf, then NaN: no error while off
         assert np.isnan(y.data[0])
         with tg.detect_anomaly():
-            nan = tg.Tensor([np.nan, 1.0], dtype=np.float64, requires_grad=True)
-            (nan * 2.0).exp()                    # NaN came in: not born here, so no error
+            inf = tg.Tensor([-np.inf, 1.0], dtype=np.float64, requires_grad=True)
+            (inf * 2.0).exp()                    # an Inf came in (a mask): not born here, no error
     assert state.check_finite is False
 
 
@@ -80,3 +80,34 @@ def test_inside_a_model_the_error_names_the_submodule():
                            match=r"forward of op 'log' in module 'head' at element \[0, 0\], "
                                  r"input shapes \(2, 3\)"):
             net(tg.randn(2, 3, seed=0, dtype=np.float64))
+
+
+def test_a_nan_already_in_a_weight_is_named_at_the_first_op_that_reads_it():
+    # the case: a NaN in a weight passed the forward, and the backward blamed
+    # log_softmax downstream; now the first op that reads the weight names it
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    model[2].weight.data[1, 3] = np.nan
+    x = tg.randn(5, 3, seed=0)
+    with tg.detect_anomaly():
+        with pytest.raises(tg.NonFiniteError,
+                           match=r"NaN was already in tensor '2.weight' \(a leaf: a weight or input, "
+                                 r"not computed by an op\) at element \[1, 3\] when op 'linear' in "
+                                 r"module '2' read it as input 1"):
+            model(x).log_softmax(-1).sum().backward()
+
+
+def test_a_nan_already_in_an_input_is_named():
+    x = tg.Tensor([[1.0, np.nan]], name="batch")
+    with tg.detect_anomaly():
+        with pytest.raises(tg.NonFiniteError, match=r"NaN was already in tensor 'batch' .* element "
+                                                    r"\[0, 1\] when op 'linear' "
+                                                    r"read it as input 0"):
+            nn.Linear(2, 2)(x)
+        with pytest.raises(tg.NonFiniteError, match=r"an unnamed tensor of shape \(2,\) \(give it "
+                                                    r"name= to see it named here\)"):
+            tg.tensor([np.nan, 1.0]) * 2.0
+    with np.errstate(invalid="ignore"):
+        made_before = tg.Tensor([-1.0], requires_grad=True).sqrt()
+    with tg.detect_anomaly():
+        with pytest.raises(tg.NonFiniteError, match="made by op 'sqrt' before detect_anomaly was on"):
+            made_before + 1.0

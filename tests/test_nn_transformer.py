@@ -172,3 +172,17 @@ def test_bad_inputs_to_blocks_and_models_name_the_submodule():
         model(np.array([[1, 5]]), np.array([[1, 2]]))
     with pytest.raises(IndexError, match="cross_entropy: target id 6"):
         F.cross_entropy(model(np.array([[1, 2]]), np.array([[1, 2]])), np.array([[3, 6]]))
+
+
+def test_generate_refuses_a_negative_temperature_or_count():
+    lm = nn.TransformerLM(7, d_model=8, n_heads=2, n_layers=1, d_ff=16)
+    prompt = np.array([1, 2])
+    for temperature in (-0.5, float("nan")):
+        with pytest.raises(ValueError, match=f"generate: temperature must be > 0 \\(or 0 for the most "
+                                             f"likely token\\), got {temperature}"):
+            lm.generate(prompt, 3, temperature=temperature)
+    for n in (-1, 2.5):
+        with pytest.raises(ValueError, match=f"n \\(the number of tokens to add\\) must be an integer "
+                                             f">= 0, got {n}"):
+            lm.generate(prompt, n)
+    assert np.array_equal(lm.generate(prompt, 0), prompt)

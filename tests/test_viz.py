@@ -234,3 +234,12 @@ def test_a_huge_graph_warns_and_collapses(monkeypatch):
     with pytest.warns(UserWarning, match="the earliest 361 are folded into one box"):
         g = viz.draw_graph(v)
     assert g.source.count("\tn") <= 41 + 40 and "earlier nodes" in g.source
+
+
+def test_draw_graph_of_a_module_says_to_call_it_first():
+    with pytest.raises(TypeError, match=r"draw_graph: got the module Linear, which has no graph until "
+                                        r"it is called; call it first and draw what it returns: "
+                                        r"draw_graph\(model\(x\)\) or draw_graph\(loss\)"):
+        tg.viz.draw_graph(nn.Linear(2, 2))
+    with pytest.raises(TypeError, match="expected the Tensor \\(or Value\\) whose graph to draw, got int"):
+        tg.viz.draw_graph(3)

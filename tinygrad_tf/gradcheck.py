@@ -36,13 +36,19 @@ class GradcheckError(AssertionError):
 
 
 def _checked(inputs, params):
-    """The float64 tensors to check, with a name for each; float32 ones are refused."""
-    named = []
-    for i, t in enumerate(inputs):
-        if isinstance(t, Tensor) and np.issubdtype(t.dtype, np.floating):
-            named.append((t.name or f"input {i}", t))
-    for i, p in enumerate(params):
-        named.append((p.name or f"param {i}", p))
+    """The tensors to check, with a name for each: the float tensors in `inputs` and
+    `params` that require grad (the others are constants, as in PyTorch's gradcheck);
+    float32 ones are refused, and so is a call with nothing that requires grad."""
+    given = [(t.name or f"input {i}", t) for i, t in enumerate(inputs)
+             if isinstance(t, Tensor) and np.issubdtype(t.dtype, np.floating)]
+    given += [(p.name or f"param {i}", p) for i, p in enumerate(params)]
+    named = [(name, t) for name, t in given if t.requires_grad]
+    if not named:
+        which = ", ".join(name for name, _ in given) or "no float tensor at all"
+        raise ValueError(
+            f"gradcheck: no input or param requires grad ({which}), so there is no gradient to "
+            "check; make the tensors to check with requires_grad=True (inputs that don't "
+            "require grad are constants, as in PyTorch's gradcheck)")
     for name, t in named:
         if t.dtype != np.float64:
             raise TypeError(
@@ -114,6 +120,14 @@ def _backward(out, seed, named):
     return grads
 
 
+def _off_graph(out):
+    """What to add to a failure when fn's output is not on the graph at all."""
+    if out.requires_grad:
+        return ""
+    return ("; fn's output does not require grad, so no gradient reaches any input: fn cut the "
+            "graph (.data, .numpy(), .detach() or no_grad inside it), the backward is not at fault")
+
+
 def _unit(rng, shape):
     x = rng.standard_normal(shape)
     return x / max(np.linalg.norm(x), 1e-300)
@@ -144,7 +158,7 @@ def _full(fn, inputs, out, named, eps, atol, rtol):
         yield Result(name, "full", max_error, False, (
             f"gradcheck: gradient of output element {i} with respect to {_at(name, element)}"
             f" is wrong: numerical {num[i, j]:.10g}, analytical {ana[i, j]:.10g}, "
-            f"error {err[i, j]:.3g} (allowed {atol:g} + {rtol:g}·|numerical|)"))
+            f"error {err[i, j]:.3g} (allowed {atol:g} + {rtol:g}·|numerical|)" + _off_graph(out)))
 
 
 def _fast(fn, inputs, out, named, eps, atol, rtol, seed):
@@ -177,7 +191,7 @@ def _fast(fn, inputs, out, named, eps, atol, rtol, seed):
             f"gradcheck (fast): the random projection vᵀJu for {name} is wrong: numerical "
             f"{num:.10g}, analytical {ana:.10g}; the worst element is {_at(name, j)}: "
             f"numerical {num_vjp[j]:.10g}, analytical {vjp[j]:.10g} (of vᵀ·∂output/∂{name}), "
-            f"error {err[j]:.3g} (allowed {atol:g} + {rtol:g}·|numerical|)"))
+            f"error {err[j]:.3g} (allowed {atol:g} + {rtol:g}·|numerical|)" + _off_graph(out)))
 
 
 def compare(fn, inputs, params=(), eps=1e-6, atol=1e-5, rtol=1e-3, fast=None, seed=0):

@@ -11,8 +11,8 @@ import weakref
 import numpy as np
 
 from . import ops
+from .engine import NonFiniteError, check_finite, state
 from .engine import backward as _backward
-from .engine import check_finite, state
 
 _new = object.__new__                  # (a Tensor without __init__: ops' outputs skip its checks)
 
@@ -899,10 +899,33 @@ def apply(op_class, *inputs, **params):
 
 
 def _check_forward(op, inputs, out):
-    """detect_anomaly: raise if this op turned finite inputs into a NaN or Inf."""
+    """detect_anomaly: raise if a NaN comes into this op from outside the checked graph
+    (a weight or an input that already held it), or if this op turned finite inputs
+    into a NaN or Inf. (An Inf may come in: -inf is how masks are written.)"""
     op.module = state.module
-    if all(np.isfinite(t.data).all() for t in inputs if _float_dtype(t.data.dtype)):
+    finite = True
+    for i, t in enumerate(inputs):
+        if _float_dtype(t.data.dtype) and not np.isfinite(t.data).all():
+            finite = False
+            if np.isnan(t.data).any():
+                raise NonFiniteError(_nan_came_in(op, i, t))
+    if finite:
         check_finite(out, op, [t.shape for t in inputs], "forward")
+
+
+def _nan_came_in(op, i, t):
+    """The message for a NaN already in input `i` of `op`: which tensor held it, where."""
+    element = [int(k) for k in np.argwhere(np.isnan(np.atleast_1d(t.data)))[0]]
+    if t.name:
+        who = f"tensor '{t.name}'"
+    else:
+        who = f"an unnamed tensor of shape {t.shape} (give it name= to see it named here)"
+    where = ("made by op '" + t._ctx.name + "' before detect_anomaly was on"
+             if t._ctx is not None else "a leaf: a weight or input, not computed by an op")
+    module = f" in module '{op.module}'" if op.module else ""
+    return (f"NaN was already in {who} ({where}) at element {element} when op '{op.name}'{module} "
+            f"read it as input {i}: it came from outside the graph (its initialisation, the data, "
+            f"an optimizer step), not from this op")
 
 
 # ------------------------------------------------------------- constructors

@@ -227,6 +227,20 @@ def _legend(trace_given, has_skip, has_boxes):
     return f'<<TABLE BORDER="0" CELLSPACING="1">{cells}</TABLE>>'
 
 
+def _check_root(root, what):
+    """A graph is drawn from what a computation returned: refuse a module (which has
+    no graph until called) or anything else that is not a Tensor or a Value."""
+    from .nn import Module
+    from .tensor import Tensor
+    if isinstance(root, Module):
+        raise TypeError(f"{what}: got the module {type(root).__name__}, which has no graph until it "
+                        f"is called; call it first and draw what it returns: {what}(model(x)) or "
+                        f"{what}(loss)")
+    if not isinstance(root, (Tensor, Value)):
+        raise TypeError(f"{what}: expected the Tensor (or Value) whose graph to draw, got "
+                        f"{type(root).__name__}")
+
+
 def draw_graph(root, trace=None, depth=None, show_grads=True, group_modules=True, rankdir="TB",
                grad_width=True, legend=True):
     """The graph that produced `root` (a Tensor or a Value) as a graphviz.Digraph.
@@ -246,6 +260,7 @@ def draw_graph(root, trace=None, depth=None, show_grads=True, group_modules=True
     (depth=1), and if that is still too many, the earliest nodes fold into one box."""
     if depth is not None and depth < 1:
         raise ValueError(f"draw_graph: depth must be None or >= 1, not {depth}")
+    _check_root(root, "draw_graph")
     root = node_of(root)
     nodes = topological_order(root)
     module = _module_of(nodes)
@@ -418,6 +433,7 @@ def explore(root, trace, path=None, depth=None):
     the graph `draw_graph(root, trace, depth)` draws; returns its path (a str that
     displays the page inline in Jupyter). See tinygrad_tf/explore.py."""
     from .explore import explore as write_page
+    _check_root(root, "explore")
     return write_page(root, trace, path, depth)
 
 

@@ -235,6 +235,12 @@ class TransformerLM(Module):
         them as an integer np.ndarray of the same rank. Each token is drawn from
         softmax(logits / temperature) of the last `max_len` tokens; temperature 0
         takes the most likely one. The same `seed` gives the same tokens."""
+        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
+            raise ValueError(f"{_where(self)}.generate: n (the number of tokens to add) must be an "
+                             f"integer >= 0, got {n!r}")
+        if not temperature >= 0:
+            raise ValueError(f"{_where(self)}.generate: temperature must be > 0 (or 0 for the most "
+                             f"likely token), got {temperature}")
         ids = np.asarray(tokens)
         out = _ids(ids).astype(np.int64)
         rng = np.random.default_rng(seed)
