@@ -4,6 +4,7 @@ The blocks of one file run top to bottom in one namespace, as a reader pasting t
 into one Python session would (a later block may use what an earlier one made), in a
 scratch directory so files they write land there. Keep snippets small: this runs in
 the test suite."""
+import importlib.util
 import pathlib
 import re
 
@@ -33,3 +34,17 @@ def test_every_python_block_runs(path, tmp_path, monkeypatch, capsys):
 
 def test_the_blocks_are_found():
     assert sum(len(python_blocks(p)) for p in DOCS) >= 10
+
+
+def _entries(text):
+    """The `name(signature)` of every entry of the reference, in order."""
+    return re.findall(r"^\s*- `([^`]+)`", text, re.M)
+
+
+def test_the_reference_lists_every_public_name_with_its_signature():
+    spec = importlib.util.spec_from_file_location("gen_api", ROOT / "docs" / "gen_api.py")
+    gen_api = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen_api)
+    written = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    assert _entries(written) == _entries(gen_api.render()), (
+        "docs/api.md is out of date with the code: run `python docs/gen_api.py` and commit it")
