@@ -283,14 +283,14 @@ def test_arange_takes_start_stop_step():
 
 
 def test_manual_seed_seeds_every_random_source_in_place():
-    generator = nn.functional.generator
+    rng = nn.functional.rng
     tg.manual_seed(3)
     first = [tg.randn(3).data, tg.rand(2).data, tg.randint(0, 10, (4,)).data, nn.Linear(2, 2).weight.data]
     nn.manual_seed(3)
     second = [tg.randn(3).data, tg.rand(2).data, tg.randint(0, 10, (4,)).data, nn.Linear(2, 2).weight.data]
     for a, b in zip(first, second):
         np.testing.assert_array_equal(a, b)
-    assert nn.functional.generator is generator      # reseeded, not rebound
+    assert nn.functional.rng is rng                  # reseeded, not rebound
     r = tg.randint(5, size=(1000,))
     assert r.dtype == np.int64 and r.data.min() == 0 and r.data.max() == 4
     u = tg.rand(1000)

@@ -930,15 +930,16 @@ def _nan_came_in(op, i, t):
 
 # ------------------------------------------------------------- constructors
 # The random numbers of `rand`, `randn`, `randint`, parameter initialisation and
-# dropout: one generator, reseeded in place by `manual_seed` (so every module that
+# dropout: one generator, `rng` (not `generator`, the name of Transformer's output
+# layer), reseeded in place by `manual_seed` (so every module that
 # holds it sees the new seed).
-generator = np.random.default_rng()
+rng = np.random.default_rng()
 
 
 def manual_seed(seed):
     """Make every random draw (rand, randn, randint, initialisation, dropout) repeatable."""
-    generator.bit_generator.state = np.random.default_rng(seed).bit_generator.state
-    return generator
+    rng.bit_generator.state = np.random.default_rng(seed).bit_generator.state
+    return rng
 
 
 def _shape(shape):
@@ -978,14 +979,14 @@ def ones_like(t, requires_grad=False, dtype=None):
 
 def randn(*shape, seed=None, requires_grad=False, dtype=np.float32):
     """Standard normal samples; from `seed` if given, else from the shared generator."""
-    rng = generator if seed is None else np.random.default_rng(seed)
-    return Tensor(rng.standard_normal(_shape(shape)), requires_grad=requires_grad, dtype=dtype)
+    draw = rng if seed is None else np.random.default_rng(seed)
+    return Tensor(draw.standard_normal(_shape(shape)), requires_grad=requires_grad, dtype=dtype)
 
 
 def rand(*shape, seed=None, requires_grad=False, dtype=np.float32):
     """Uniform samples in [0, 1); from `seed` if given, else from the shared generator."""
-    rng = generator if seed is None else np.random.default_rng(seed)
-    return Tensor(rng.random(_shape(shape)), requires_grad=requires_grad, dtype=dtype)
+    draw = rng if seed is None else np.random.default_rng(seed)
+    return Tensor(draw.random(_shape(shape)), requires_grad=requires_grad, dtype=dtype)
 
 
 def randint(low, high=None, size=(), seed=None, dtype=np.int64):
@@ -995,9 +996,9 @@ def randint(low, high=None, size=(), seed=None, dtype=np.int64):
         low, high = 0, low
     if high <= low:
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
-    rng = generator if seed is None else np.random.default_rng(seed)
+    draw = rng if seed is None else np.random.default_rng(seed)
     size = (size,) if isinstance(size, (int, np.integer)) else tuple(size)
-    return Tensor(rng.integers(low, high, size), dtype=dtype)
+    return Tensor(draw.integers(low, high, size), dtype=dtype)
 
 
 def arange(start, stop=None, step=1, requires_grad=False, dtype=None):

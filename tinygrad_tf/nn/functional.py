@@ -9,12 +9,12 @@ import math
 import numpy as np
 
 from .. import fused
-from ..tensor import (  # noqa: F401 (generator and manual_seed: nn's, shared with tg)
+from ..tensor import (  # noqa: F401 (rng and manual_seed: nn's, shared with tg)
     Tensor,
     _check_broadcast,
     apply,
-    generator,
     manual_seed,
+    rng,
     stack,
     where,
 )
@@ -58,7 +58,7 @@ def _check_ids(ids, n, what, noun, kept=True):
                          f"{noun} (ids must be in 0..{n - 1})")
 
 
-# Initialisation and dropout draw from tensor.generator, which `tg.manual_seed`
+# Initialisation and dropout draw from tensor.rng, which `tg.manual_seed`
 # (also `nn.manual_seed`) reseeds in place.
 # -------------------------------------------------------------- activations
 
@@ -92,7 +92,7 @@ def dropout(x, p=0.5, training=True):
     x = _tensor(x)
     if not training or p == 0.0:
         return x
-    keep = (generator.random(x.shape) >= p).astype(x.dtype)
+    keep = (rng.random(x.shape) >= p).astype(x.dtype)
     return x * (keep * (1.0 / (1.0 - p)))             # a Python float: float32 stays float32
 
 

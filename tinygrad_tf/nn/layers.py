@@ -18,7 +18,7 @@ def _where(module):
 
 
 def _uniform(bound, shape):
-    return F.generator.uniform(-bound, bound, shape).astype(np.float32)
+    return F.rng.uniform(-bound, bound, shape).astype(np.float32)
 
 
 class Linear(Module):
@@ -50,7 +50,7 @@ class Embedding(Module):
     def __init__(self, num_embeddings, embedding_dim):
         super().__init__()
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
-        self.weight = Parameter(F.generator.standard_normal((num_embeddings, embedding_dim))
+        self.weight = Parameter(F.rng.standard_normal((num_embeddings, embedding_dim))
                                 .astype(np.float32))
 
     def forward(self, ids):
