@@ -82,6 +82,7 @@ def test_decoder_block_page_steps_are_the_trace_steps(tmp_path):
     for page, step in zip(data["steps"], tr.steps):
         assert (page["op"], page["module"]) == (step.op, step.module or "")
         assert page["node"] == ids[step.node]
+        assert page["formula"] == type(step.node).formula and page["formula"].startswith("∂")
         assert page["grad"]["shape"] == list(step.grad_in.shape)
         assert page["grad"]["norm"] == pytest.approx(norm(step.grad_in), rel=1e-12)
         assert [e.get("norm") for e in page["sent"]] == pytest.approx([norm(g) for g in step.grads_sent])

@@ -114,7 +114,7 @@ def _step(step, drawn, so_far, residual):
     node = step.node
     scalar = isinstance(node, Value)
     out = {"op": step.op, "module": step.module or "", "name": node_name(node),
-           "node": drawn.get(node), "formula": formula(node),
+           "node": drawn.get(node), "formula": node.formula,   # the VJP: its backward's docstring
            "grad": _gradient(step.grad_in, scalar)}
     reach = [[drawn.get(node), norm(step.grad_in)]]
     sent = []
@@ -137,15 +137,6 @@ def _step(step, drawn, so_far, residual):
                            "branch_norm": residual.branch_norm, "input_norm": residual.input_norm,
                            "skip_share": _number(residual.skip_share)}
     return out
-
-
-def formula(node):
-    """The vector-Jacobian product of the op that made `node`, as text: a Value's
-    `formula`, an op's (the docstring of its backward); "" where there is none."""
-    text = getattr(node, "formula", None)
-    if text is None:
-        text = getattr(getattr(type(node), "backward", None), "__doc__", None)
-    return (text or "").strip()
 
 
 def _number(x):
