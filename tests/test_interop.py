@@ -289,9 +289,17 @@ def torch_steps(tmodel, topt, k, batch):
         topt.step()
 
 
-OPTIMIZERS = {"Adam": lambda ps: optim.Adam(ps, lr=0.01, betas=(0.8, 0.95), eps=1e-7, weight_decay=0.01),
-              "AdamW": lambda ps: optim.AdamW(ps, lr=0.02, weight_decay=0.1),
-              "SGD": lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.001)}
+def two_groups(model):
+    """The embeddings at a lower learning rate and without weight decay; the rest as given."""
+    named = model.named_parameters()
+    return [{"params": [p for n, p in named if "embed" in n], "lr": 0.003, "weight_decay": 0.0},
+            {"params": [p for n, p in named if "embed" not in n]}]
+
+
+OPTIMIZERS = {"Adam": lambda m: optim.Adam(m.parameters(), lr=0.01, betas=(0.8, 0.95), eps=1e-7,
+                                           weight_decay=0.01),
+              "AdamW": lambda m: optim.AdamW(two_groups(m), lr=0.02, weight_decay=0.1),
+              "SGD": lambda m: optim.SGD(two_groups(m), lr=0.1, momentum=0.9, weight_decay=0.001)}
 
 
 @pytest.mark.parametrize("name", list(OPTIMIZERS))
@@ -301,18 +309,18 @@ def test_training_continues_in_torch(name, k=3):
     make = lambda: nn.Transformer(10, 10, d_model=D, n_heads=H, d_ff=FF, norm_first=True).astype(np.float64)  # noqa: E731
     nn.manual_seed(1)
     reference = make()
-    ours_steps(reference, OPTIMIZERS[name](reference.parameters()), 2 * k, batch)
+    ours_steps(reference, OPTIMIZERS[name](reference), 2 * k, batch)
     nn.manual_seed(1)
     model = make()
-    opt = OPTIMIZERS[name](model.parameters())
+    opt = OPTIMIZERS[name](model)
     ours_steps(model, opt, k, batch)
     tmodel = interop.to_torch(model)
     topt = interop.to_torch_optimizer(opt, tmodel)
     assert type(topt).__name__ == name
-    group = topt.param_groups[0]
-    assert group["lr"] == opt.lr and group["weight_decay"] == opt.weight_decay
+    assert len(topt.param_groups) == len(opt.param_groups)
+    for group, ours in zip(topt.param_groups, opt.param_groups):
+        assert all(group[key] == value for key, value in ours.items() if key != "params")
     if name != "SGD":
-        assert group["betas"] == opt.betas and group["eps"] == opt.eps
         assert all(float(s["step"]) == k for s in topt.state.values())
     assert len(topt.state) == len(list(tmodel.parameters()))
     torch_steps(tmodel, topt, k, batch)
@@ -326,8 +334,12 @@ def test_optimizer_conversion_errors():
     tblock = interop.to_torch(model)
     with pytest.raises(interop.ConversionError, match="not made by interop.to_torch"):
         interop.to_torch_optimizer(optim.Adam(model.parameters()), torch.nn.Linear(2, 2))
-    with pytest.raises(interop.ConversionError, match="only some of the arrays"):
+    with pytest.raises(interop.ConversionError, match="packs arrays that this optimizer treats apart"):
         interop.to_torch_optimizer(optim.Adam([model.self_attn.q_proj.weight]), tblock)
+    split = [{"params": [model.self_attn.q_proj.weight]},
+             {"params": [p for p in model.parameters() if p is not model.self_attn.q_proj.weight]}]
+    with pytest.raises(interop.ConversionError, match="different parameter groups"):
+        interop.to_torch_optimizer(optim.Adam(split), tblock)
     with pytest.raises(interop.ConversionError, match="not in this torch module"):
         interop.to_torch_optimizer(optim.Adam(model.parameters() + [nn.Parameter(np.ones(2))]), tblock)
 

@@ -597,35 +597,40 @@ def from_torch(torch_module):
 def to_torch_optimizer(opt, torch_module):
     """A torch.optim optimizer over `torch_module` (made by `to_torch` from the model
     `opt` trains) that continues where `opt` stopped: the same class (SGD, Adam,
-    AdamW), hyper-parameters, learning rate, step counts and moments."""
+    AdamW), parameter groups with their hyper-parameters (learning rate included),
+    step counts and moments."""
     torch_module = _unwrap(torch_module)
     origins = _origins.get(torch_module)
     if origins is None:
         raise ConversionError("to_torch_optimizer: this torch module was not made by interop.to_torch "
                               "in this process; convert the model, then its optimizer")
-    index = {id(p): i for i, p in enumerate(opt.params)}
-    chosen = []                                 # (position in opt, torch param, our params)
-    for theirs, ours in origins:
-        inside = [id(p) in index for p in ours]
-        if any(inside) and not all(inside):
-            raise ConversionError("to_torch_optimizer: the optimizer trains only some of the arrays that "
-                                  "PyTorch packs into one parameter (e.g. q_proj but not k_proj)")
-        if all(inside):
-            chosen.append((min(index[id(p)] for p in ours), theirs, ours))
-    if len({id(p) for _, _, ours in chosen for p in ours}) != len(opt.params):
-        raise ConversionError("to_torch_optimizer: the optimizer trains parameters that are not in "
-                              "this torch module")
-    chosen.sort(key=lambda c: c[0])
-    params = [theirs for _, theirs, _ in chosen]
     if isinstance(opt, optim.Adam):        # AdamW too
         cls = torch.optim.AdamW if opt.decoupled else torch.optim.Adam
-        topt = cls(params, lr=opt.lr, betas=opt.betas, eps=opt.eps, weight_decay=opt.weight_decay)
     elif isinstance(opt, optim.SGD):
-        topt = torch.optim.SGD(params, lr=opt.lr, momentum=opt.momentum, weight_decay=opt.weight_decay)
+        cls = torch.optim.SGD
     else:
         raise ConversionError(f"to_torch_optimizer: {type(opt).__name__} has no PyTorch counterpart here "
                               "(SGD, Adam and AdamW convert)")
-    for _, theirs, ours in chosen:
+    index = {id(p): i for i, p in enumerate(opt.params)}          # position in opt.state
+    group_of = {id(p): g for g, group in enumerate(opt.param_groups) for p in group["params"]}
+    chosen = []                                 # (position, group, torch param, our params)
+    for theirs, ours in origins:
+        inside = [id(p) in index for p in ours]
+        if any(inside) and not all(inside) or len({group_of.get(id(p)) for p in ours}) > 1:
+            raise ConversionError("to_torch_optimizer: PyTorch packs arrays that this optimizer treats "
+                                  "apart into one parameter (e.g. trains q_proj but not k_proj, or has "
+                                  "them in different parameter groups)")
+        if all(inside):
+            chosen.append((min(index[id(p)] for p in ours), group_of[id(ours[0])], theirs, ours))
+    if len({id(p) for *_, ours in chosen for p in ours}) != len(opt.params):
+        raise ConversionError("to_torch_optimizer: the optimizer trains parameters that are not in "
+                              "this torch module")
+    chosen.sort(key=lambda c: c[0])
+    groups = [{**{k: v for k, v in group.items() if k != "params"},
+               "params": [theirs for _, g_, theirs, _ in chosen if g_ == g]}
+              for g, group in enumerate(opt.param_groups)]
+    topt = cls([group for group in groups if group["params"]])
+    for _, _, theirs, ours in chosen:
         states = [opt.state[index[id(p)]] for p in ours]
         keys = set(states[0])
         if any(set(s) != keys for s in states) or len({s.get("step") for s in states}) > 1:
