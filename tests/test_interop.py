@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from test_nn_support import assert_close
+from support import assert_close
 
 import tinygrad_tf as tg
 from tinygrad_tf import interop, nn, optim
@@ -23,11 +23,6 @@ torch.set_num_threads(1)        # tiny models: threads only cost (and the 2 core
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOL = {np.float64: 1e-9, np.float32: 1e-5}
 D, H, FF = 8, 2, 12
-
-
-@pytest.fixture(autouse=True)
-def seeded():
-    nn.manual_seed(0)
 
 
 def randomize(module, seed=3):
