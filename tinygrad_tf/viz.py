@@ -355,19 +355,24 @@ EARLIER = "earlier nodes"
 
 
 def _trim(nodes, drawn, boxes):
-    """Past MAX_NODES drawn nodes, fold the earliest ones (farthest from the root)
-    into one box, with a warning; the root and what is near it stay."""
+    """Past MAX_NODES drawn nodes, fold the earliest ops (farthest from the root) into
+    one box, with a warning; the root and what is near it stay, and so does every leaf
+    (a weight, a constant) that a kept op uses."""
     if len(set(drawn.values())) <= MAX_NODES:
         return
     kept = set()
     for node in reversed(nodes):                 # the root first
-        if drawn[node] in kept or len(kept) < MAX_NODES:
+        if node._prev and (drawn[node] in kept or len(kept) < MAX_NODES):
             kept.add(drawn[node])
-        else:
-            drawn[node] = "box " + EARLIER
-            boxes.setdefault(EARLIER, [0, 0])[0] += 1
+    for node in nodes:
+        if drawn[node] in kept:
+            kept.update(drawn[p] for p in node._prev if not p._prev)
+    hidden = [node for node in nodes if drawn[node] not in kept]
+    for node in hidden:
+        drawn[node] = "box " + EARLIER
+    boxes[EARLIER] = [len(hidden), 0]
     warnings.warn(f"draw_graph: still more than {MAX_NODES:,} nodes to draw; the earliest "
-                  f"{boxes[EARLIER][0]:,} are folded into one box", stacklevel=3)
+                  f"{len(hidden):,} are folded into one box", stacklevel=3)
 
 
 def _edges(nodes, ids, drawn, sent):
