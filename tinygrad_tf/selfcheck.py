@@ -145,6 +145,8 @@ OPS = [
     case("cos",         lambda a: a.cos(),                    SAME),
     case("erf",         lambda a: a.erf(),                    SAME),
     case("rsqrt",       lambda a: a.rsqrt(),                  SAME, kind="positive"),
+    case("square",      lambda a: a.square(),                 SAME),
+    case("reciprocal",  lambda a: a.reciprocal(),             SAME, kind="positive"),
     case("softplus",    lambda a: a.softplus(),               lambda a: TF.softplus(a)),
     case("softplus(beta=2)", lambda a: a.softplus(beta=2.0),  lambda a: TF.softplus(a, beta=2.0)),
     case("leaky_relu",  lambda a: a.leaky_relu(0.1),          lambda a: TF.leaky_relu(a, 0.1), kind="off0"),

@@ -207,8 +207,6 @@ class Tensor:
 
     def _pair(self, other):
         """The operands of a binary op as two Tensors of one dtype, by `result_dtype`."""
-        if type(other) is Tensor and other.data.dtype == self.data.dtype:   # the hot path
-            return self, other
         other = self._const(other)
         dtype = result_dtype(self, other)
         return self.astype(dtype), other.astype(dtype)
@@ -222,21 +220,27 @@ class Tensor:
 
     # ------------------------------------------------------------ arithmetic
     def __add__(self, other):
-        return apply(ops.Add, *self._pair(other))
+        if type(other) is not Tensor or other.data.dtype != self.data.dtype:
+            self, other = self._pair(other)        # (inline: the hot path is two tensors)
+        return apply(ops.Add, self, other)
 
     def __radd__(self, other):
         a, b = self._pair(other)
         return apply(ops.Add, b, a)
 
     def __sub__(self, other):
-        return apply(ops.Sub, *self._pair(other))
+        if type(other) is not Tensor or other.data.dtype != self.data.dtype:
+            self, other = self._pair(other)        # (inline: the hot path is two tensors)
+        return apply(ops.Sub, self, other)
 
     def __rsub__(self, other):
         a, b = self._pair(other)
         return apply(ops.Sub, b, a)
 
     def __mul__(self, other):
-        return apply(ops.Mul, *self._pair(other))
+        if type(other) is not Tensor or other.data.dtype != self.data.dtype:
+            self, other = self._pair(other)        # (inline: the hot path is two tensors)
+        return apply(ops.Mul, self, other)
 
     def __rmul__(self, other):
         a, b = self._pair(other)
@@ -523,6 +527,12 @@ class Tensor:
 
     def rsqrt(self):
         return self ** -0.5
+
+    def square(self):
+        return self * self
+
+    def reciprocal(self):
+        return 1 / self
 
     def clamp(self, min=None, max=None):
         """Values below `min` become `min`, above `max` become `max` (either may be None);
