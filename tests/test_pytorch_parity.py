@@ -366,6 +366,9 @@ def test_dim_and_keepdim_are_aliases():
         ref = getattr(xt, {"max": "amax", "min": "amin"}.get(name, name))(dim=1, keepdim=True)
         np.testing.assert_allclose(out.data, ref.detach().numpy())
     np.testing.assert_allclose(x.softmax(dim=0).data, xt.softmax(dim=0).detach().numpy())
+    np.testing.assert_allclose(nn.functional.log_softmax(x, dim=0).data,
+                               torch.log_softmax(xt, dim=0).detach().numpy())
+    np.testing.assert_allclose(nn.functional.softmax(x, dim=-1).data, torch.softmax(xt, -1).detach().numpy())
     assert tg.cat([x, x], dim=1).shape == (2, 6) and tg.stack([x, x], dim=1).shape == (2, 2, 3)
     assert x.var(dim=1, correction=1).shape == (2,)
 

@@ -76,12 +76,12 @@ def silu(x):
     return _tensor(x).silu()
 
 
-def softmax(x, axis=-1):
-    return _tensor(x).softmax(axis)
+def softmax(x, axis=None, dim=None):
+    return _tensor(x).softmax(axis, dim=dim)
 
 
-def log_softmax(x, axis=-1):
-    return _tensor(x).log_softmax(axis)
+def log_softmax(x, axis=None, dim=None):
+    return _tensor(x).log_softmax(axis, dim=dim)
 
 
 def dropout(x, p=0.5, training=True):
