@@ -6,8 +6,8 @@
 where c = x (self-attention) or the `context` sequence (cross-attention).
 """
 from . import functional as F
-from .layers import Linear, _where
-from .module import Module
+from .layers import Linear
+from .module import Module, module_name
 
 
 class MultiHeadAttention(Module):
@@ -36,7 +36,7 @@ class MultiHeadAttention(Module):
 
     def _check(self, x, what):
         if x.ndim != 3 or x.shape[-1] != self.d_model:
-            raise ValueError(f"{_where(self)}: {what} of shape {x.shape} should be "
+            raise ValueError(f"{module_name(self)}: {what} of shape {x.shape} should be "
                              f"(batch, seq, d_model = {self.d_model})")
 
     def _split_heads(self, x):
@@ -52,10 +52,10 @@ class MultiHeadAttention(Module):
             context = F._tensor(context, self.k_proj.weight)
             self._check(context, "context")
             if context.shape[0] != x.shape[0]:
-                raise ValueError(f"{_where(self)}: input batch {x.shape[0]} and context batch "
+                raise ValueError(f"{module_name(self)}: input batch {x.shape[0]} and context batch "
                                  f"{context.shape[0]} differ")
         (b, q_len, _), k_len = x.shape, context.shape[1]
-        mask = F.attention_mask((b, self.n_heads, q_len, k_len), mask, causal, _where(self), x)
+        mask = F.attention_mask((b, self.n_heads, q_len, k_len), mask, causal, module_name(self), x)
         q = self._split_heads(self.q_proj(x))                      # (B, h, q_len, d_head)
         k = self._split_heads(self.k_proj(context))                # (B, h, k_len, d_head)
         v = self._split_heads(self.v_proj(context))                # (B, h, k_len, d_head)

@@ -9,12 +9,7 @@ import math
 import numpy as np
 
 from . import functional as F
-from .module import Module, Parameter
-
-
-def _where(module):
-    """How an error names a module: its dotted path if it has one, else its class."""
-    return f"{type(module).__name__} '{module._path}'" if module._path else type(module).__name__
+from .module import Module, Parameter, module_name
 
 
 def _uniform(bound, shape):
@@ -35,7 +30,7 @@ class Linear(Module):
     def forward(self, x):
         x = F._tensor(x, self.weight)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
-            raise ValueError(f"{_where(self)}: input of shape {x.shape} should end in "
+            raise ValueError(f"{module_name(self)}: input of shape {x.shape} should end in "
                              f"in_features = {self.in_features}")
         return F.linear(x, self.weight, self.bias)
 
@@ -56,8 +51,8 @@ class Embedding(Module):
     def forward(self, ids):
         ids = np.asarray(ids)
         if not np.issubdtype(ids.dtype, np.integer):
-            raise TypeError(f"{_where(self)}: ids must be integers, not {ids.dtype}")
-        F._check_ids(ids, self.num_embeddings, f"{_where(self)}: id", "embeddings")
+            raise TypeError(f"{module_name(self)}: ids must be integers, not {ids.dtype}")
+        F._check_ids(ids, self.num_embeddings, f"{module_name(self)}: id", "embeddings")
         return F.embedding(ids, self.weight)                    # (*ids.shape, embedding_dim)
 
     def extra_repr(self):
@@ -101,7 +96,7 @@ class LayerNorm(Module):
         x = F._tensor(x, self.weight)
         shape = self.normalized_shape
         if x.shape[max(x.ndim - len(shape), 0):] != shape:
-            raise ValueError(f"{_where(self)}: input of shape {x.shape} should end in "
+            raise ValueError(f"{module_name(self)}: input of shape {x.shape} should end in "
                              + (f"dim = {shape[0]}" if len(shape) == 1 else f"{shape}"))
         return F.layer_norm(x, shape, self.weight, self.bias, self.eps)
 
@@ -131,14 +126,14 @@ class BatchNorm1d(Module):
     def forward(self, x):
         x = F._tensor(x, self.weight)
         if x.ndim not in (2, 3) or x.shape[1] != self.dim:
-            raise ValueError(f"{_where(self)}: input of shape {x.shape} should be (N, {self.dim}) "
+            raise ValueError(f"{module_name(self)}: input of shape {x.shape} should be (N, {self.dim}) "
                              f"or (N, {self.dim}, L)")
         axes = (0,) if x.ndim == 2 else (0, 2)
         channel = (self.dim,) if x.ndim == 2 else (self.dim, 1)    # broadcasts over N (and L)
         if self.training:
             n = x.size // self.dim                                 # values per channel
             if n < 2:
-                raise ValueError(f"{_where(self)}: training needs more than one value per "
+                raise ValueError(f"{module_name(self)}: training needs more than one value per "
                                  f"channel, got input of shape {x.shape}")
             mean = x.mean(axis=axes, keepdims=True)
             var = x.var(axis=axes, keepdims=True)                  # biased: divides by n

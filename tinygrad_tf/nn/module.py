@@ -231,6 +231,12 @@ class Module:
         return ""
 
 
+def module_name(module):
+    """How an error names a module: its class, and inside a model its dotted path:
+    `Linear 'encoder.layers.0.ffn.up'` (a module on its own: `Linear`)."""
+    return f"{type(module).__name__} '{module._path}'" if module._path else type(module).__name__
+
+
 def _owner(x):
     """The module `x` (a Module or Parameter) was attached to, or None."""
     return x._owner[0] if x._owner is not None else None

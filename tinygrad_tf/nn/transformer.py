@@ -16,8 +16,8 @@ from ..engine import no_grad
 from ..tensor import residual
 from . import functional as F
 from .attention import MultiHeadAttention
-from .layers import Dropout, Embedding, FeedForward, LayerNorm, Linear, _where
-from .module import Module, ModuleList, scoped
+from .layers import Dropout, Embedding, FeedForward, LayerNorm, Linear
+from .module import Module, ModuleList, module_name, scoped
 
 
 class _Block(Module):
@@ -125,7 +125,7 @@ class TokenEmbedding(Module):
     def forward(self, ids):
         seq = np.shape(ids)[-1]
         if seq > self.max_len:
-            raise ValueError(f"{_where(self)}: sequence of length {seq} is longer than "
+            raise ValueError(f"{module_name(self)}: sequence of length {seq} is longer than "
                              f"max_len = {self.max_len}")
         x = self.tokens(ids)                                         # (B, T, d_model)
         return self.dropout(x * self.scale + self.positions[:seq].astype(x.dtype, copy=False))
@@ -236,10 +236,10 @@ class TransformerLM(Module):
         softmax(logits / temperature) of the last `max_len` tokens; temperature 0
         takes the most likely one. The same `seed` gives the same tokens."""
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
-            raise ValueError(f"{_where(self)}.generate: n (the number of tokens to add) must be an "
+            raise ValueError(f"{module_name(self)}.generate: n (the number of tokens to add) must be an "
                              f"integer >= 0, got {n!r}")
         if not temperature >= 0:
-            raise ValueError(f"{_where(self)}.generate: temperature must be > 0 (or 0 for the most "
+            raise ValueError(f"{module_name(self)}.generate: temperature must be > 0 (or 0 for the most "
                              f"likely token), got {temperature}")
         ids = np.asarray(tokens)
         out = _ids(ids).astype(np.int64)
