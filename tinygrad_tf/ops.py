@@ -280,28 +280,30 @@ class Silu(Op):
 
 class Gelu(Op):
     """GELU(a) = a·Φ(a), Φ the standard normal CDF; or its tanh approximation
-    0.5·a·(1 + tanh(√(2/π)(a + 0.044715a³)))."""
-    __slots__ = ("approximate",)
+    0.5·a·(1 + tanh(√(2/π)(a + 0.044715a³))). The slope is computed in forward, from
+    what the forward computes anyway (Φ's e^(−a²/2), or t), so backward is one product:
+        exact:  d(a·Φ(a))/da = Φ(a) + a·φ(a),  φ(a) = e^(−a²/2)/√(2π)
+        tanh:   d/da = ½(1 + t) + ½a(1 − t²)·√(2/π)(1 + 3·0.044715a²),  t = tanh(…)"""
+    __slots__ = ()
     name = "gelu"
 
     def forward(self, a, approximate="none"):
-        self.approximate = approximate
         if approximate == "tanh":
             t = np.tanh(SQRT_2_OVER_PI * (a + 0.044715 * a ** 3))
-            self.saved = (a, t)
+            slope = 0.5 * (1 + t) + 0.5 * a * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * 0.044715 * a * a)
+            self.saved = (slope,)
             return 0.5 * a * (1 + t)
-        cdf = normal_cdf(a)
-        self.saved = (a, cdf)
-        return a * cdf
+        cdf, slope = normal_cdf(a)         # Φ(a), e^(−a²/2)
+        slope *= a
+        slope *= INV_SQRT_2PI
+        slope += cdf                       # Φ(a) + a·φ(a)
+        self.saved = (slope,)
+        cdf *= a
+        return cdf                         # a·Φ(a)
 
     def backward(self, g):
         """∂a = g·(Φ(a) + a·φ(a));  tanh form: ∂a = g·(½(1 + t) + ½a(1 − t²)·√(2/π)(1 + 3·0.044715a²))"""
-        a, s = self.saved                  # s: Φ(a), or t for the tanh form
-        if self.approximate == "tanh":
-            dt = SQRT_2_OVER_PI * (1 + 3 * 0.044715 * a * a)
-            return (g * (0.5 * (1 + s) + 0.5 * a * (1 - s * s) * dt),)
-        pdf = INV_SQRT_2PI * np.exp(-0.5 * a * a)
-        return (g * (s + a * pdf),)
+        return (g * self.saved[0],)        # the slope, made in forward
 
 
 class Cast(Op):
