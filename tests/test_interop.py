@@ -412,7 +412,7 @@ def test_importing_the_package_does_not_import_torch_and_interop_says_how_to_get
     assert "pip install torch==2.13.0" in out.stdout
 
 
-def test_export_cli_writes_a_torch_model(tmp_path, capsys):
+def test_export_cli_writes_a_torch_model(tmp_path, capsys, monkeypatch):
     from tinygrad_tf.__main__ import main
     model = randomize(nn.Transformer(10, 11, d_model=D, n_heads=H, d_ff=FF, activation="gelu",
                                      norm_first=True, pad_id=0)).eval()
@@ -431,6 +431,8 @@ def test_export_cli_writes_a_torch_model(tmp_path, capsys):
     tg.save(model.state_dict(), tmp_path / "bare.npz")
     assert main(["export", "--checkpoint", str(tmp_path / "bare.npz"), "-o", str(tmp_path / "b.pt")]) == 1
     assert "n_heads" in capsys.readouterr().err
+    monkeypatch.chdir(tmp_path)                       # the default: the demo's checkpoint
+    assert main(["export"]) == 1 and "python -m tinygrad_tf demo" in capsys.readouterr().err
     tg.save({"w": np.ones(2)}, tmp_path / "other.npz")
     assert main(["export", "--checkpoint", str(tmp_path / "other.npz"), "-o", str(tmp_path / "o.pt")]) == 1
     assert "no Transformer" in capsys.readouterr().err

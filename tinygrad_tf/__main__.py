@@ -148,7 +148,9 @@ def export(args):
         from .interop import export as export_model
         theirs = export_model(args.checkpoint, args.output)
     except (ImportError, OSError, CheckpointError) as e:
-        print(e, file=sys.stderr)
+        hint = "; train it first with `python -m tinygrad_tf demo`, or pass --checkpoint PATH" \
+            if isinstance(e, FileNotFoundError) and args.checkpoint == "out/demo/translator.npz" else ""
+        print(f"{e}{hint}", file=sys.stderr)
         return 1
     n = sum(p.numel() for p in theirs.parameters())
     print(f"wrote {args.output}: {type(theirs).__name__}, {n} parameters; in PyTorch: "
@@ -208,8 +210,9 @@ def make_parser():
 
     p = sub.add_parser("export", help="write a checkpoint's model as a PyTorch module (.pt)",
                        description=export.__doc__)
-    p.add_argument("--checkpoint", required=True, metavar="PATH",
-                   help="an .npz checkpoint: the demo's, or tg.save of a state_dict with its 'config'")
+    p.add_argument("--checkpoint", default="out/demo/translator.npz", metavar="PATH",
+                   help="an .npz checkpoint: the demo's (default out/demo/translator.npz), or tg.save "
+                        "of a model's state_dict with its settings as JSON under 'config'")
     p.add_argument("-o", "--output", default="model.pt", metavar="FILE",
                    help="the .pt file to write (default: model.pt)")
     return parser
