@@ -2,6 +2,9 @@
 import os
 import pickle
 import re
+import signal
+import subprocess
+import sys
 import zipfile
 
 import numpy as np
@@ -151,3 +154,60 @@ def test_save_refuses_what_it_cannot_store(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         tg.save({"w": np.ones(2)}, tmp_path / "no_such_dir" / "x.npz")
     assert os.listdir(tmp_path) == []
+
+
+KILLED_WHILE_SAVING = """
+import sys, time
+import numpy as np
+import tinygrad_tf as tg
+
+real_write_array = np.lib.format.write_array
+def stall_after_first(fp, array, *args, **kwargs):
+    real_write_array(fp, array, *args, **kwargs)
+    print("writing", flush=True)         # the temporary file exists and is half written
+    time.sleep(60)                       # the parent kills us here
+np.lib.format.write_array = stall_after_first
+tg.save({"w": np.zeros((200, 200)), "b": np.ones(3)}, sys.argv[1])
+"""
+
+
+def test_save_removes_temporaries_left_by_a_killed_save(tmp_path):
+    path = tmp_path / "ckpt.npz"
+    tg.save({"w": np.arange(3.0)}, path)
+    stranger = tmp_path / ".other.npz.tmp"                   # not ours: must stay
+    stranger.write_bytes(b"x")
+    for _ in range(2):             # each killed save leaves one; the next save removes it
+        child = subprocess.Popen([sys.executable, "-c", KILLED_WHILE_SAVING, str(path)],
+                                 stdout=subprocess.PIPE, text=True,
+                                 env={**os.environ, "PYTHONPATH": os.getcwd()})
+        try:
+            assert child.stdout.readline().strip() == "writing"
+        finally:
+            child.send_signal(signal.SIGKILL)
+            child.wait(timeout=30)
+        leftovers = [n for n in os.listdir(tmp_path) if n.endswith(".tmp") and n != stranger.name]
+        assert [n.split(".")[4] for n in leftovers] == [str(child.pid)]
+        assert leftovers[0].startswith(".ckpt.npz.")
+        assert (tmp_path / leftovers[0]).stat().st_size > 200 * 200 * 8      # a big half-file
+        assert_same(tg.load(path), {"w": np.arange(3.0)})    # the checkpoint survived
+
+    tg.save({"w": np.arange(4.0)}, path)                     # the next save cleans up
+    assert sorted(os.listdir(tmp_path)) == [".other.npz.tmp", "ckpt.npz"]
+    assert_same(tg.load(path), {"w": np.arange(4.0)})
+
+
+def test_save_leaves_a_live_writers_temporary_alone(tmp_path):
+    path = tmp_path / "ckpt.npz"
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        mine = f".ckpt.npz.{tg.io._host()}.{sleeper.pid}.0123abcd.tmp"      # a save in progress
+        elsewhere = ".ckpt.npz.another-host.1.0123abcd.tmp"                # maybe on a shared disk
+        for name in (mine, elsewhere):
+            (tmp_path / name).write_bytes(b"partial")
+        tg.save({"w": np.zeros(2)}, path)
+        assert sorted(os.listdir(tmp_path)) == sorted([mine, elsewhere, "ckpt.npz"])
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    tg.save({"w": np.zeros(2)}, path)                        # now its writer is gone
+    assert sorted(os.listdir(tmp_path)) == sorted([elsewhere, "ckpt.npz"])

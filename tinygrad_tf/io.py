@@ -7,11 +7,16 @@ pickle is ever written or read. Arrays keep their dtypes and shapes.
 Saving writes a temporary file next to the target and renames it over the
 target only when it is complete (`os.replace` is atomic), so a save that is
 interrupted (an error, Ctrl-C, a full disk) leaves the previous checkpoint
-as it was. Loading a missing, truncated or foreign file raises `CheckpointError`
-naming the file.
+as it was. A process killed outright (SIGKILL, power loss) cannot remove its
+temporary file, so the name says who wrote it, `.<file>.<host>.<pid>.<random>.tmp`,
+and the next save of the same target removes those whose writer was on this host
+and no longer runs; any other file is left alone. Loading a missing, truncated or
+foreign file raises `CheckpointError` naming the file.
 """
 import os
+import re
 import secrets
+import socket
 import zipfile
 from collections.abc import Mapping
 
@@ -44,6 +49,40 @@ def _arrays(state_dict):
     return arrays
 
 
+def _host():
+    """This machine's name as it goes into a temporary file's name (no dots or separators)."""
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "host"
+
+
+def _alive(pid):
+    """Whether a process with this id exists (one we may not signal counts as alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True
+    return True
+
+
+def _remove_stale_temporaries(directory, filename):
+    """Remove `.<filename>.<host>.<pid>.<hex>.tmp` files left in `directory` by saves of
+    the same target, on this host, whose process is gone (killed while saving).
+    Returns the names removed. Files of other targets or hosts, or of a live writer,
+    stay."""
+    pattern = re.compile(re.escape(f".{filename}.{_host()}.") + r"(\d+)\.[0-9a-f]{8}\.tmp")
+    removed = []
+    for name in os.listdir(directory):
+        match = pattern.fullmatch(name)
+        if match and int(match[1]) != os.getpid() and not _alive(int(match[1])):
+            try:
+                os.remove(os.path.join(directory, name))
+            except FileNotFoundError:    # another save removed it first
+                continue
+            removed.append(name)
+    return removed
+
+
 def save(state_dict, path):
     """Write `state_dict` (name → Tensor or array) to `path` as an `.npz` file,
     replacing any previous file there only once the new one is complete."""
@@ -52,7 +91,8 @@ def save(state_dict, path):
     directory, filename = os.path.split(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"save: directory '{directory}' does not exist (saving '{path}')")
-    tmp = os.path.join(directory, f".{filename}.{secrets.token_hex(4)}.tmp")
+    _remove_stale_temporaries(directory, filename)
+    tmp = os.path.join(directory, f".{filename}.{_host()}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         with open(tmp, "xb") as f:
             with zipfile.ZipFile(f, "w", allowZip64=True) as archive:
