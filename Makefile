@@ -9,6 +9,8 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	@command -v dot >/dev/null || (apt-get update -qq && apt-get install -y -qq graphviz)
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)  # explore's browser tests
+	@# a font with Japanese glyphs for the demo's pictures (fc-list comes with fontconfig)
+	@fc-list :lang=ja 2>/dev/null | grep -q . || (apt-get update -qq && apt-get install -y -qq fonts-noto-cjk)
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@

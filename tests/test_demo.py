@@ -1,72 +1,193 @@
-"""The demo (`python -m tinygrad_tf demo`): a short run end to end, and its guards."""
+"""The demo (`python -m tinygrad_tf demo`, `translate`) and the training behind it:
+a short run end to end, exact resume, determinism, Ctrl-C, translate's errors."""
 import os
 import re
 import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 import tinygrad_tf as tg
 import tinygrad_tf.demo as demo
-from tinygrad_tf import nn
+from tinygrad_tf import optim
+from tinygrad_tf import translation as T
+from tinygrad_tf.__main__ import main
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FINAL_LINE = re.compile(r'held-out exact match: \d+\.\d% \(\d+/1040\); "it" resolved: \d+\.\d% \(\d+/40\)')
+SMALL = dict(d_model=32, n_heads=2, n_layers=1, d_ff=64, batch=16, warmup=10)   # fast tests
 
 
-def test_quick_demo_runs_end_to_end_and_the_loss_falls(tmp_path):
-    # Without a thread setting of our own, so that the demo's use_one_blas_thread() runs.
+def cli(*args, timeout=300):
+    """`python -m tinygrad_tf ARGS` with the repo importable and the BLAS choice left
+    to the demo (so use_one_blas_thread runs)."""
     env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
-    result = subprocess.run(
-        [sys.executable, "-m", "tinygrad_tf", "demo", "--quick", "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
+    env["PYTHONPATH"] = ROOT
+    return subprocess.run([sys.executable, "-m", "tinygrad_tf", *args], capture_output=True,
+                          text=True, timeout=timeout, env=env)
+
+
+@pytest.fixture(scope="module")
+def short_run(tmp_path_factory):
+    """One short demo run from the command line, shared by the tests that read it."""
+    out = tmp_path_factory.mktemp("demo")
+    return out, cli("demo", "--steps", "24", "--out", str(out))
+
+
+def test_short_demo_writes_every_file_and_the_loss_falls(short_run):
+    out, result = short_run
     assert result.returncode == 0, result.stderr
-    out = result.stdout
-    assert "1. Scalars" in out and "2. Tensors" in out               # the opening is kept
-    losses = [float(x) for x in re.findall(r"step +\d+/40 +loss (\d+\.\d+)", out)]
-    assert len(losses) >= 5
-    assert losses[0] > 2.0                                          # ≈ ln(13) at the start
-    assert losses[-1] < 0.75 * losses[0]                            # and it falls
-    assert re.search(r"Greedy decoding of 200 held-out sequences: \d+/200 exactly right", out)
-    assert "Cross-attention, last decoder layer" in out
-    assert "decodes identically" in out
-    ckpt = tmp_path / "reverse_transformer.npz"
-    with np.load(ckpt) as f:
-        assert "generator.weight" in f.files and f["generator.weight"].dtype == np.float32
+    lines = result.stdout.strip().splitlines()
+    assert "1. Scalars" in result.stdout and "2. Tensors" in result.stdout     # the warm-up stays
+    assert FINAL_LINE.fullmatch(lines[-1]), lines[-1]                          # for scripts
+    assert "tokens/s" in result.stderr and "24/24" in result.stderr           # the tqdm bar
+    for name in ("loss.png", "cross_attention.png", "it_attention.png", "decoder_block.svg",
+                 "report.md", "translator.npz"):
+        assert (out / name).stat().st_size > 1000, name
+    assert (out / "decoder_block.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert lines[-1] in report and "![cross-attention](cross_attention.png)" in report
+    run = T.load(out / "translator.npz")
+    assert run.step == 24 and len(run.losses) == 24
+    assert np.mean(run.losses[-4:]) < 0.8 * np.mean(run.losses[:4])           # it learns
+    assert run.losses[0] == pytest.approx(np.log(len(run.corpus.tgt_vocab)), rel=0.1)
+    assert run.model.generator.weight.dtype == np.float32
 
 
-def test_run_reports_losses_and_accuracy(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(demo, "CONFIG", dict(d_model=32, n_heads=2, n_layers=1, d_ff=64))
-    monkeypatch.setattr(demo, "BATCH", 32)
-    summary = demo.run(steps=20, out_dir=str(tmp_path), n_held_out=10, n_shown=2)
-    losses = summary["losses"]
-    assert len(losses) == 20
-    assert np.mean(losses[-3:]) < 0.95 * np.mean(losses[:3])
-    assert 0.0 <= summary["accuracy"] <= 1.0
-    assert summary["reloaded_same"] is True
-    if summary["graph_files"] is not None:                           # when tinygrad_tf.viz exists
-        dot = (tmp_path / "encoder_block.dot").read_text()
-        assert dot.startswith("digraph")
-    assert "held-out sequences" in capsys.readouterr().out
+def test_translate_on_the_saved_checkpoint(short_run):
+    out, _ = short_run
+    ckpt = str(out / "translator.npz")
+    result = cli("translate", "--checkpoint", ckpt, "--attention", "the dog slept on the mat")
+    assert result.returncode == 0, result.stderr
+    run = T.load(ckpt)
+    expected = T.translate(run.model, run.corpus, "the dog slept on the mat").text
+    lines = result.stdout.splitlines()
+    assert lines[0] == expected                              # the Japanese, first
+    assert "cross-attention" in lines[1] and "head 0" in lines
+    assert "columns: 0=the  1=dog  2=slept" in result.stdout
+    assert result.stderr == ""
 
 
-def test_encode_and_decode_tokens():
-    src, tgt = demo.encode([(1, 2, 3), (4, 5, 6, 7, 8, 9, 0)])
-    assert src.shape == (2, demo.MAX_LEN) and tgt.shape == (2, demo.MAX_LEN + 2)
-    np.testing.assert_array_equal(src[0], [4, 5, 6, 0, 0, 0, 0])
-    np.testing.assert_array_equal(tgt[0], [demo.BOS, 6, 5, 4, demo.EOS, 0, 0, 0, 0])
-    assert demo.decoded_digits(tgt[1]) == (0, 9, 8, 7, 6, 5, 4)
-    rng = np.random.default_rng(0)
-    seqs = demo.random_sequences(rng, 50, exclude={(1, 2, 3)})
-    assert all(demo.MIN_LEN <= len(s) <= demo.MAX_LEN and s != (1, 2, 3) for s in seqs)
+def test_translate_warns_of_unknown_words_and_refuses_bad_input(short_run, tmp_path, capsys):
+    ckpt = str(short_run[0] / "translator.npz")
+    assert main(["translate", "--checkpoint", ckpt, "the penguin slept on the mat"]) == 0
+    out, err = capsys.readouterr()
+    assert "unknown word 'penguin' read as <unk>" in err and out.strip()
+
+    assert main(["translate", "--checkpoint", ckpt, " . "]) == 2
+    assert "has no words" in capsys.readouterr().err
+
+    other = tmp_path / "other_model.npz"
+    tg.save({"encoder.weight": np.zeros((2, 2), np.float32)}, other)
+    assert main(["translate", "--checkpoint", str(other), "the cat sat on the mat"]) == 1
+    err = capsys.readouterr().err
+    assert "is not a translation checkpoint" in err and "other_model.npz" in err
+    assert err.count("\n") == 1                              # one line, no traceback
+
+    assert main(["translate", "--checkpoint", str(tmp_path / "missing.npz"), "the cat sat"]) == 1
+    err = capsys.readouterr().err
+    assert "no checkpoint at" in err and "python -m tinygrad_tf demo" in err
 
 
-def test_graph_is_skipped_cleanly_without_viz(tmp_path, monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "tinygrad_tf.viz", None)        # `import` now fails
-    monkeypatch.delattr(tg, "viz", raising=False)
-    nn.manual_seed(0)
-    model = nn.Transformer(demo.VOCAB, demo.VOCAB, d_model=16, n_heads=2, n_layers=1, d_ff=32,
-                           max_len=demo.MAX_LEN + 2)
-    assert demo.draw_encoder_block(model, (1, 2, 3), str(tmp_path)) is None
-    assert "not available" in capsys.readouterr().out
-    assert list(tmp_path.iterdir()) == []
+def test_a_checkpoint_of_another_shape_is_a_clear_error(tmp_path):
+    run = T.train(steps=1, progress=False, **SMALL)
+    path = tmp_path / "t.npz"
+    T.save(run, path)
+    state = tg.load(path)
+    state["model.generator.weight"] = np.zeros((3, 3), np.float32)
+    tg.save(state, path)
+    with pytest.raises(tg.CheckpointError, match="do not fit the model.*generator.weight"):
+        T.load(path)
+
+
+def state_of(run):
+    return {**run.model.state_dict(), **{f"optim.{k}": v for k, v in run.optimizer.state_dict().items()}}
+
+
+def test_resume_continues_exactly(tmp_path):
+    straight = T.train(steps=6, progress=False, checkpoint=tmp_path / "a.npz", **SMALL)
+    T.train(steps=3, progress=False, checkpoint=tmp_path / "b.npz", **SMALL)     # stops at 3
+    resumed = T.train(steps=6, progress=False, checkpoint=tmp_path / "b.npz", resume=True, **SMALL)
+    assert resumed.step == 6
+    a, b = state_of(straight), state_of(resumed)
+    assert a.keys() == b.keys()
+    for name in a:                                            # bit for bit, every parameter
+        assert np.array_equal(a[name], b[name]), name
+    assert resumed.losses == straight.losses                  # the whole curve, bit for bit
+    assert tg.load(tmp_path / "b.npz")["meta.step"] == 6
+
+    with pytest.raises(ValueError, match="trained with d_model=32.*asks for d_model=64"):
+        T.train(steps=8, progress=False, checkpoint=tmp_path / "b.npz", resume=True,
+                **{**SMALL, "d_model": 64})
+
+
+def test_same_seed_same_losses_other_seed_other_losses():
+    a = T.train(steps=4, progress=False, **SMALL)
+    b = T.train(steps=4, progress=False, **SMALL)
+    c = T.train(steps=4, seed=1, progress=False, **SMALL)
+    assert a.losses == b.losses
+    assert a.losses != c.losses
+
+
+def test_ctrl_c_leaves_the_last_checkpoint_intact(tmp_path, monkeypatch):
+    path = tmp_path / "t.npz"
+    real_clip, calls = optim.clip_grad_norm_, []
+
+    def clip_then_interrupt(params, max_norm):
+        calls.append(1)
+        if len(calls) == 5:                                   # Ctrl-C during step 5
+            raise KeyboardInterrupt
+        return real_clip(params, max_norm)
+
+    monkeypatch.setattr(optim, "clip_grad_norm_", clip_then_interrupt)
+    with pytest.raises(T.Interrupted) as info:
+        T.train(steps=10, progress=False, checkpoint=path, checkpoint_every=2, **SMALL)
+    assert info.value.checkpoint_step == 4 and info.value.run.step == 4
+    assert T.load(path).step == 4
+
+    real_save, real_write, saves, written = tg.io.save, np.lib.format.write_array, [], []
+
+    def write_three_then_interrupt(fp, array, *args, **kwargs):
+        written.append(1)
+        if len(written) > 3:
+            raise KeyboardInterrupt                           # Ctrl-C in the middle of a save
+        return real_write(fp, array, *args, **kwargs)
+
+    def save_interrupted_the_second_time(state, p):
+        saves.append(1)
+        if len(saves) == 2:
+            monkeypatch.setattr(np.lib.format, "write_array", write_three_then_interrupt)
+        return real_save(state, p)
+
+    monkeypatch.undo()
+    monkeypatch.setattr(tg.io, "save", save_interrupted_the_second_time)
+    with pytest.raises(T.Interrupted) as info:
+        T.train(steps=10, progress=False, checkpoint=path, checkpoint_every=2, resume=True, **SMALL)
+    assert info.value.checkpoint_step == 6                    # step 8's save was interrupted
+    monkeypatch.undo()
+    assert T.load(path).step == 6 and sorted(os.listdir(tmp_path)) == ["t.npz"]
+
+
+def test_run_without_a_cjk_font_labels_in_romaji(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(T, "CONFIG", {**T.CONFIG, **{k: SMALL[k] for k in T.CONFIG if k in SMALL}})
+    monkeypatch.setattr(T, "TRAINING", {**T.TRAINING, "batch": 16, "warmup": 10})
+    monkeypatch.setattr(demo, "cjk_font", lambda: None)
+    with pytest.warns(UserWarning, match="romaji"):
+        summary = demo.run(steps=3, out_dir=str(tmp_path))
+    assert summary["steps"] == 3 and summary["font"] is None
+    assert (tmp_path / "cross_attention.png").exists()
+    assert demo.japanese_labels(["猫", "が", "座った"], None) == ["neko", "ga", "suwatta"]
+    assert demo.japanese_labels(["猫"], "Noto Sans CJK JP") == ["猫"]
+    out = capsys.readouterr().out
+    assert out.strip().splitlines()[-1] == demo.final_line(summary)
+
+
+def test_heatmap_draws_shades_and_numbers_the_columns():
+    text = demo.heatmap(np.array([[0.0, 1.0], [0.5, 0.5]]), ["猫", "が"], ["the", "cat"])
+    lines = text.splitlines()
+    assert lines[1].endswith("   ██") and lines[2].endswith("▒▒ ▒▒")
+    assert lines[-1].strip() == "columns: 0=the  1=cat"
 
 
 BLAS_THREADS = """

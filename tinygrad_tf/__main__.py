@@ -1,4 +1,5 @@
-"""Command line: `python -m tinygrad_tf [demo | graph | explore | gradcheck | residuals | export]`
+"""Command line: `python -m tinygrad_tf [demo | translate | graph | explore | gradcheck | residuals |
+export]`
 (no command: the demo). `python -m tinygrad_tf COMMAND --help` explains each one."""
 import argparse
 import os
@@ -43,9 +44,15 @@ def out_dir_problem(path):
 
 
 def demo(args):
-    """The chain rule on a number and on arrays, then a Transformer trained end to end."""
+    """The chain rule on a number and on arrays, then a Transformer learns English → Japanese."""
     from .demo import main as run_demo
     return run_demo(args)
+
+
+def translate(args):
+    """Translate an English sentence with the demo's trained model (its checkpoint)."""
+    from .demo import translate_main
+    return translate_main(args)
 
 
 def _traced_block(args):
@@ -169,6 +176,13 @@ def make_parser():
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     from .demo import add_arguments
     add_arguments(sub.add_parser("demo", help="run the demo (the default)", description=demo.__doc__))
+    p = sub.add_parser("translate", help="translate English into Japanese with the demo's model",
+                       description=translate.__doc__)
+    p.add_argument("sentence", nargs="+", help='the English sentence, e.g. "the dog slept on the mat"')
+    p.add_argument("--checkpoint", default="out/demo/translator.npz", metavar="PATH",
+                   help="the demo's checkpoint (default out/demo/translator.npz)")
+    p.add_argument("--attention", action="store_true",
+                   help="also print the last decoder layer's cross-attention as a text heatmap")
 
     p = sub.add_parser("graph", help="draw the graph of one block after a traced backward",
                        description=graph.__doc__)
@@ -232,8 +246,8 @@ def main(argv=None):
     if problem:
         print(f"{command}: {problem}", file=sys.stderr)
         return 1
-    commands = {"demo": demo, "graph": graph, "explore": explore, "gradcheck": gradcheck,
-                "residuals": residuals, "export": export}
+    commands = {"demo": demo, "translate": translate, "graph": graph, "explore": explore,
+                "gradcheck": gradcheck, "residuals": residuals, "export": export}
     return commands[command](args)
 
 
