@@ -1,6 +1,6 @@
-"""Command line: `python -m tinygrad_tf [demo | translate | graph | explore | gradcheck | residuals |
-export]`
-(no command: the demo). `python -m tinygrad_tf COMMAND --help` explains each one."""
+"""Command line: `python -m tinygrad_tf COMMAND`, COMMAND one of demo, translate, graph,
+explore, gradcheck, residuals, export (no command: the demo).
+`python -m tinygrad_tf COMMAND --help` explains each one."""
 import argparse
 import os
 import sys
