@@ -277,6 +277,9 @@ def run(steps=STEPS, seed=0, out_dir=OUT_DIR, resume=False, norm_first=False):
     print(f"3. English → Japanese: an nn.Transformer ({cfg['n_layers']}+{cfg['n_layers']} layers, "
           f"d_model {cfg['d_model']}, {cfg['n_heads']} heads, d_ff {cfg['d_ff']}, "
           f"{'pre' if norm_first else 'post'}-LN, float32) on the grammar corpus of tinygrad_tf.corpus")
+    if resume:
+        print(f"   resuming from {checkpoint}" if os.path.exists(checkpoint) else
+              f"   --resume: no checkpoint at {checkpoint} yet; starting from step 0")
     started = time.perf_counter()
     try:
         result = T.train(steps=steps, seed=seed, checkpoint=checkpoint, resume=resume,
@@ -349,6 +352,9 @@ def run(steps=STEPS, seed=0, out_dir=OUT_DIR, resume=False, norm_first=False):
                    cat_head=best, cat_weight=None if weights is None else float(weights[0][best]),
                    cat_weights=weights, it_head=(it_l, it_h), it_weights=(ref, other), font=font,
                    it_adjectives=[(it["adjective"], *a) for it, a in zip(it_pair, adjectives)],
+                   ga_top=None if best is None else
+                   (cat["source"][int(np.argmax(cat["layers"][-1][best, 1]))],
+                    float(cat["layers"][-1][best, 1].max())),
                    config=result.config, n_params=n_params, paths=paths, checkpoint=checkpoint)
     write_report(summary, cat, paths["report.md"])
     print(f"7. Wrote {', '.join(sorted(os.path.basename(p) for p in paths.values()))} "
@@ -373,9 +379,11 @@ def write_report(s, cat, path):
     cat_text = ("the translation does not start with 猫 が, so there is no 猫 row to read"
                 if s["cat_weights"] is None else
                 f"In the last decoder layer, head {s['cat_head']} puts **{s['cat_weight']:.2f}** of the "
-                f"attention of the row producing 猫 on \"cat\" (the notes' example says 0.85), and "
-                f"{s['cat_weights'][1][s['cat_head']]:.2f} while producing が; the four heads give "
-                + ", ".join(f"{w:.2f}" for w in s["cat_weights"][0]) + " for 猫.")
+                f"attention of the row producing 猫 on \"cat\" (the notes' example says 0.85 for the row "
+                f"「猫が」; here 猫 and が are two tokens, and while producing が the same head puts "
+                f"{s['cat_weights'][1][s['cat_head']]:.2f} on \"cat\" and {s['ga_top'][1]:.2f} on "
+                f"\"{s['ga_top'][0]}\"); the {len(s['cat_weights'][0])} heads of the last layer put "
+                + ", ".join(f"{w:.2f}" for w in s["cat_weights"][0]) + " on \"cat\" for 猫.")
     (l, h), (ref, other) = s["it_head"], s["it_weights"]
     it_text = (f"Layer {l} head {h} is the head where \"it\" attends most to its referent relative to the "
                f"other noun: on average over the two sentences {ref:.2f} of its weight goes to the "

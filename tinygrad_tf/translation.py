@@ -106,7 +106,7 @@ def loss_on(model, corpus, pairs, label_smoothing):
                            label_smoothing=label_smoothing)
 
 
-def train(steps=2000, seed=0, checkpoint=None, resume=False, checkpoint_every=250,
+def train(steps=600, seed=0, checkpoint=None, resume=False, checkpoint_every=250,
           eval_every=100, progress=True, run=None, **config):
     """Train to `steps` steps in all and return the Run.
 
