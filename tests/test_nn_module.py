@@ -172,6 +172,10 @@ def test_attaching_a_tree_renames_it_and_a_shared_part_keeps_its_first_name():
     assert model.generator.weight.name == "generator.weight"
     other = nn.Sequential(old)                   # detached from the model: free to move
     assert other[0].weight.name == "0.weight"
+    d = nn.ModuleDict({"a": nn.Linear(2, 2)})
+    moved = d["a"]
+    del d["a"]                                   # deleted: free to move too
+    assert nn.Sequential(moved)[0].weight.name == "0.weight"
 
 
 def test_a_state_dict_survives_a_checkpoint_file(tmp_path):

@@ -73,13 +73,22 @@ class Module:
         self.training = True
 
     def __setattr__(self, name, value):
-        old = vars(self).get(name)
-        if isinstance(old, (Module, Parameter)) and old is not value and _owner(old) is self:
-            old._owner = None                   # detached: free to be attached elsewhere
+        self._detach(name, value)
         object.__setattr__(self, name, value)
         if isinstance(value, (Module, Parameter)) and _owner(value) is None:
             value._owner = (self, name)
             _name_tree(self, name, value)
+
+    def __delattr__(self, name):
+        self._detach(name, None)
+        object.__delattr__(self, name)
+
+    def _detach(self, name, value):
+        """The module or parameter at `name`, about to be replaced by `value` or deleted,
+        is free to be attached (and named) elsewhere."""
+        old = vars(self).get(name)
+        if isinstance(old, (Module, Parameter)) and old is not value and _owner(old) is self:
+            old._owner = None
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
