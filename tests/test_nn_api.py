@@ -110,6 +110,7 @@ def test_load_state_dict_returns_missing_and_unexpected_keys_as_torch():
     state = model.state_dict()
     result = model.load_state_dict(state)
     assert result == ([], []) and result.missing_keys == [] and result.unexpected_keys == []
+    assert repr(result) == "<All keys matched successfully>"
     partial = {k: v for k, v in state.items() if k != "1.bias"}
     partial["head.weight"] = np.zeros(2)
     missing, unexpected = model.load_state_dict(partial, strict=False)
@@ -117,6 +118,7 @@ def test_load_state_dict_returns_missing_and_unexpected_keys_as_torch():
     tmodel = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.LayerNorm(4))
     theirs = tmodel.load_state_dict({k: torch.tensor(v) for k, v in partial.items()}, strict=False)
     assert (theirs.missing_keys, theirs.unexpected_keys) == (missing, unexpected)
+    assert repr(model.load_state_dict(partial, strict=False)) == repr(theirs).lstrip("_")
     with pytest.raises(ValueError, match="missing keys: 1.bias; unexpected keys: head.weight"):
         model.load_state_dict(partial)
 

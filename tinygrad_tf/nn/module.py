@@ -25,9 +25,16 @@ import numpy as np
 from ..engine import module_scope
 from ..tensor import Tensor
 
-IncompatibleKeys = namedtuple("IncompatibleKeys", "missing_keys unexpected_keys")
-IncompatibleKeys.__doc__ = """What `load_state_dict` returns, as PyTorch: the model's names the
-dict lacked, and the dict's names the model does not have (both empty when strict)."""
+
+class IncompatibleKeys(namedtuple("IncompatibleKeys", "missing_keys unexpected_keys")):
+    """What `load_state_dict` returns, as PyTorch: the model's names the dict lacked,
+    and the dict's names the model does not have (both empty when strict)."""
+    __slots__ = ()
+
+    def __repr__(self):
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"                # (PyTorch's words)
+        return super().__repr__()
 
 
 def _dotted(path, name):
