@@ -208,3 +208,24 @@ def test_attention_over_an_empty_sequence_computes_as_torch():
     assert empty.grad.shape == (2, 0, D)
     out, w = F.scaled_dot_product_attention(tg.randn(3, 4), tg.randn(0, 4), tg.randn(0, 2))
     assert out.shape == (3, 2) and w.shape == (3, 0) and np.all(out.data == 0)
+
+
+def test_pytorch_keyword_names_work_and_a_pasted_single_output_line_is_told_what_to_write():
+    q, tq = pair(2, 2, 4, 3)
+    k, tk = pair(2, 2, 5, 3, seed=1)
+    v, tv = pair(2, 2, 5, 3, seed=2)
+    bias = np.random.default_rng(3).standard_normal((4, 5))
+    out, weights = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, is_causal=True, scale=0.3)
+    tout = torch.nn.functional.scaled_dot_product_attention(
+        tq, tk, tv, attn_mask=torch.tensor(bias + np.where(np.tri(4, 5), 0, -np.inf)), scale=0.3)
+    assert_close(out, tout, "output")
+    result = F.scaled_dot_product_attention(q, k, v)
+    assert result.out is result[0] and result.weights is result[1]
+    with pytest.raises(AttributeError, match=r"returns \(out, weights\), not the output alone as "
+                                             r"PyTorch's does: write `out, weights = .*use out.transpose"):
+        result.transpose(1, 2)
+    with pytest.raises(TypeError, match="got both mask and attn_mask"):
+        F.scaled_dot_product_attention(q, k, v, mask=bias, attn_mask=bias)
+    x = tg.randn(2, 3, seed=0, dtype=np.float64)
+    np.testing.assert_array_equal(F.softmax(x, dim=0).data, F.softmax(x, axis=0).data)
+    np.testing.assert_array_equal(F.log_softmax(x, dim=-1).data, F.log_softmax(x).data)

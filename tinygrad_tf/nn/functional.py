@@ -5,6 +5,7 @@ holding parameters around these; each function records a few primitives (or one
 fused op from `fused.py`), so its backward is the engine's.
 """
 import math
+from collections import namedtuple
 
 import numpy as np
 
@@ -77,10 +78,12 @@ def silu(x):
 
 
 def softmax(x, axis=None, dim=None):
+    """Over `axis` (or PyTorch's `dim`), the last by default."""
     return _tensor(x).softmax(axis, dim=dim)
 
 
 def log_softmax(x, axis=None, dim=None):
+    """Over `axis` (or PyTorch's `dim`), the last by default."""
     return _tensor(x).log_softmax(axis, dim=dim)
 
 
@@ -191,7 +194,20 @@ def attention_mask(scores_shape, mask=None, causal=False, what="attention", like
     return mask
 
 
-def scaled_dot_product_attention(q, k, v, mask=None, causal=False, dropout_p=0.0):
+class Attention(namedtuple("Attention", "out weights")):
+    """What scaled_dot_product_attention returns: the output and the weights. PyTorch's
+    returns the output alone, so a pasted `y = F.scaled_dot_product_attention(...)`
+    followed by a Tensor method gets an error saying what to write instead."""
+    __slots__ = ()
+
+    def __getattr__(self, name):
+        raise AttributeError(f"scaled_dot_product_attention returns (out, weights), not the output "
+                             f"alone as PyTorch's does: write `out, weights = "
+                             f"F.scaled_dot_product_attention(...)` and use out.{name}")
+
+
+def scaled_dot_product_attention(q, k, v, mask=None, causal=False, dropout_p=0.0, *,
+                                 attn_mask=None, is_causal=None, scale=None):
     """softmax(q kᵀ/√d_head + bias) v on (..., seq, d_head) tensors → (out, weights).
 
     `mask` broadcasts to (..., q_len, k_len) and is either boolean, True = may attend,
@@ -202,7 +218,15 @@ def scaled_dot_product_attention(q, k, v, mask=None, causal=False, dropout_p=0.0
     gives an all-zero output, as PyTorch.
     `dropout_p` > 0 drops weights on every call, as PyTorch's (pass 0 in eval, as
     MultiHeadAttention does); the weights returned are those before dropout.
+    PyTorch's keyword names work too: `attn_mask` for `mask`, `is_causal` for `causal`,
+    and `scale` replaces 1/√d_head.
     """
+    if attn_mask is not None:
+        if mask is not None:
+            raise TypeError("scaled_dot_product_attention: got both mask and attn_mask (the same "
+                            "argument, PyTorch's name); pass one")
+        mask = attn_mask
+    causal = causal or bool(is_causal)
     q, k, v = _tensor(q), _tensor(k), _tensor(v)
     if q.ndim < 2 or k.ndim < 2 or v.ndim < 2 or q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
         raise ValueError(f"scaled_dot_product_attention: q {q.shape}, k {k.shape}, v {v.shape} "
@@ -210,13 +234,13 @@ def scaled_dot_product_attention(q, k, v, mask=None, causal=False, dropout_p=0.0
     scores_shape = _check_broadcast("scaled_dot_product_attention", q.shape[:-2], k.shape[:-2])
     scores_shape += (q.shape[-2], k.shape[-2])
     mask = attention_mask(scores_shape, mask, causal, "scaled_dot_product_attention", q)
-    scale = 1.0 / math.sqrt(q.shape[-1])
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
     scores = q @ k.transpose(-2, -1)                                    # (..., q_len, k_len)
     if isinstance(mask, Tensor):                                        # additive: scale first
         allowed = mask.data > -np.inf
         scores, mask, scale = scores * scale + mask, None if allowed.all() else allowed, 1.0
     weights = apply(fused.MaskedSoftmax, scores, mask=mask, scale=scale)
-    return dropout(weights, dropout_p) @ v, weights                     # (..., q_len, d_head)
+    return Attention(dropout(weights, dropout_p) @ v, weights)          # (..., q_len, d_head)
 
 
 # -------------------------------------------------------------------- losses
