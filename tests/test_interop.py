@@ -210,7 +210,8 @@ def test_round_trip_is_bit_identical(name, dtype):
     ours, again = module.state_dict(), back.state_dict()
     assert list(ours) == list(again)
     for key, array in ours.items():
-        assert again[key].dtype == array.dtype and again[key].tobytes() == array.tobytes(), key
+        assert again[key].dtype == array.dtype and again[key].shape == array.shape, key
+        assert again[key].tobytes() == array.tobytes(), key
     assert repr(back) == repr(module)
 
 

@@ -317,7 +317,7 @@ def _copy_to_torch(pairs):
         if tuple(current.shape) != array.shape:
             raise ConversionError(f"to_torch: '{name}' has shape {tuple(current.shape)} in PyTorch "
                                   f"but ours give {array.shape}")
-        value = torch.from_numpy(np.ascontiguousarray(array))
+        value = torch.from_numpy(np.array(array, order="C"))   # (ascontiguousarray makes 0-d 1-d)
         setattr(owner, attr, torch.nn.Parameter(value) if isinstance(current, torch.nn.Parameter) else value)
 
 
@@ -325,17 +325,19 @@ def _copy_from_torch(pairs):
     """Set our arrays from each torch array (split back along axis 0), dtype and bits kept."""
     for name, owner, attr, parts in pairs:
         array = _numpy(getattr(owner, attr), f"from_torch: '{name}'")
-        sizes = [np.shape(_our_array(o, k)) for o, k in parts]
-        if sum(s[0] if s else 1 for s in sizes) != (array.shape[0] if array.ndim else 1) or \
-                any(s[1:] != array.shape[1:] for s in sizes):
+        shapes = [np.shape(_our_array(o, k)) for o, k in parts]
+        if len(parts) == 1:
+            pieces = [array]
+        else:                                   # packed: equal blocks along the output axis
+            pieces = np.split(array, np.cumsum([s[0] for s in shapes])[:-1])
+        if [p.shape for p in pieces] != shapes:
             raise ConversionError(f"from_torch: '{name}' has shape {array.shape}, which does not "
-                                  f"match ours {sizes}")
-        pieces = np.split(array, np.cumsum([s[0] for s in sizes])[:-1]) if len(parts) > 1 else [array]
+                                  f"match ours {shapes}")
         for (o, k), piece in zip(parts, pieces):
             if isinstance(getattr(o, k), Tensor):
-                getattr(o, k).data = np.ascontiguousarray(piece)
+                getattr(o, k).data = np.array(piece, order="C")
             else:
-                setattr(o, k, np.ascontiguousarray(piece))
+                setattr(o, k, np.array(piece, order="C"))
 
 
 # which torch parameters came from which of our parameters, for to_torch_optimizer
