@@ -312,7 +312,7 @@ class Tensor:
         if other is None or isinstance(other, str):
             return NotImplemented          # t == None is False, as for any object
         other = other.data if isinstance(other, Tensor) else np.asarray(other)
-        _check_broadcast(ufunc.__name__, self.shape, other.shape)
+        check_broadcast(ufunc.__name__, self.shape, other.shape)
         return Tensor._make(ufunc(self.data, other))
 
     def __eq__(self, other):
@@ -674,7 +674,7 @@ class Tensor:
         if lead < 0:
             raise ValueError(f"expand: {sizes} has fewer axes than the tensor's shape {self.shape}")
         shape = tuple(self.shape[i - lead] if n == -1 and i >= lead else n for i, n in enumerate(sizes))
-        _check_broadcast("expand", self.shape, shape)
+        check_broadcast("expand", self.shape, shape)
         if np.broadcast_shapes(self.shape, shape) != shape:
             raise ValueError(f"expand: can't expand shape {self.shape} to {sizes} (only axes of size 1 grow)")
         return apply(ops.Expand, self, shape=shape)
@@ -749,7 +749,7 @@ class Tensor:
         mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
         if mask.dtype != np.bool_:
             raise TypeError(f"masked_fill: the mask must be boolean, not {mask.dtype}")
-        _check_broadcast("masked_fill", self.shape, mask.shape)
+        check_broadcast("masked_fill", self.shape, mask.shape)
         return apply(ops.MaskedFill, self, mask=mask, value=value)
 
     # ------------------------------------------------------------ normalised
@@ -878,7 +878,8 @@ def _on_data(what, fn, args, kwargs):
     return result
 
 
-def _check_broadcast(what, *shapes):
+def check_broadcast(what, *shapes):
+    """The shape `shapes` broadcast to, or a ValueError naming `what` and the shapes."""
     try:
         return np.broadcast_shapes(*shapes)
     except ValueError:
@@ -1066,7 +1067,7 @@ def where(cond, a, b):
         b, a = b._pair(a)
     else:
         a, b = Tensor(a)._pair(b)
-    _check_broadcast("where", cond.shape, a.shape, b.shape)
+    check_broadcast("where", cond.shape, a.shape, b.shape)
     return apply(ops.Where, a, b, cond=cond)
 
 

@@ -12,8 +12,8 @@ import numpy as np
 from .. import fused
 from ..tensor import (  # noqa: F401 (rng and manual_seed: nn's, shared with tg)
     Tensor,
-    _check_broadcast,
     apply,
+    check_broadcast,
     manual_seed,
     rng,
     stack,
@@ -231,7 +231,7 @@ def scaled_dot_product_attention(q, k, v, mask=None, causal=False, dropout_p=0.0
     if q.ndim < 2 or k.ndim < 2 or v.ndim < 2 or q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
         raise ValueError(f"scaled_dot_product_attention: q {q.shape}, k {k.shape}, v {v.shape} "
                          "need q and k to share d_head and k and v to share seq")
-    scores_shape = _check_broadcast("scaled_dot_product_attention", q.shape[:-2], k.shape[:-2])
+    scores_shape = check_broadcast("scaled_dot_product_attention", q.shape[:-2], k.shape[:-2])
     scores_shape += (q.shape[-2], k.shape[-2])
     mask = attention_mask(scores_shape, mask, causal, "scaled_dot_product_attention", q)
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
