@@ -78,6 +78,15 @@ def test_more_than_one_element_is_ambiguous():
     assert (tg.tensor([1.0, 2.0]) > 0).all() and not (tg.tensor([1.0, 2.0]) > 1).all()
 
 
+def test_iteration_gives_rows_and_refuses_a_0d_tensor():
+    rows = list(tg.tensor([[1.0, 2.0], [3.0, 4.0]]))
+    assert len(rows) == 2 and rows[1].tolist() == [3.0, 4.0]
+    with pytest.raises(TypeError, match="0-d"):
+        list(tg.tensor(1.0))
+    with pytest.raises(TypeError):
+        list(torch.tensor(1.0))
+
+
 def test_integer_tensor_is_an_index():
     assert list(range(tg.tensor(3))) == [0, 1, 2]
     assert ["a", "b", "c"][tg.tensor(1)] == "b"
