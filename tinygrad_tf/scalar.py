@@ -15,7 +15,7 @@ A Value keeps references to its parents only, never to its children or to a
 closure over itself, so the graph has no reference cycles and is freed the
 moment its last Value goes. Parents and local derivatives sit in the Value's
 own slots rather than in tuples: one object per op is all Python's cycle
-collector ever has to look at, which makes a training step about twice as fast.
+collector ever has to look at (what that saves: benchmarks/README.md).
 """
 import math
 from operator import attrgetter
@@ -151,9 +151,8 @@ class Value:
         First collect the graph with a stack (no recursion, so a 100,000-op chain
         works); sorting by creation number puts parents before children. Then
         visit children first, so a node's gradient is complete before it is passed on.
-        (This is `engine.topological_order`, walking the two parent slots directly:
-        through the `parents` property it took 48 ms instead of 21 ms on the
-        benchmark's 68,000-node MLP graph.)
+        (This is `engine.topological_order`, walking the two parent slots directly
+        rather than through the `parents` property, which costs a call per node.)
         """
         seen, stack = {self}, [self]
         while stack:

@@ -898,7 +898,7 @@ def apply(op_class, *inputs, **params):
     op = op_class()
     op.saved = ()
     try:
-        if len(inputs) == 2:               # (the common arities, without a list: ~10% faster)
+        if len(inputs) == 2:               # (the common arities, without building a list)
             out = op.forward(inputs[0].data, inputs[1].data, **params)
         elif len(inputs) == 1:
             out = op.forward(inputs[0].data, **params)
