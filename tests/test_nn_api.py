@@ -60,8 +60,14 @@ def test_module_dict_names_its_modules_by_key_and_behaves_as_a_dict():
     assert heads["topic"].out_features == 3 and heads.items()[0][0] == "sentiment"
     heads["lang"] = nn.Linear(4, 5)
     assert heads["lang"].weight.name == "heads.lang.weight"
+    sentiment = heads["sentiment"]
     del heads["sentiment"]
     assert heads.keys() == ["topic", "lang"]
+    model.other = sentiment                                    # deleted: free to be named elsewhere
+    assert sentiment.weight.name == "other.weight"
+    del model.other
+    with pytest.raises(KeyError, match="no module 'sentiment'"):
+        del heads["sentiment"]
     assert [n for n, _ in model.named_parameters()][-2:] == ["heads.lang.weight", "heads.lang.bias"]
     heads.update([("extra", nn.ReLU())])
     assert heads.values()[-1].__class__ is nn.ReLU

@@ -350,10 +350,8 @@ class ModuleDict(Module):
         return vars(self)[key]
 
     def __delitem__(self, key):
-        module = self[key]
-        if _owner(module) is self:
-            module._owner = None
-        delattr(self, key)
+        self[key]                               # (a missing key: the KeyError naming the keys)
+        delattr(self, key)                      # Module.__delattr__ frees it to be attached elsewhere
 
     def __contains__(self, key):
         return isinstance(vars(self).get(key), Module)
