@@ -437,3 +437,18 @@ def test_export_cli_writes_a_torch_model(tmp_path, capsys, monkeypatch):
     tg.save({"w": np.ones(2)}, tmp_path / "other.npz")
     assert main(["export", "--checkpoint", str(tmp_path / "other.npz"), "-o", str(tmp_path / "o.pt")]) == 1
     assert "no Transformer" in capsys.readouterr().err
+
+
+def test_export_of_the_demos_translation_checkpoint(tmp_path, monkeypatch):
+    from tinygrad_tf import translation
+    from tinygrad_tf.__main__ import main
+    run = translation.new_run(d_model=16, n_heads=2, n_layers=1, d_ff=32)
+    translation.save(run, tmp_path / "translator.npz")
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", "--checkpoint", "translator.npz", "-o", "t.pt"]) == 0
+    tmodel = torch.load(tmp_path / "t.pt", weights_only=False)
+    model = translation.load(tmp_path / "translator.npz").model
+    assert tmodel.src_embed.max_len == translation.MAX_LEN and tmodel.pad_id == model.pad_id
+    src, tgt = np.array([[5, 6, 7, 8, 0, 0]]), np.array([[1, 5, 6]])
+    with torch.no_grad():
+        assert_close(model(src, tgt), tmodel(torch.tensor(src), torch.tensor(tgt)), "demo model", 1e-5)
