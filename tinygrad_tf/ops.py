@@ -396,8 +396,9 @@ class Var(Op):
         """∂a = g·2(a − mean a)/(n − correction)"""
         centred = self.saved[0]
         g = _expand(g, centred.shape, self.axis, self.keepdims)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return (g * centred * (2.0 / np.asarray(self.n, centred.dtype)),)
+        if self.n == 0:                    # PyTorch's: g·∞, NaN where a is its mean
+            return (g * np.where(centred == 0, np.nan, np.inf).astype(centred.dtype),)
+        return (g * centred * (2.0 / np.asarray(self.n, centred.dtype)),)
 
 
 # --------------------------------------------------------------------- shape
@@ -517,6 +518,9 @@ class Softmax(Op):
     name = "softmax"
 
     def forward(self, a, axis=-1):
+        self.saved, self.axis = (a,), axis
+        if a.size == 0:                    # (an empty sequence: nothing to normalise)
+            return a.copy()
         e = np.exp(a - a.max(axis=axis, keepdims=True))    # shift: no overflow
         y = e / e.sum(axis=axis, keepdims=True)
         self.saved, self.axis = (y,), axis
@@ -533,6 +537,9 @@ class LogSoftmax(Op):
     name = "log_softmax"
 
     def forward(self, a, axis=-1):
+        self.saved, self.axis = (a,), axis
+        if a.size == 0:                    # (an empty sequence: nothing to normalise)
+            return a.copy()
         shifted = a - a.max(axis=axis, keepdims=True)
         y = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
         self.saved, self.axis = (y,), axis
