@@ -660,6 +660,8 @@ class Prod(Op):
     def backward(self, g):
         """∂a_i = g·Π_{j ≠ i} a_j (the product of the others: exact when some a_j = 0)"""
         a = self.saved[0]
+        if a.size == 0:                    # (nothing to differentiate: the product of none is 1)
+            return (np.zeros_like(a),)
         axes = tuple(range(a.ndim)) if self.axis is None else self.axis
         inner = tuple(range(a.ndim - len(axes), a.ndim))
         moved = np.moveaxis(a, axes, inner)                 # the reduced axes last, then flat

@@ -713,6 +713,7 @@ class Tensor:
         return apply(ops.Permute, self, axes=tuple(a % self.ndim for a in axes))
 
     def transpose(self, a=-2, b=-1):
+        self._axis((a, b))                 # (a clear error for an axis out of range)
         axes = list(range(self.ndim))
         axes[a], axes[b] = axes[b], axes[a]
         return self.permute(*axes)
