@@ -300,6 +300,11 @@ CASES = [
      [A([[1e4, -1e4], [0.0, 3e3]]), A([1, 0])]),
     ("F_cross_entropy_nanogpt_view", lambda M, x, t: M.F.cross_entropy(x.view(-1, x.shape[-1]), t.view(-1)),
      [(2, 3, 5), A([[0, 1, 4], [2, 2, 3]])]),
+    ("F_cross_entropy_classes_axis1", lambda M, x, t: M.F.cross_entropy(x, t),
+     [(2, 5, 3), A([[0, 4, 1], [2, 2, 3]])]),
+    ("F_cross_entropy_classes_last", lambda M, x, t: M.F.cross_entropy(x.transpose(1, -1), t) if M is TORCH
+     else M.F.cross_entropy(x, t), [(2, 3, 5), A([[0, 4, 1], [2, 2, 3]])]),
+    ("F_nll_loss_classes_axis1", lambda M, x, t: M.F.nll_loss(x, t), [(2, 4, 3), A([[0, 3, 1], [2, 2, 3]])]),
     ("F_nll_loss", lambda M, x, t: M.F.nll_loss(x.log_softmax(-1), t), [(4, 3), A([0, 2, 1, 1])]),
     ("F_nll_loss_sum", lambda M, x, t: M.F.nll_loss(x, t, reduction="sum"), [(4, 3), A([0, 2, 1, 1])]),
     ("F_bce", lambda M, x, y: M.F.binary_cross_entropy(x.sigmoid(), y),
@@ -460,7 +465,9 @@ CASES = [
 
 # Where PyTorch computes but we refuse on purpose (docs/engine.md, "Different on purpose"):
 # the case must raise a clear error whose message contains this text.
-REFUSED = {"F_mse_shapes_differ": "(4, 1) and target of shape (4,)"}
+REFUSED = {"F_mse_shapes_differ": "(4, 1) and target of shape (4,)",
+           "F_cross_entropy_classes_axis1": "pass x.transpose(1, -1)",
+           "F_nll_loss_classes_axis1": "pass x.transpose(1, -1)"}
 
 
 def _input(spec, dtype, rng):
@@ -537,23 +544,139 @@ def test_ported_op(name, fn, specs, dtype):
     run_case(name, fn, specs, dtype)
 
 
+# ------------------------------------------------------ stateful scripts
+# Lines that change tensors in place or run backward more than once: each script runs on
+# both engines (`make(values, requires_grad)` makes a float64 tensor of either) and
+# returns what must agree. `grad` reads a gradient as an array (ours is an ndarray).
+
+def _grad(t):
+    return t.grad if isinstance(t, tg.Tensor) else t.grad.numpy()
+
+
+def sgd_by_hand(M, make):
+    x, y = make([[1.0, 2.0], [3.0, -1.0], [0.5, 0.5]]), make([1.0, -2.0, 0.5])
+    w = make([0.3, -0.2], True)
+    for _ in range(3):
+        loss = ((x @ w - y) ** 2).mean()
+        loss.backward()
+        with M.no_grad():
+            w -= 0.1 * w.grad
+        w.grad = None
+    return [w, loss]
+
+
+def inplace_under_no_grad(M, make):
+    x = make([1.0, 2.0, 3.0], True)
+    seen = []
+    with M.no_grad():
+        alias = x
+        x += 1
+        seen.append(alias * 1)
+        x *= 2
+        x /= 4
+        x -= 0.5
+        seen.append(x * 1)
+        x[0] = 7.0
+        seen.append(x * 1)
+        x.fill_(3.0)
+        seen.append(x * 1)
+        x.copy_(make([4.0, 5.0, 6.0]))
+        seen.append(x * 1)
+        x.zero_()
+    return seen + [x, alias]
+
+
+def inplace_on_a_computed_tensor(M, make):
+    x = make([1.0, -2.0, 3.0], True)
+    y = x * x
+    y += x
+    y *= 2
+    y.sum().backward()
+    return [y, _grad(x)]
+
+
+def gradients_accumulate(M, make):
+    x = make([0.5, -1.5], True)
+    (x * x).sum().backward()
+    (x.exp()).sum().backward()
+    return [_grad(x)]
+
+
+def retain_grad_of_intermediate(M, make):
+    x = make([0.5, -1.5], True)
+    h = x.tanh()
+    h.retain_grad()
+    (h * h).sum().backward()
+    return [_grad(h), _grad(x)]
+
+
+def detach_stops_gradient(M, make):
+    x = make([0.5, -1.5], True)
+    (x * x.detach()).sum().backward()
+    return [_grad(x)]
+
+
+def leaf_inplace_refused(M, make):
+    w = make([1.0], True)
+    w += 1                                 # PyTorch refuses: a leaf that requires grad
+    return [w]
+
+
+SCRIPTS = [sgd_by_hand, inplace_under_no_grad, inplace_on_a_computed_tensor, gradients_accumulate,
+           retain_grad_of_intermediate, detach_stops_gradient, leaf_inplace_refused]
+
+
+def run_script(script):
+    def ours(values, requires_grad=False):
+        return tg.tensor(values, dtype=np.float64, requires_grad=requires_grad)
+
+    def theirs(values, requires_grad=False):
+        return torch.tensor(values, dtype=torch.float64, requires_grad=requires_grad)
+    try:
+        ref = script(TORCH, theirs)
+    except RuntimeError:
+        with pytest.raises(RuntimeError, match="in-place"):
+            script(TG, ours)
+        return
+    out = script(TG, ours)
+    assert len(out) == len(ref)
+    for k, (a, b) in enumerate(zip(out, ref)):
+        a = a.data if isinstance(a, tg.Tensor) else np.asarray(a)
+        _check_close(a, b if isinstance(b, torch.Tensor) else torch.tensor(b), f"result {k}")
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=[f.__name__ for f in SCRIPTS])
+def test_ported_script(script):
+    run_script(script)
+
+
+def _outcome(run, *args):
+    """'pass', or the kind of failure (wrong, missing, crash) and its message."""
+    try:
+        run(*args)
+        return "pass", ""
+    except AssertionError as e:
+        return "wrong", str(e).splitlines()[0] if str(e) else ""
+    except AttributeError as e:
+        return "missing", str(e)
+    except Exception as e:   # noqa: BLE001 (the tally reports every kind of failure)
+        return "crash", f"{type(e).__name__}: {e}"
+
+
 def tally():
-    """Run every case in both dtypes; print passing/total and each failure's kind."""
+    """Run every case in both dtypes and every script; print passing/total and each
+    failure's kind."""
     counts, failures = {"pass": 0, "wrong": 0, "crash": 0, "missing": 0, "refused": 0}, []
-    for name, fn, specs in CASES:
-        for dtype in (np.float64, np.float32):
-            try:
-                run_case(name, fn, specs, dtype)
-                counts["refused" if name in REFUSED else "pass"] += 1
-                continue
-            except AssertionError as e:
-                kind, msg = "wrong", str(e).splitlines()[0]
-            except AttributeError as e:
-                kind, msg = "missing", str(e)
-            except Exception as e:   # noqa: BLE001 (the tally reports every kind of failure)
-                kind, msg = "crash", f"{type(e).__name__}: {e}"
-            counts[kind] += 1
-            failures.append(f"{kind:8s}{name} [{np.dtype(dtype).name}]: {msg[:160]}")
+    runs = [(f"{name} [{np.dtype(dtype).name}]", run_case, (name, fn, specs, dtype))
+            for name, fn, specs in CASES for dtype in (np.float64, np.float32)]
+    runs += [(script.__name__, run_script, (script,)) for script in SCRIPTS]
+    for what, run, args in runs:
+        kind, msg = _outcome(run, *args)
+        if kind == "pass" and args[0] in REFUSED:
+            kind = "refused"
+        counts[kind] += 1
+        if kind not in ("pass", "refused"):
+            failures.append(f"{kind:8s}{what}: {msg[:160]}")
     print("\n".join(failures))
     print(f"{counts['pass']}/{sum(counts.values())} passing; " +
           ", ".join(f"{k} {v}" for k, v in counts.items() if k != "pass"))

@@ -251,6 +251,15 @@ def scaled_dot_product_attention(q, k, v, mask=None, causal=False, dropout_p=0.0
 REDUCTIONS = ("mean", "sum", "none")
 
 
+def _classes_last_hint(scores_shape, targets_shape):
+    """For targets that fit PyTorch's (N, C, d...) layout, where the classes are axis 1:
+    how to write it here (the classes are the last axis)."""
+    if len(scores_shape) > 2 and tuple(targets_shape) == scores_shape[:1] + scores_shape[2:]:
+        return ("; the classes are the last axis here (PyTorch's (N, C, d...) has them on axis 1): "
+                "pass x.transpose(1, -1)")
+    return ""
+
+
 def _reduce(losses, reduction, what, count=None):
     """The loss per element reduced as asked; "mean" divides by `count` (default: all)."""
     if reduction == "none":
@@ -316,7 +325,8 @@ def cross_entropy(logits, targets, ignore_index=None, label_smoothing=0.0, reduc
         if targets.shape != logits.shape[:-1]:
             raise ValueError(f"cross_entropy: targets of shape {targets.shape} do not match "
                              f"logits of shape {logits.shape} (expected class ids of shape "
-                             f"{logits.shape[:-1]}, or probabilities of shape {logits.shape})")
+                             f"{logits.shape[:-1]}, or probabilities of shape {logits.shape})"
+                             + _classes_last_hint(logits.shape, targets.shape))
         kept = targets != ignore_index if ignore_index is not None else np.ones(targets.shape, bool)
         _check_ids(targets, n_classes, "cross_entropy: target id", "classes", kept)
         q = np.full(logits.shape, eps / n_classes, dtype=logits.dtype)      # (..., C)
@@ -341,7 +351,8 @@ def nll_loss(log_probs, targets, ignore_index=None, reduction="mean"):
         raise TypeError(f"nll_loss: targets must be integer class ids, not {targets.dtype}")
     if targets.shape != log_probs.shape[:-1]:
         raise ValueError(f"nll_loss: targets of shape {targets.shape} do not match log_probs of "
-                         f"shape {log_probs.shape} (expected targets {log_probs.shape[:-1]})")
+                         f"shape {log_probs.shape} (expected targets {log_probs.shape[:-1]})"
+                         + _classes_last_hint(log_probs.shape, targets.shape))
     kept = targets != ignore_index if ignore_index is not None else np.ones(targets.shape, bool)
     _check_ids(targets, n_classes, "nll_loss: target id", "classes", kept)
     ids = np.where(kept, targets, 0).reshape(-1)                  # an ignored place reads class 0
