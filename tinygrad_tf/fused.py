@@ -6,6 +6,8 @@ most of a Transformer layer's time in Python. Each docstring gives the plain
 formula the fast code computes; `python -m tinygrad_tf gradcheck` and the tests
 check every one against finite differences and PyTorch.
 """
+import math
+
 import numpy as np
 from scipy.special import ndtr  # Φ, the standard normal CDF (for exact GELU)
 
@@ -90,34 +92,49 @@ class Linear(Op):
 class LayerNorm(Op):
     """y = x̂·w + b with x̂ = (a - mean)·r, r = 1/√(var + eps), over the last axes
     (the biased variance, eps inside the root: PyTorch's). In backward the means are
-    over the normalised axes, the sums over the other axes."""
-    __slots__ = ("axes",)
+    over the normalised axes, the sums over the other axes.
+
+    Worked on as rows: the normalised axes flattened into one of n = w.size, so the
+    means over a row and the sums over rows are matrix-vector products (BLAS passes),
+    and the squares and products are written into arrays the op owns."""
+    __slots__ = ()
     name = "layer_norm"
 
     def forward(self, a, w, b, eps=1e-5):
-        axes = self.axes = tuple(range(a.ndim - w.ndim, a.ndim))
-        centred = a - a.mean(axis=axes, keepdims=True)
-        var = np.mean(centred * centred, axis=axes, keepdims=True)
-        r = 1.0 / np.sqrt(var + eps)
+        n = w.size
+        rows = a.reshape(math.prod(a.shape[:a.ndim - w.ndim]), n)  # (rows, n)
+        mean_over_row = np.full(n, 1.0 / max(n, 1), dtype=a.dtype)  # rows @ this: row means
+        centred = rows - (rows @ mean_over_row)[:, None]
+        y = np.square(centred)                                   # (the output's buffer, lent)
+        r = 1.0 / np.sqrt(y @ mean_over_row + eps)[:, None]      # var = mean (a - mean)²
         xhat = centred
-        xhat *= r                          # in place: centred is ours
+        xhat *= r                                                # in place: centred is ours
         self.saved = (xhat, r, w)
-        return xhat * w + b
+        np.multiply(xhat, w.reshape(-1), out=y)
+        y += b.reshape(-1)
+        return y.reshape(a.shape)
 
     def backward(self, g):
         """∂a = r·(ĝ − mean ĝ − x̂·mean(ĝ·x̂)) with ĝ = g·w,  ∂w = Σ g·x̂,  ∂b = Σ g"""
+        # As rows (g, x̂ of shape (rows, n), w of shape (n,)): mean ĝ = g·w / n and
+        # mean(ĝ·x̂) = (g⊙x̂)·w / n are matrix-vector products; g⊙x̂ is also ∂w's summand.
         xhat, r, w = self.saved
-        axes = self.axes
+        w1, inv_n = w.reshape(-1), 1.0 / max(w.size, 1)
+        g2 = g.reshape(xhat.shape)                               # (rows, n)
+        gx = g2 * xhat                                           # g⊙x̂, rows × n
         ga = gw = gb = None
-        if self.needs[0]:
-            gh = g * w
-            ga = gh - gh.mean(axis=axes, keepdims=True)
-            ga -= xhat * (gh * xhat).mean(axis=axes, keepdims=True)
-            ga *= r
         if self.needs[1]:
-            gw = (g * xhat).reshape(-1, *w.shape).sum(axis=0)
+            gw = gx.sum(axis=0).reshape(w.shape)
         if self.needs[2]:
-            gb = g.reshape(-1, *w.shape).sum(axis=0)
+            gb = g2.sum(axis=0).reshape(w.shape)
+        if self.needs[0]:
+            mean_gh = (g2 @ w1)[:, None] * inv_n                 # mean ĝ, per row
+            mean_ghx = (gx @ w1)[:, None] * inv_n                # mean(ĝ·x̂), per row
+            ga = g2 * w1                                         # ĝ
+            ga -= mean_gh
+            ga -= np.multiply(xhat, mean_ghx, out=gx)            # x̂·mean(ĝ·x̂), into gx's buffer
+            ga *= r
+            ga = ga.reshape(g.shape)
         return ga, gw, gb
 
 
