@@ -245,12 +245,21 @@ class Adam(Optimizer):
         if "exp_avg" not in state:
             state["exp_avg"], state["exp_avg_sq"] = np.zeros_like(p), np.zeros_like(p)
         m, v = state["exp_avg"], state["exp_avg_sq"]
-        m += (1 - beta1) * (g - m)
+        # The formulas above as in-place passes through one scratch array (PyTorch's order
+        # of operations): every line of the docstring costs no array of its own.
+        scratch = np.subtract(g, m)
+        scratch *= 1 - beta1
+        m += scratch                                    # m + (1−β1)(g − m)
+        np.multiply(g, 1 - beta2, out=scratch)
+        scratch *= g
         v *= beta2
-        v += (1 - beta2) * g * g
-        step_size = lr / (1 - beta1 ** t)
-        denom = np.sqrt(v) / (1 - beta2 ** t) ** 0.5 + group["eps"]
-        p -= step_size * m / denom
+        v += scratch                                    # β2·v + (1−β2)·g²
+        denom = np.sqrt(v, out=scratch)
+        denom /= (1 - beta2 ** t) ** 0.5
+        denom += group["eps"]                           # √v / √(1−β2^t) + ε
+        step = np.divide(m, denom, out=scratch)
+        step *= lr / (1 - beta1 ** t)
+        p -= step                                       # lr/(1−β1^t) · m / denom
 
 
 class AdamW(Adam):
