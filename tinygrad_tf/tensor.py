@@ -338,6 +338,43 @@ class Tensor:
     def __ge__(self, other):
         return self._compare(other, np.greater_equal)
 
+    eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
+
+    def _logical(self, other, ufunc):
+        """`&`, `|`, `^` of bool (or integer) tensors, as masks are combined; no gradient."""
+        other = other.data if isinstance(other, Tensor) else np.asarray(other)
+        if self.data.dtype.kind not in "biu" or other.dtype.kind not in "biu":
+            raise TypeError(f"{ufunc.__name__}: needs bool or integer tensors, not {self.data.dtype} "
+                            f"and {other.dtype} (PyTorch refuses floats too); compare first, e.g. (x > 0)")
+        check_broadcast(ufunc.__name__, self.shape, other.shape)
+        return Tensor._make(ufunc(self.data, other))
+
+    def __and__(self, other):
+        return self._logical(other, np.bitwise_and)
+
+    def __or__(self, other):
+        return self._logical(other, np.bitwise_or)
+
+    def __xor__(self, other):
+        return self._logical(other, np.bitwise_xor)
+
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
+
+    def __invert__(self):
+        """`~mask`: logical not of a bool tensor (bitwise not of an integer one)."""
+        if self.data.dtype.kind not in "biu":
+            raise TypeError(f"~: needs a bool or integer tensor, not {self.data.dtype}")
+        return Tensor._make(np.invert(self.data))
+
+    def isnan(self):
+        return Tensor._make(np.isnan(self.data))
+
+    def isinf(self):
+        return Tensor._make(np.isinf(self.data))
+
+    def isfinite(self):
+        return Tensor._make(np.isfinite(self.data))
+
     def all(self, axis=None, keepdims=False, dim=None, keepdim=None):
         axis, keepdims = _torch_names(axis, keepdims, dim, keepdim)
         return Tensor._make(np.all(self.data, axis=self._axis(axis), keepdims=keepdims))
@@ -594,6 +631,8 @@ class Tensor:
         """The smallest values over `axis` (PyTorch's `amin`): -max(-x)."""
         return -(-self).max(axis, keepdims, dim, keepdim)
 
+    amax, amin = max, min                  # (PyTorch's names for the values-only forms)
+
     def argmax(self, axis=None, keepdims=False, dim=None, keepdim=None):
         """Index of the largest value (the first of ties) over `axis`, or into the flattened
         tensor when axis is None; an integer tensor with no gradient."""
@@ -619,15 +658,17 @@ class Tensor:
             return self.reshape(())
         return apply(ops.Cumsum, self, axis=self._axis(axis)[0])
 
-    def var(self, axis=None, keepdims=False, correction=0, dim=None, keepdim=None):
+    def var(self, axis=None, keepdims=False, correction=0, dim=None, keepdim=None, unbiased=None):
         """Σ(x - mean)² / (n - correction). The default correction=0 (NumPy's, and the
-        biased variance of LayerNorm) is not PyTorch's 1: pass correction=1 for that."""
+        biased variance of LayerNorm) is not PyTorch's 1: pass correction=1 for that.
+        PyTorch's older `unbiased=True/False` is correction=1/0."""
         axis, keepdims = _torch_names(axis, keepdims, dim, keepdim)
+        correction = correction if unbiased is None else int(bool(unbiased))
         return apply(ops.Var, self._float(), axis=self._axis(axis), keepdims=keepdims, correction=correction)
 
-    def std(self, axis=None, keepdims=False, correction=1, dim=None, keepdim=None):
+    def std(self, axis=None, keepdims=False, correction=1, dim=None, keepdim=None, unbiased=None):
         """√var with PyTorch's default correction=1 (the unbiased estimate)."""
-        return self.var(axis, keepdims, correction, dim, keepdim).sqrt()
+        return self.var(axis, keepdims, correction, dim, keepdim, unbiased).sqrt()
 
     def logsumexp(self, axis=None, keepdims=False, dim=None, keepdim=None):
         """log Σ exp(x), computed as m + log Σ exp(x - m) with m the (constant) maximum, so
@@ -712,11 +753,18 @@ class Tensor:
             raise ValueError(f"permute: {axes} is not a permutation of the {self.ndim} axes of {self.shape}")
         return apply(ops.Permute, self, axes=tuple(a % self.ndim for a in axes))
 
-    def transpose(self, a=-2, b=-1):
-        self._axis((a, b))                 # (a clear error for an axis out of range)
+    def transpose(self, dim0=-2, dim1=-1):
+        self._axis((dim0, dim1))           # (a clear error for an axis out of range)
         axes = list(range(self.ndim))
-        axes[a], axes[b] = axes[b], axes[a]
+        axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
         return self.permute(*axes)
+
+    def t(self):
+        """The transpose of a matrix (a 0-d or 1-D tensor as it is), as PyTorch's `t()`."""
+        if self.data.ndim > 2:
+            raise ValueError(f"t(): needs at most 2 dimensions, got shape {self.shape}; "
+                             "use transpose(dim0, dim1) or permute")
+        return self.T
 
     def flip(self, dims):
         """Reverse the order along each axis in `dims`."""
