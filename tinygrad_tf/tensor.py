@@ -713,6 +713,33 @@ class Tensor:
         dim = self._axis(dim)[0]
         return self.reshape(self.shape[:dim] + tuple(sizes) + self.shape[dim + 1:])
 
+    def split(self, split_size_or_sections, dim=0):
+        """Pieces along `dim`: of `split_size` each (the last may be shorter), or of the
+        listed sizes, as PyTorch's split (nanoGPT: `q, k, v = qkv.split(n_embd, dim=2)`)."""
+        axis = self._axis(dim)[0]
+        n = self.shape[axis]
+        if isinstance(split_size_or_sections, (int, np.integer)):
+            size = int(split_size_or_sections)
+            if size <= 0:
+                raise ValueError(f"split: split_size must be positive, got {size}")
+            sizes = [min(size, n - start) for start in range(0, n, size)] or [0]
+        else:
+            sizes = [int(k) for k in split_size_or_sections]
+            if sum(sizes) != n or min(sizes, default=0) < 0:
+                raise ValueError(f"split: sizes {sizes} don't add up to {n}, the length of dim {dim} "
+                                 f"of shape {self.shape}")
+        ends = np.cumsum(sizes).tolist()
+        return tuple(self[(slice(None),) * axis + (slice(end - k, end),)] for k, end in zip(sizes, ends))
+
+    def chunk(self, chunks, dim=0):
+        """`chunks` pieces along `dim` of ⌈n/chunks⌉ each (fewer if they run out), as PyTorch."""
+        if chunks <= 0:
+            raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+        n = self.shape[self._axis(dim)[0]]
+        if n == 0:                         # (PyTorch: that many empty pieces)
+            return self.split([0] * chunks, dim)
+        return self.split(-(-n // chunks), dim)
+
     def expand(self, *sizes):
         """Broadcast to `sizes` (-1 keeps an axis) without copying, as PyTorch."""
         sizes = _shape(sizes)
