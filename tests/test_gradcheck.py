@@ -113,20 +113,24 @@ def test_the_documented_import_gives_the_module_and_tg_gradcheck_still_checks():
     assert list(inspect.signature(tg.gradcheck).parameters)[:3] == ["fn", "inputs", "params"]
 
 
-def test_an_input_that_does_not_require_grad_is_a_constant_as_in_torch():
-    # the case blamed the backward ("numerical 2, analytical 0"): say what is wrong
+def test_a_float64_input_is_checked_whether_or_not_it_requires_grad():
+    # the case blamed the backward ("numerical 2, analytical 0"): API.md checks every
+    # float64 tensor, so one made without requires_grad=True is switched on for the check
     x = tg.tensor([1.0, 2.0], dtype=np.float64)
-    with pytest.raises(ValueError, match=r"gradcheck: no input or param requires grad \(input 0\), "
-                                         r"so there is no gradient to check; make the tensors to "
-                                         r"check with requires_grad=True"):
-        tg.gradcheck(lambda x: x * 2, (x,))
-    with pytest.raises(ValueError, match=r"requires grad \(no float tensor at all\)"):
-        tg.gradcheck(lambda n: tg.tensor([1.0]) * n, (3,))
+    assert tg.gradcheck(lambda x: x * 2, (x,)) is True
+    assert x.requires_grad is False and x.grad is None           # left as it was found
+    wrong = lambda x: tg.tensor(x.data * 2, dtype=np.float64)  # cuts the graph: now caught
+    with pytest.raises(tg.GradcheckError, match=r"numerical 2, analytical 0.*fn cut the graph"):
+        tg.gradcheck(wrong, (x,))
     w = tg.tensor([3.0, -1.0], dtype=np.float64, requires_grad=True)
-    assert tg.gradcheck(lambda x, w: x * w, (x, w))        # x is a constant, w is checked
-    assert [r.name for r in gc_module.compare(lambda x, w: x * w, (x, w))] == ["input 1"]
+    assert [r.name for r in gc_module.compare(lambda x, w: x * w, (x, w))] == ["input 0", "input 1"]
     c32 = tg.tensor([1.0, 2.0])                             # a float32 constant is no problem
     assert tg.gradcheck(lambda c, w: c * w, (c32, w))
+    assert [r.name for r in gc_module.compare(lambda c, w: c * w, (c32, w))] == ["input 1"]
+    with pytest.raises(ValueError, match=r"gradcheck: nothing to check \(input 0\): pass float64"):
+        tg.gradcheck(lambda c: c * 2, (c32,))
+    with pytest.raises(ValueError, match=r"nothing to check \(no float tensor at all\)"):
+        tg.gradcheck(lambda n: tg.tensor([1.0]) * n, (3,))
 
 
 def test_an_output_cut_from_the_graph_is_named_as_the_cause():

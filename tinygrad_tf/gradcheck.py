@@ -36,25 +36,41 @@ class GradcheckError(AssertionError):
 
 
 def _checked(inputs, params):
-    """The tensors to check, with a name for each: the float tensors in `inputs` and
-    `params` that require grad (the others are constants, as in PyTorch's gradcheck);
-    float32 ones are refused, and so is a call with nothing that requires grad."""
+    """The tensors to check, with a name for each: every float64 tensor in `inputs` and
+    `params`, and every other float tensor that requires grad (refused: finite differences
+    need float64). Float32 tensors that don't require grad are constants (a target, a mask)."""
     given = [(t.name or f"input {i}", t) for i, t in enumerate(inputs)
              if isinstance(t, Tensor) and np.issubdtype(t.dtype, np.floating)]
     given += [(p.name or f"param {i}", p) for i, p in enumerate(params)]
-    named = [(name, t) for name, t in given if t.requires_grad]
+    named = [(name, t) for name, t in given if t.requires_grad or t.dtype == np.float64]
     if not named:
         which = ", ".join(name for name, _ in given) or "no float tensor at all"
         raise ValueError(
-            f"gradcheck: no input or param requires grad ({which}), so there is no gradient to "
-            "check; make the tensors to check with requires_grad=True (inputs that don't "
-            "require grad are constants, as in PyTorch's gradcheck)")
+            f"gradcheck: nothing to check ({which}): pass float64 tensors as inputs or params "
+            "(tg.tensor(..., dtype=np.float64), module.astype(np.float64))")
     for name, t in named:
         if t.dtype != np.float64:
             raise TypeError(
                 f"gradcheck: {name} is {t.dtype}; finite differences need float64 "
                 "(make it with dtype=np.float64, or call module.astype(np.float64))")
     return named
+
+
+class _requiring_grad:
+    """`with _requiring_grad(tensors):` the checked tensors require grad for the check
+    (one given without requires_grad=True is checked all the same, not read as a
+    constant whose analytical gradient is 0); afterwards each is as it was."""
+
+    def __init__(self, tensors):
+        self.switched = [t for t in tensors if not t.requires_grad]
+
+    def __enter__(self):
+        for t in self.switched:
+            t.requires_grad = True
+
+    def __exit__(self, *exc):
+        for t in self.switched:
+            t.requires_grad = False
 
 
 def _array(out):
@@ -195,23 +211,27 @@ def _fast(fn, inputs, out, named, eps, atol, rtol, seed):
 
 
 def compare(fn, inputs, params=(), eps=1e-6, atol=1e-5, rtol=1e-3, fast=None, seed=0):
-    """Check every float tensor in `inputs` and `params` (see `gradcheck`) and return a
+    """Check every float64 tensor in `inputs` and `params` (see `gradcheck`) and return a
     Result for each, in order, instead of stopping at the first failure."""
     inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
     named = _checked(inputs, tuple(params))
-    out = _output(fn, inputs)
-    if fast is None:
-        fast = out.size * sum(t.size for _, t in named) > FULL_LIMIT
-    if fast:
-        return list(_fast(fn, inputs, out, named, eps, atol, rtol, seed))
-    return list(_full(fn, inputs, out, named, eps, atol, rtol))
+    with _requiring_grad([t for _, t in named]):
+        out = _output(fn, inputs)
+        if fast is None:
+            fast = out.size * sum(t.size for _, t in named) > FULL_LIMIT
+        if fast:
+            return list(_fast(fn, inputs, out, named, eps, atol, rtol, seed))
+        return list(_full(fn, inputs, out, named, eps, atol, rtol))
 
 
 def gradcheck(fn, inputs, params=(), eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
               fast=None, seed=0):
     """True if the engine's gradients of `fn(*inputs)` match central differences for every
-    float tensor in `inputs` and `params`; otherwise raise GradcheckError (or return False)
-    naming the tensor, the worst element, both values and the error.
+    float64 tensor in `inputs` and `params` (whether or not it was made with
+    requires_grad=True: it requires grad for the check); otherwise raise GradcheckError
+    (or return False) naming the tensor, the worst element, both values and the error.
+    A float32 tensor that requires grad is refused (finite differences need float64);
+    one that doesn't is a constant.
 
     fast=False checks the full Jacobian; fast=True one random projection vᵀJu per tensor
     (random vectors drawn from `seed`); fast=None (default) picks full while
