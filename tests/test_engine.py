@@ -28,6 +28,28 @@ def test_a_node_used_twice_gets_both_contributions():
     np.testing.assert_array_equal(b.grad, [26.0])
 
 
+def test_every_grad_is_its_own_array_even_where_the_loop_hands_one_over_uncopied():
+    # add sends one array to both inputs; matmul's products and the loop's sums are
+    # kept by their leaf without a copy; a retained intermediate gets a copy
+    a, b, w = f64(np.ones((2, 3))), f64(np.ones((2, 3))), f64(np.ones((3, 4)))
+    bias = f64(np.zeros(4))
+    s = a + b
+    s.retain_grad()
+    (s @ w + bias).sum().backward()
+    grads = [a.grad, b.grad, w.grad, bias.grad, s.grad]
+    for i, g in enumerate(grads):
+        assert all(not np.shares_memory(g, h) for h in grads[i + 1:])
+    for g, value in zip(grads, [4.0, 4.0, 4.0, 2.0, 4.0]):
+        np.testing.assert_array_equal(g, np.full(g.shape, value))
+    kept = w.grad
+    ((a + b) @ w).sum().backward()
+    np.testing.assert_array_equal(w.grad, np.full((3, 4), 8.0))   # accumulated
+    np.testing.assert_array_equal(kept, np.full((3, 4), 4.0))     # the first one untouched
+    w32 = tg.Tensor(np.ones((3, 2), np.float32), requires_grad=True)
+    (tg.Tensor(np.ones((1, 3))) @ w32).sum().backward()       # float64 product → float32 grad
+    assert w32.grad.dtype == np.float32
+
+
 def test_intermediates_have_no_grad_unless_retained():
     x = f64([1.0, 2.0])
     h = x * 3.0

@@ -123,6 +123,10 @@ class Op:
         dtype           of the output
         module          dotted path of the module that ran it, or None
         retained        a weakref to the output tensor if it asked retain_grad(), or None
+        fresh_grads     (class attribute) True if backward's gradients are always new
+                        arrays that nothing else holds (not g, not a saved array, not
+                        one array sent to two inputs): a leaf may then keep one as its
+                        `.grad` without copying it
     `record` fills the graph slots when the op joins a graph, and `vjp` is its
     backward as the loop calls it. An op never holds its output: a finished graph
     keeps no intermediate array alive (only the user's tensors point at ops, via
@@ -131,6 +135,7 @@ class Op:
     __slots__ = ("_prev", "_seq", "shape", "dtype", "saved", "needs", "module", "retained")
     name = "op"
     formula = ""
+    fresh_grads = False
     requires_grad = True     # an op is only recorded when some input needs a gradient
 
     def __init_subclass__(cls, **kwargs):
@@ -220,25 +225,34 @@ def backward(root, seed, retain_graph=False):
     backward turns the gradient of its output into one for each input (the
     vector-Jacobian product), summed down to the input's shape if broadcasting
     stretched it. Leaves add what reaches them into `.grad`; other gradients live
-    only in this loop. Around the chain rule: `Op.vjp` (retain_grad, freeing, the
-    second-backward error) and `_watch` (detect_anomaly, the trace).
+    only in this loop. A gradient only this loop holds (the loop made it by summing,
+    or an op with `fresh_grads` did) is handed to its leaf to keep, saving a copy;
+    any other is copied, so `.grad` never aliases another gradient or a saved array.
+    Around the chain rule: `Op.vjp` (retain_grad, freeing, the second-backward
+    error) and `_watch` (detect_anomaly, the trace).
     """
     grads = {root: seed}
+    owned = set()                  # nodes whose gradient in `grads` only this loop holds
     watching = state.check_finite or state.tracer is not None
     for node in reversed(topological_order(root)):
         grad = grads.pop(node, None)
         if grad is None:
             continue
         if not node._prev:                           # a leaf: its gradient is complete
-            node._accumulate(grad)
+            node._accumulate(grad, owned=node in owned and not watching)
             continue
         input_grads = node.vjp(grad, retain_graph)
         for parent, parent_grad in zip(node._prev, input_grads):
             if parent_grad is not None and parent.requires_grad:
+                fresh = node.fresh_grads
                 if parent_grad.shape != parent.shape:
-                    parent_grad = unbroadcast(parent_grad, parent.shape)
+                    parent_grad, fresh = unbroadcast(parent_grad, parent.shape), True
                 earlier = grads.get(parent)
-                grads[parent] = parent_grad if earlier is None else earlier + parent_grad
+                if earlier is not None:
+                    parent_grad, fresh = earlier + parent_grad, True
+                grads[parent] = parent_grad
+                if fresh:                    # (a parent's first gradient finds it not yet owned)
+                    owned.add(parent)
         if watching:
             _watch(node, grad, input_grads)
 

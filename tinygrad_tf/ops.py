@@ -131,6 +131,7 @@ class MatMul(Op):
     (1, k) and a 1-D `b` a column (k, 1), whose unit axis is dropped from the result."""
     __slots__ = ()
     name = "matmul"
+    fresh_grads = True        # two new products (a[None, :]-style views of them at most)
 
     def forward(self, a, b):
         self.saved = (a, b)

@@ -163,11 +163,15 @@ class Tensor:
             self._ctx.retained = weakref.ref(self)
         return self
 
-    def _accumulate(self, grad):
-        """Add a gradient into `.grad`, in this tensor's dtype; the first one is copied,
-        so `.grad` is never a view of another tensor's gradient."""
+    def _accumulate(self, grad, owned=False):
+        """Add a gradient into `.grad`, in this tensor's dtype. The first one is copied,
+        so `.grad` is never a view of another tensor's gradient, unless `owned` (the
+        backward loop holds the only reference): then it is kept as it is."""
         if self.grad is None:
-            self.grad = np.array(grad, dtype=self.data.dtype)
+            if owned and grad.dtype == self.data.dtype:
+                self.grad = grad
+            else:
+                self.grad = np.array(grad, dtype=self.data.dtype)
         else:
             self.grad = self.grad + grad.astype(self.data.dtype, copy=False)
 
