@@ -106,6 +106,26 @@ def test_value_backward_accumulates():
     assert a.grad == 6.0 + 2.0
 
 
+def test_value_backward_interrupted_leaves_no_stale_gradient():
+    from tinygrad_tf.engine import state
+
+    class Interrupt:
+        def record(self, *args):
+            raise KeyboardInterrupt
+
+    a, b = tg.Value(3.0), tg.Value(2.0)
+    y = a * b + a
+    state.tracer = Interrupt()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            y.backward()
+    finally:
+        state.tracer = None
+    a.grad = b.grad = y.grad = 0.0
+    y.backward()                        # a fresh pass, nothing carried over from the broken one
+    assert (a.grad, b.grad, y.grad) == (3.0, 3.0, 1.0)
+
+
 def test_value_graph_has_no_reference_cycles():
     gc.collect()
     gc.disable()

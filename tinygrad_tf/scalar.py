@@ -23,13 +23,14 @@ from operator import attrgetter
 from .engine import next_seq, state
 
 _by_seq = attrgetter("_seq")
+_new = object.__new__
 _METHOD = {"+": "__add__", "-": "__sub__", "*": "__mul__", "/": "__truediv__", "neg": "__neg__",
            "exp": "exp", "log": "log", "tanh": "tanh", "relu": "relu", "sigmoid": "sigmoid"}
 
 
 class Value:
     __slots__ = ("data", "grad", "label", "_op", "_in1", "_in2", "_d1", "_d2", "_seq",
-                 "__weakref__")
+                 "_g", "__weakref__")
 
     def __init__(self, data, label="", _op="", _in1=None, _d1=0.0, _in2=None, _d2=0.0):
         try:
@@ -42,6 +43,7 @@ class Value:
         self._in1, self._d1 = _in1, _d1  # first parent and d(self)/d(parent)
         self._in2, self._d2 = _in2, _d2  # second parent (binary ops) and its derivative
         self._seq = next_seq() if _in1 is not None else 0
+        self._g = 0.0                  # backward's running gradient, 0 outside backward()
 
     @property
     def parents(self):
@@ -70,23 +72,23 @@ class Value:
     def __add__(self, other):
         """∂a = g,  ∂b = g"""
         other = other if isinstance(other, Value) else Value(other)
-        return Value(self.data + other.data, "", "+", self, 1.0, other, 1.0)
+        return _node(self.data + other.data, "+", self, 1.0, other, 1.0)
 
     def __sub__(self, other):
         """∂a = g,  ∂b = −g"""
         other = other if isinstance(other, Value) else Value(other)
-        return Value(self.data - other.data, "", "-", self, 1.0, other, -1.0)
+        return _node(self.data - other.data, "-", self, 1.0, other, -1.0)
 
     def __mul__(self, other):
         """∂a = g·b,  ∂b = g·a"""
         other = other if isinstance(other, Value) else Value(other)
-        return Value(self.data * other.data, "", "*", self, other.data, other, self.data)
+        return _node(self.data * other.data, "*", self, other.data, other, self.data)
 
     def __truediv__(self, other):
         """∂a = g/b,  ∂b = −g·a/b²"""
         other = other if isinstance(other, Value) else Value(other)
         a, b = self.data, other.data
-        return Value(a / b, "", "/", self, 1.0 / b, other, -a / (b * b))
+        return _node(a / b, "/", self, 1.0 / b, other, -a / (b * b))
 
     def __pow__(self, p):
         """a ** p for a number p:  ∂a = g·p·aᵖ⁻¹"""
@@ -102,7 +104,7 @@ class Value:
 
     def __neg__(self):
         """∂a = −g"""
-        return Value(-self.data, "", "neg", self, -1.0)
+        return _node(-self.data, "neg", self, -1.0)
 
     def __radd__(self, other):
         return Value(other) + self
@@ -120,29 +122,29 @@ class Value:
     def exp(self):
         """∂a = g·eᵃ"""
         y = _exp(self.data)
-        return Value(y, "", "exp", self, y)
+        return _node(y, "exp", self, y)
 
     def log(self):
         """∂a = g/a"""
         a = self.data
         y = math.log(a) if a > 0 else (-math.inf if a == 0 else math.nan)
-        return Value(y, "", "log", self, 1.0 / a if a else math.inf)
+        return _node(y, "log", self, 1.0 / a if a else math.inf)
 
     def tanh(self):
         """∂a = g·(1 − tanh²a)"""
         y = math.tanh(self.data)
-        return Value(y, "", "tanh", self, 1.0 - y * y)
+        return _node(y, "tanh", self, 1.0 - y * y)
 
     def relu(self):
         """∂a = g·[a > 0]"""
         a = self.data
-        return Value(a if a > 0 else 0.0, "", "relu", self, 1.0 if a > 0 else 0.0)
+        return _node(a if a > 0 else 0.0, "relu", self, 1.0 if a > 0 else 0.0)
 
     def sigmoid(self):
         """∂a = g·σ(a)(1 − σ(a))"""
         a = self.data
         y = 1.0 / (1.0 + _exp(-a)) if a >= 0 else _exp(a) / (1.0 + _exp(a))
-        return Value(y, "", "sigmoid", self, y * (1.0 - y))
+        return _node(y, "sigmoid", self, y * (1.0 - y))
 
     # ------------------------------------------------------------- backward
     def backward(self):
@@ -157,22 +159,50 @@ class Value:
         seen, stack = {self}, [self]
         while stack:
             v = stack.pop()
-            for parent in (v._in1, v._in2):
-                if parent is not None and parent not in seen:
-                    seen.add(parent)
-                    stack.append(parent)
-        grads = {self: 1.0}            # this call's gradients; .grad accumulates across calls
+            parent = v._in1
+            if parent is not None and parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
+            parent = v._in2
+            if parent is not None and parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
+        order = sorted(seen, key=_by_seq, reverse=True)
         tracer = state.tracer
-        for v in sorted(seen, key=_by_seq, reverse=True):
-            g = grads.pop(v, 0.0)
-            v.grad += g
-            if v._in1 is None:
-                continue
-            grads[v._in1] = grads.get(v._in1, 0.0) + v._d1 * g       # the chain rule
-            if v._in2 is not None:
-                grads[v._in2] = grads.get(v._in2, 0.0) + v._d2 * g
-            if tracer is not None:
-                tracer.record(v, v._op, None, g, v.parents, [d * g for d in (v._d1, v._d2)])
+        self._g = 1.0                  # this call's gradients; .grad accumulates across calls
+        try:
+            for v in order:
+                g = v._g
+                v._g = 0.0
+                v.grad += g
+                if v._in1 is None:
+                    continue
+                v._in1._g += v._d1 * g       # the chain rule
+                if v._in2 is not None:
+                    v._in2._g += v._d2 * g
+                if tracer is not None:
+                    tracer.record(v, v._op, None, g, v.parents, [d * g for d in (v._d1, v._d2)])
+        except BaseException:          # interrupted: leave no half-passed gradient behind
+            for v in order:
+                v._g = 0.0
+            raise
+
+
+def _node(data, op, in1, d1, in2=None, d2=0.0):
+    """An op's output: `Value(data, "", op, in1, d1, in2, d2)` without `__init__`'s
+    number check (an op's `data` is already a float), which is a fifth of an op's cost."""
+    v = _new(Value)
+    v.data = data
+    v.grad = 0.0
+    v.label = ""
+    v._op = op
+    v._in1 = in1
+    v._d1 = d1
+    v._in2 = in2
+    v._d2 = d2
+    v._seq = next_seq()
+    v._g = 0.0
+    return v
 
 
 def _exp(a):
