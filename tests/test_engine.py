@@ -50,6 +50,22 @@ def test_every_grad_is_its_own_array_even_where_the_loop_hands_one_over_uncopied
     assert w32.grad.dtype == np.float32
 
 
+def test_a_fused_linear_hands_its_new_gradients_to_the_leaves_each_its_own():
+    # fused.Linear's ∂x, ∂W, ∂b are new arrays, kept uncopied by their leaves; a
+    # second backward adds into them without touching the first ones
+    x, w, b = f64(np.ones((2, 5, 3))), f64(np.ones((4, 3))), f64(np.zeros(4))
+    tg.nn.functional.linear(x, w, b).sum().backward()
+    grads = [x.grad, w.grad, b.grad]
+    for i, g in enumerate(grads):
+        assert all(not np.shares_memory(g, h) for h in grads[i + 1:])
+    for g, value in zip(grads, [4.0, 10.0, 10.0]):
+        np.testing.assert_array_equal(g, np.full(g.shape, value))
+    kept = w.grad
+    tg.nn.functional.linear(x, w, b).sum().backward()
+    np.testing.assert_array_equal(w.grad, np.full((4, 3), 20.0))
+    np.testing.assert_array_equal(kept, np.full((4, 3), 10.0))
+
+
 def test_intermediates_have_no_grad_unless_retained():
     x = f64([1.0, 2.0])
     h = x * 3.0

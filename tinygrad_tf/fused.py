@@ -71,6 +71,7 @@ class Linear(Op):
     rows of a, whatever its leading axes, go through one GEMM."""
     __slots__ = ()
     name = "linear"
+    fresh_grads = True        # ∂a, ∂W: new products; ∂b: a new sum (a leaf keeps them uncopied)
 
     def forward(self, a, w, b=None):
         self.saved = (a, w)
