@@ -229,3 +229,41 @@ def test_pytorch_keyword_names_work_and_a_pasted_single_output_line_is_told_what
     x = tg.randn(2, 3, seed=0, dtype=np.float64)
     np.testing.assert_array_equal(F.softmax(x, dim=0).data, F.softmax(x, axis=0).data)
     np.testing.assert_array_equal(F.log_softmax(x, dim=-1).data, F.log_softmax(x).data)
+
+
+def test_heads_are_split_and_merged_without_copies_forward_and_backward(monkeypatch):
+    # the products are made in the layout the head split/merge transposes back to
+    # (ops._product), so every reshape of attention's heads is a view, both ways
+    from tinygrad_tf import ops
+    views = []
+    forward, backward = ops.Reshape.forward, ops.Reshape.backward
+
+    def spied_forward(self, a, shape):
+        y = forward(self, a, shape)
+        views.append(("forward", np.shares_memory(y, a)))
+        return y
+
+    def spied_backward(self, g):
+        (ga,) = backward(self, g)
+        views.append(("backward", np.shares_memory(ga, g)))
+        return (ga,)
+
+    spied_backward.__doc__ = backward.__doc__
+    monkeypatch.setattr(ops.Reshape, "forward", spied_forward)
+    monkeypatch.setattr(ops.Reshape, "backward", spied_backward)
+    mha, tmha = mha_pair()
+    x, tx = pair(2, 5, D)
+    y = mha(x)
+    backward_both(y, tmha(tx, tx, tx, need_weights=False)[0])
+    assert views == [("forward", True)] * 4 + [("backward", True)] * 4   # q, k, v split; merged
+    assert_close(x.grad, tx.grad, "input grad")
+    assert_grads_match(mha, tmha)
+
+
+def test_a_product_shaped_like_a_transposed_operand_is_made_in_its_layout():
+    x = np.arange(2 * 3 * 2 * 4, dtype=np.float32).reshape(2, 3, 2, 4) / 10   # (B, T, h, d)
+    w = np.linspace(-1, 1, 2 * 2 * 3 * 3, dtype=np.float32).reshape(2, 2, 3, 3)
+    v = tg.Tensor(x, requires_grad=True).permute(0, 2, 1, 3)                   # (B, h, T, d) view
+    y = tg.Tensor(w) @ v
+    np.testing.assert_allclose(y.data, w @ x.transpose(0, 2, 1, 3), rtol=1e-6)
+    assert y.data.transpose(0, 2, 1, 3).flags.c_contiguous                      # v's layout

@@ -126,16 +126,31 @@ class Pow(Op):
         return ga, gb
 
 
+def _product(x, y, like):
+    """x @ y, made in the memory layout of `like` when the product has its shape and `like`
+    is a transposed view (plainly: x @ y). np.empty_like keeps a view's axis order, so a
+    product that the graph transposes back the way `like` was made (attention's heads:
+    (B, T, h, d) ↔ (B, h, T, d)) comes out contiguous there, with no copy. Only when the
+    layout leaves each matrix BLAS-ready (its unit stride on one of the last two axes)."""
+    if not like.flags.c_contiguous and like.ndim > 2 and like.shape == x.shape[:-1] + y.shape[-1:]:
+        out = np.empty_like(like, dtype=np.result_type(x, y))
+        if like.itemsize in out.strides[-2:] and x.shape[:-2] == y.shape[:-2]:
+            return np.matmul(x, y, out=out)
+    return x @ y
+
+
 class MatMul(Op):
     """NumPy's matmul: (..., n, k) @ (..., k, m) -> (..., n, m). A 1-D `a` is a row
-    (1, k) and a 1-D `b` a column (k, 1), whose unit axis is dropped from the result."""
+    (1, k) and a 1-D `b` a column (k, 1), whose unit axis is dropped from the result.
+    A product shaped like `b` takes b's memory layout, and each gradient its input's
+    (`_product`): attention's head split and merge then need no copies."""
     __slots__ = ()
     name = "matmul"
     fresh_grads = True        # two new products (a[None, :]-style views of them at most)
 
     def forward(self, a, b):
         self.saved = (a, b)
-        return a @ b
+        return _product(a, b, b)
 
     def backward(self, g):
         """∂A = G·Bᵀ,  ∂B = Aᵀ·G"""
@@ -146,7 +161,7 @@ class MatMul(Op):
         G = G[..., None, :] if a.ndim == 1 else G
         ga = gb = None
         if self.needs[0]:
-            ga = G @ np.swapaxes(B, -1, -2)
+            ga = _product(G, np.swapaxes(B, -1, -2), A)
             ga = ga[..., 0, :] if a.ndim == 1 else ga
         if self.needs[1]:
             if B.ndim == 2:                         # one B for every matrix of a batched A: the
@@ -154,7 +169,7 @@ class MatMul(Op):
                 rows = math.prod(A.shape[:-1])      # (not -1: a zero-size A has no rows to infer)
                 gb = A.reshape(rows, k).T @ G.reshape(rows, m)
             else:
-                gb = np.swapaxes(A, -1, -2) @ G
+                gb = _product(np.swapaxes(A, -1, -2), G, B)
             gb = gb[..., 0] if b.ndim == 1 else gb
         return ga, gb
 

@@ -97,6 +97,14 @@ GATHER = np.array([[0, 4, 4], [1, 0, 2], [3, 3, 1]])       # gather's index: a r
 TARGETS = np.array([[0, 1, 4, 2], [3, 3, 0, 1], [2, 4, 1, 0]])
 
 
+def _heads_product(x, w):
+    """Attention's layout: x (B, T, h·d) split into heads v (B, h, T, d) (a transposed
+    view), products with v, vᵀ and w (B, h, T, T), and the heads merged back."""
+    b, t, _ = x.shape
+    v = x.reshape(b, t, w.shape[1], -1).permute(0, 2, 1, 3)
+    return ((v @ v.transpose(-2, -1) + w) @ v).permute(0, 2, 1, 3).reshape(x.shape)
+
+
 # The op table: every Tensor op (and the fused ops, through nn.functional) on a few
 # shapes, for `python -m tinygrad_tf gradcheck` and for tests/test_ops.py (which also
 # checks values and gradients against the PyTorch twin). A new op is one row:
@@ -193,6 +201,8 @@ OPS = [
          lambda a, b: torch.einsum("...ij,jk", a, b), [[(2, 3, 4), (4, 5)]]),
     case("einsum ...ij->...j", lambda a: einsum("...ij->...j", a), lambda a: torch.einsum("...ij->...j", a)),
     case("matmul",      lambda a, b: a @ b,                   SAME, MATMUL),
+    case("matmul in heads' layout", lambda x, w: _heads_product(x, w), SAME,   # (see ops._product)
+         [[(2, 3, 4), (2, 2, 3, 3)]]),
     case("cat(axis=0)", lambda *t: cat(t, axis=0),            lambda *t: torch.cat(t, dim=0), THREE),
     case("cat(axis=1)", lambda *t: cat(t, axis=1),            lambda *t: torch.cat(t, dim=1),
          [[(2, 3), (2, 1), (2, 4)]]),

@@ -63,7 +63,8 @@ class MultiHeadAttention(Module):
         out, weights = F.scaled_dot_product_attention(q, k, v, mask, dropout_p=p)
         self.attn = weights.data.view()                            # (B, h, q_len, k_len)
         self.attn.flags.writeable = False                          # backward still needs it
-        out = out.permute(0, 2, 1, 3).reshape(b, q_len, self.d_model)   # heads side by side
+        out = out.permute(0, 2, 1, 3).reshape(b, q_len, self.d_model)   # heads side by side (a view:
+        # the product was made in v's (B, T, h, d_head) layout, see ops._product)
         return self.out_proj(out)                                  # (B, q_len, d_model)
 
     def extra_repr(self):
