@@ -7,11 +7,14 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import broadcastable_shapes
+from support import randn64
 
 import tinygrad_tf as tg
 from tinygrad_tf import fused, ops, selfcheck
 from tinygrad_tf.engine import Op
 from tinygrad_tf.gradcheck import compare
+from tinygrad_tf.nn import functional as F
+from tinygrad_tf.tensor import apply
 
 
 def check_against_torch(tg_fn, torch_fn, inputs, rtol=1e-9):
@@ -85,8 +88,10 @@ def test_integer_index_read_twice_gets_both_gradients():
 
 def test_float32_gelu_is_as_close_to_the_exact_one_as_pytorchs():
     """float32 GELU uses a fast erfc formula (|error| < 1.5e-7); it is as close to the
-    exact float64 GELU, forward and backward, as PyTorch's own float32 GELU."""
-    x = (np.random.default_rng(0).standard_normal(20_000) * 4).astype(np.float32)
+    exact float64 GELU, forward and backward, as PyTorch's own float32 GELU. (Long enough
+    for several of fused.BLOCK's blocks and a short last one; with 0, -0, ±1000.)"""
+    x = (np.random.default_rng(0).standard_normal(2 * fused.BLOCK + 1001) * 4).astype(np.float32)
+    x[:4] = [0.0, -0.0, 1000.0, -1000.0]
     exact = torch.tensor(x, dtype=torch.float64, requires_grad=True)
     exact_y = torch.nn.functional.gelu(exact)
     exact_y.sum().backward()
@@ -102,6 +107,51 @@ def test_float32_gelu_is_as_close_to_the_exact_one_as_pytorchs():
         error = np.abs(mine - truth).max()
         assert error <= max(np.abs(theirs - truth).max(), 5e-7)
         assert error < 2e-6
+
+
+def masked_softmax_pair(scores, allowed, scale):
+    """Ours (the fused op) and PyTorch's masked softmax of scale·scores, float64 in
+    PyTorch; a row with nothing allowed is all 0 in both."""
+    x = tg.Tensor(scores, dtype=scores.dtype, requires_grad=True)
+    y = apply(fused.MaskedSoftmax, x, mask=allowed, scale=scale)
+    t = torch.tensor(scores, dtype=torch.float64, requires_grad=True)
+    ty = torch.softmax((t * scale).masked_fill(~torch.tensor(allowed), -np.inf), -1).nan_to_num(0.0)
+    g = np.random.default_rng(1).standard_normal(scores.shape).astype(scores.dtype)
+    y.backward(g)
+    ty.backward(torch.from_numpy(g.astype(np.float64)))
+    return (y.data, x.grad), (ty.detach().numpy(), t.grad.numpy())
+
+
+@pytest.mark.parametrize("dtype, far", [(np.float64, 1000.0), (np.float32, 100.0)])
+def test_masked_softmax_in_blocks_with_rows_far_apart_matches_torch(monkeypatch, dtype, far):
+    """The fused masked softmax shifts each block of rows by the block's largest score;
+    a row far below it (its sum would underflow) or with nothing allowed sends its block
+    through the plain formula. Both, over many small blocks, against PyTorch."""
+    monkeypatch.setattr(fused, "BLOCK", 60)                   # blocks of 2 (3, 5, 4) slices
+    rng = np.random.default_rng(0)
+    scores = rng.standard_normal((6, 3, 5, 4)).astype(dtype) * 3
+    scores[2, 1, 3] -= far                                    # far below the rest of its block
+    scores[4] += far                                          # a whole block far above the others
+    allowed = np.broadcast_to(np.tri(5, 4, dtype=bool), scores.shape).copy()
+    allowed[1, 2, 0] = False                                  # a query with nothing allowed
+    (y, grad), (ty, tgrad) = masked_softmax_pair(scores, allowed, 0.7)
+    assert y.dtype == dtype and grad.dtype == dtype
+    tol = 1e-12 if dtype == np.float64 else 1e-6
+    np.testing.assert_allclose(y, ty, rtol=tol, atol=tol)
+    np.testing.assert_allclose(grad, tgrad, rtol=tol, atol=tol)
+    assert np.all(y[~allowed] == 0) and np.all(grad[~allowed] == 0) and np.all(y[1, 2, 0] == 0)
+    q, k, v = (randn64(2, 3, 5, 4, seed=i) for i in range(3))
+    assert tg.gradcheck(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, causal=True)[0],
+                        [q, k, v])
+
+
+def test_masked_softmax_in_float32_at_full_size_matches_torch():
+    """Attention weights of a size the LM benchmark uses (many blocks of fused.BLOCK)."""
+    scores = np.random.default_rng(0).standard_normal((4, 4, 64, 64)).astype(np.float32) * 4
+    allowed = np.tri(64, dtype=bool)[None, None] & (np.arange(64) < 60)   # causal and padding
+    (y, grad), (ty, tgrad) = masked_softmax_pair(scores, np.broadcast_to(allowed, scores.shape), 0.25)
+    np.testing.assert_allclose(y, ty, rtol=0, atol=2e-7)
+    np.testing.assert_allclose(grad, tgrad, rtol=0, atol=2e-6)
 
 
 def test_every_op_states_its_vector_jacobian_product():

@@ -13,7 +13,7 @@ and backward see only arrays; what makes it a graph node (its parents, its
 creation number, freeing) is `engine.Op`, the node protocol, which they inherit.
 
 The fused ops of the layers (Linear, LayerNorm, masked softmax, Embedding) and the
-fast normal CDF GELU uses live in `fused.py`, beside their plain formulas.
+fast exact GELU live in `fused.py`, beside their plain formulas.
 """
 import math
 
@@ -21,10 +21,9 @@ import numpy as np
 from scipy.special import erf
 
 from .engine import Op
-from .fused import normal_cdf, softmax_backward
+from .fused import exact_gelu, softmax_backward
 
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
-INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 
@@ -309,13 +308,9 @@ class Gelu(Op):
             slope = 0.5 * (1 + t) + 0.5 * a * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * 0.044715 * a * a)
             self.saved = (slope,)
             return 0.5 * a * (1 + t)
-        cdf, slope = normal_cdf(a)         # Φ(a), e^(−a²/2)
-        slope *= a
-        slope *= INV_SQRT_2PI
-        slope += cdf                       # Φ(a) + a·φ(a)
+        y, slope = exact_gelu(a)           # a·Φ(a), Φ(a) + a·φ(a)
         self.saved = (slope,)
-        cdf *= a
-        return cdf                         # a·Φ(a)
+        return y
 
     def backward(self, g):
         """∂a = g·(Φ(a) + a·φ(a));  tanh form: ∂a = g·(½(1 + t) + ½a(1 − t²)·√(2/π)(1 + 3·0.044715a²))"""
