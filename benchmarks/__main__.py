@@ -2,7 +2,8 @@
 
 Runs the suite side by side in one process and writes benchmarks/results/latest.md
 and latest.json; --quick is a one-minute version; --profile shows where a base
-encoder step of tinygrad_tf spends its time.
+encoder step of tinygrad_tf spends its time (--profile encoder-large: the large
+one, and how far it is from NumPy's GEMM rate).
 
 PyTorch runs with its defaults. Its OpenMP threads spin while they wait for work;
 on a machine whose cores other processes keep busy that spinning can stall a step
@@ -18,8 +19,10 @@ from . import suite
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[1])
     parser.add_argument("--quick", action="store_true", help="fewer repeats, no large encoder (~1 min)")
-    parser.add_argument("--profile", nargs="?", const="encoder", choices=("encoder", "lm", "chain", "mlp"),
-                        help="where a base encoder step (or the lm, chain or mlp step) spends its time")
+    parser.add_argument("--profile", nargs="?", const="encoder",
+                        choices=("encoder", "encoder-large", "lm", "chain", "mlp"),
+                        help="where a base encoder step (or the large one, or the lm, chain or mlp step) "
+                        "spends its time")
     parser.add_argument("--out", default=suite.RESULTS, help="folder for latest.md and latest.json")
     parser.add_argument("--repeats", type=int, default=None, help="timed repeats per engine")
     parser.add_argument("--only", metavar="TEXT", help="only the workloads whose name contains TEXT "

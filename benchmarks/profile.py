@@ -1,6 +1,7 @@
 """Where a tinygrad_tf step spends its time: per op, forward vs backward vs overhead.
 
     python -m benchmarks --profile            # a base encoder step (post-LN)
+    python -m benchmarks --profile encoder-large   # the large one, and its share of the GEMM rate
     python -m benchmarks --profile lm         # a TransformerLM training step
     python -m benchmarks --profile chain      # the per-op overhead chain
     python -m benchmarks --profile mlp        # the 784→256→256→10 MLP step
@@ -11,7 +12,8 @@ timer keyed by the op's name, and so are the engine's `topological_order` and
 is left of the step's wall time is overhead: making Tensors, recording the
 graph, module calls and scopes in forward; the backward loop, gradient sums and
 freeing in backward. A cProfile of the same steps then names the Python
-functions that hold the most time of their own.
+functions that hold the most time of their own. For the large encoder it also
+says how far the step is from NumPy's GEMM rate: the row's target.
 """
 import cProfile
 import pstats
@@ -22,7 +24,7 @@ from contextlib import contextmanager
 from tinygrad_tf import engine, nn, ops
 from tinygrad_tf.tensor import Tensor
 
-from . import chain, encoder, lm, mlp
+from . import chain, encoder, harness, lm, mlp
 
 
 def _op_classes():
@@ -69,10 +71,10 @@ def timed_ops(stats):
             setattr(owner, attr, original)
 
 
-def encoder_step(norm_first=False):
-    """(forward, backward) closures of a base encoder step, as the benchmark runs it."""
+def encoder_step(norm_first=False, size="base"):
+    """(forward, backward) closures of an encoder step, as the benchmark runs it."""
     import tinygrad_tf as tg
-    d, h, d_ff, seq, batch = encoder.SIZES["base"]
+    d, h, d_ff, seq, batch = encoder.SIZES[size]
     block = nn.EncoderBlock(d, h, d_ff, activation="relu", norm_first=norm_first)
     x, dy = encoder.inputs(d, seq, batch)
     tx = tg.Tensor(x, requires_grad=True)
@@ -201,12 +203,35 @@ def top_functions(phases, steps=3, n=15):
     return "\n".join(lines)
 
 
+def gemm_share(phases, size, steps=5):
+    """How a whole encoder step (timers off, the fastest of `steps`) compares with
+    NumPy's GEMM rate measured now, as the suite's large-encoder target does."""
+    d, h, d_ff, seq, batch = encoder.SIZES[size]
+    flops = encoder.flops(d, d_ff, seq, batch)
+    best = float("inf")
+    for _ in range(steps):
+        start = time.perf_counter()
+        for fn in phases:
+            fn()
+        best = min(best, time.perf_counter() - start)
+    rate = harness.gemm_rate(steps, log=lambda *_: None)
+    gemm_ms, step_ms = 1e3 * flops / rate / 1e9, 1e3 * best
+    return (f"matrix products: {flops / 1e9:.1f} GFLOP, {gemm_ms:.0f} ms at NumPy's GEMM rate now "
+            f"({rate:.0f} GFLOP/s).\nThe step (timers off, fastest of {steps}): {step_ms:.0f} ms, "
+            f"{100 * gemm_ms / step_ms:.0f}% of that rate: {step_ms - gemm_ms:.0f} ms of it is not GEMM "
+            "at that rate.")
+
+
+def _encoder_title(size):
+    d, h, d_ff, seq, batch = encoder.SIZES[size]
+    return f"{size} encoder step, post-LN (d {d}, h {h}, ff {d_ff}, T {seq}, B {batch})"
+
+
 def main(what="encoder"):
     nn.manual_seed(0)                       # the same initial weights every run
-    d, h, d_ff, seq, batch = encoder.SIZES["base"]
     title, make = {
-        "encoder": (f"base encoder step, post-LN (d {d}, h {h}, ff {d_ff}, T {seq}, B {batch})",
-                    encoder_step),
+        "encoder": (_encoder_title("base"), encoder_step),
+        "encoder-large": (_encoder_title("large"), lambda: encoder_step(size="large")),
         "lm": ("TransformerLM training step (Adam)", lm_step),
         "mlp": ("MLP 784→256→256→10 SGD step", mlp_step),
         "chain": (f"chain of {chain.N_OPS:,} tiny adds", chain_step),
@@ -217,3 +242,5 @@ def main(what="encoder"):
     print(table(per_op, wall))
     print("\nPython functions with the most time of their own (cProfile, which slows Python code):\n")
     print(top_functions(phases))
+    if what == "encoder-large":
+        print("\n" + gemm_share(phases, "large"))

@@ -4,7 +4,7 @@ timing is asserted here: timings belong to `python -m benchmarks`, not to tests.
 import json
 import sys
 
-from benchmarks import chain, harness, profile, scalar_mlp, suite
+from benchmarks import chain, encoder, harness, profile, scalar_mlp, suite
 from tinygrad_tf import fused
 
 
@@ -54,6 +54,12 @@ def test_profile_times_ops_and_puts_them_back():
     assert fused.Linear.__dict__["forward"] is original
     text = profile.table(per_op, wall)
     assert "(overhead: everything else)" in text and "linear" in text
+
+
+def test_profile_of_an_encoder_says_its_share_of_the_gemm_rate():
+    text = profile.gemm_share(profile.encoder_step(size="small"), "small", steps=1)
+    gflop = encoder.flops(*(encoder.SIZES["small"][i] for i in (0, 2, 3, 4))) / 1e9
+    assert text.startswith(f"matrix products: {gflop:.1f} GFLOP") and "% of that rate" in text
 
 
 def test_update_readme_rewrites_only_the_marked_part(tmp_path):
