@@ -39,6 +39,25 @@ def test_cross_entropy_is_stable_and_keeps_float32():
                         [gradcheck_logits])
 
 
+def test_cross_entropy_with_rows_far_apart_matches_torch():
+    """The fused softmax cross-entropy takes exp of the logits unshifted; rows whose sum
+    would overflow (+1000) or underflow (-1000) are redone shifted by their max: every
+    row's loss and gradients as PyTorch's, probability targets' gradients too."""
+    logits, tlogits = pair(5, 4)
+    with torch.no_grad():
+        for t in (logits.data, tlogits):
+            t[1] += 1000.0
+            t[3] -= 1000.0
+    probs, tprobs = pair(5, 4, seed=1)
+    loss = F.cross_entropy(logits, probs.softmax(-1), reduction="none")
+    tloss = torch.nn.functional.cross_entropy(tlogits, tprobs.softmax(-1), reduction="none")
+    assert_close(loss, tloss, "losses")
+    loss.backward(np.arange(1.0, 6.0))
+    tloss.backward(torch.arange(1.0, 6.0, dtype=torch.float64))
+    assert_close(logits.grad, tlogits.grad, "logits grad")
+    assert_close(probs.grad, tprobs.grad, "probability targets' grad")
+
+
 def test_cross_entropy_with_every_target_ignored_is_zero():
     logits = tg.randn(2, 3, requires_grad=True)
     loss = F.cross_entropy(logits, np.array([-1, -1]), ignore_index=-1)

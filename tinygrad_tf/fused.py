@@ -202,21 +202,16 @@ class MaskedSoftmax(Op):
     def forward(self, a, mask=None, scale=1.0):
         y = np.empty(a.shape, dtype=a.dtype)
         hidden = None if mask is None else np.broadcast_to(~mask, a.shape)   # (a view)
-        smallest = np.finfo(a.dtype).tiny / np.finfo(a.dtype).eps ** 2   # terms below tiny: < eps²
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # (those rows are redone)
-            for rows in row_blocks(a.shape):
-                s, no = y[rows], None if hidden is None else hidden[rows]
-                np.multiply(a[rows], scale, out=s)
-                if no is not None:
-                    np.copyto(s, -np.inf, where=no)
-                np.exp(s, out=s)
-                total = row_sums(s)
-                s /= total
-                redo = ~((total >= smallest) & (total < np.inf))[..., 0]   # (NaN: redo too)
-                if redo.any():
-                    bad = a[rows][redo] * scale                          # (those rows, k)
-                    _softmax_rows(bad, None if no is None else no[redo])
-                    s[redo] = bad
+        for rows in row_blocks(a.shape):
+            s, no = y[rows], None if hidden is None else hidden[rows]
+            np.multiply(a[rows], scale, out=s)
+            if no is not None:
+                np.copyto(s, -np.inf, where=no)
+            _, redo = softmax_unshifted(s, s)
+            if redo.any():
+                bad = a[rows][redo] * scale                          # (those rows, k)
+                _softmax_rows(bad, None if no is None else no[redo])
+                s[redo] = bad
         self.saved, self.scale = (y,), scale
         return y
 
@@ -244,6 +239,18 @@ def row_blocks(shape):
     return [slice(lo, lo + step) for lo in range(0, shape[0], step)]
 
 
+def softmax_unshifted(s, out):
+    """out = exp(s)/Σ exp(s) over the last axis (out may be s), with no shift by the row's
+    max; returns (the sums Σ exp(s), keepdims, and the rows to redo with the shift: where
+    the sum overflowed, is too small for its terms to be exact, is 0, or is NaN)."""
+    smallest = np.finfo(s.dtype).tiny / np.finfo(s.dtype).eps ** 2   # terms below tiny: < eps²
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # (those rows are redone)
+        np.exp(s, out=out)
+        total = row_sums(out)
+        out /= total
+    return total, ~((total >= smallest) & (total < np.inf))[..., 0]
+
+
 def _softmax_rows(s, hidden):
     """The plain masked softmax of scores s (already scaled), in place, each row shifted
     by its own max: y = exp(s − max)/Σ exp(s − max), 0 where hidden, and an all-hidden
@@ -257,6 +264,57 @@ def _softmax_rows(s, hidden):
     total = row_sums(s)
     total[total == 0] = 1.0                  # that row stays all-zero
     s /= total
+
+
+class SoftmaxCrossEntropy(Op):
+    """The cross-entropy of softmax(z) against a target distribution q at each position
+    (classes on the last axis): loss = −Σ_c q_c·log softmax(z)_c = Σ_c q_c·lse(z) − Σ_c q_c·z_c,
+    with lse(z) = log Σ_c exp(z_c) (so Σ q = 0, an ignored position, gives 0).
+    exp(z) is taken unshifted, as MaskedSoftmax's: the plain formula shifts by the row's
+    max m, lse(z) = m + log Σ exp(z − m), the same value, and a row whose sum overflowed or
+    is too small to be exact (or NaN) is redone that way."""
+    __slots__ = ()
+    name = "softmax_cross_entropy"
+
+    def forward(self, z, q):
+        n_classes = z.shape[-1]
+        rows, targets = z.reshape(-1, n_classes), q.reshape(-1, n_classes)
+        mass = row_sums(targets)[:, 0]                          # Σ_c q_c per row
+        if n_classes == 0:
+            self.saved = (z, q, np.zeros_like(rows), mass, mass)
+            return mass.reshape(z.shape[:-1])
+        p = np.empty_like(rows)
+        total, redo = softmax_unshifted(rows, p)
+        with np.errstate(divide="ignore"):                      # (a zero sum is redone)
+            lse = np.log(total)[:, 0]
+        losses = mass * lse - row_sums(targets * rows)[:, 0]    # Σ q·lse − Σ q·z
+        if redo.any():                                          # the plain formula, shifted
+            top = rows[redo].max(axis=-1, keepdims=True)
+            shifted = rows[redo] - top                          # z − m
+            e = np.exp(shifted)
+            sums = row_sums(e)
+            p[redo] = e / sums
+            log_sums = np.log(sums)[:, 0]                       # lse(z) − m
+            lse[redo] = log_sums + top[:, 0]
+            losses[redo] = mass[redo] * log_sums - row_sums(targets[redo] * shifted)[:, 0]
+        self.saved = (z, q, p, mass, lse)
+        return losses.reshape(z.shape[:-1])
+
+    def backward(self, g):
+        """∂z = g·(softmax(z)·Σ_c q_c − q),  ∂q = −g·log softmax(z)"""
+        z, q, p, mass, lse = self.saved
+        n_classes = z.shape[-1]
+        g1 = g.reshape(-1, 1)                                   # (rows, 1)
+        targets = q.reshape(-1, n_classes)
+        gz = gq = None
+        if self.needs[0]:
+            gz = p * (g1 * mass[:, None])
+            gz -= targets * g1
+            gz = gz.reshape(z.shape)
+        if self.needs[1]:
+            gq = (lse[:, None] - z.reshape(-1, n_classes)) * g1   # −g·(z − lse)
+            gq = gq.reshape(q.shape)
+        return gz, gq
 
 
 class Embedding(Op):

@@ -333,7 +333,7 @@ def cross_entropy(logits, targets, ignore_index=None, label_smoothing=0.0, reduc
         q[kept, targets[kept]] += 1.0 - eps
         q[~kept] = 0.0
         q, count = Tensor._make(q), int(kept.sum())
-    losses = (logits.log_softmax(-1) * q).sum(-1) * -1.0                  # (...)
+    losses = apply(fused.SoftmaxCrossEntropy, logits, q)   # -Σ_c q_c log softmax(logits)_c: (...)
     return _reduce(losses, reduction, "cross_entropy", count)
 
 
