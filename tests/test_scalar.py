@@ -106,6 +106,36 @@ def test_value_backward_accumulates():
     assert a.grad == 6.0 + 2.0
 
 
+def test_value_backward_passes_a_node_on_only_after_all_its_uses():
+    # u feeds three nodes at different depths, and x feeds u twice, so a node taken up
+    # before its last use reported would send on only part of its gradient
+    def f(a, b):
+        u = a * a + b
+        v = _tanh(u * b)
+        w = v * u + _exp(v)
+        return w * u + (w + v) * a
+
+    args = (0.7, -0.4)
+    values = [tg.Value(x) for x in args]
+    out = f(*values)
+    with tg.trace() as tr:
+        out.backward()
+    done = set()
+    for step in tr.steps:                 # no step sends to a node already passed on
+        assert not done & {id(p) for p in step.inputs}
+        done.add(id(step.node))
+    for i, v in enumerate(values):
+        assert v.grad == pytest.approx(finite_difference(f, args, i), rel=1e-7)
+    seen, stack = set(), [out]            # backward's scratch is back to zero on every node
+    while stack:
+        node = stack.pop()
+        assert node._pending == 0 and node._g == 0.0
+        for p in node.parents:
+            if id(p) not in seen:
+                seen.add(id(p))
+                stack.append(p)
+
+
 def test_value_backward_interrupted_leaves_no_stale_gradient():
     from tinygrad_tf.engine import state
 

@@ -18,11 +18,9 @@ own slots rather than in tuples: one object per op is all Python's cycle
 collector ever has to look at (what that saves: benchmarks/README.md).
 """
 import math
-from operator import attrgetter
 
 from .engine import next_seq, state
 
-_by_seq = attrgetter("_seq")
 _new = object.__new__
 _METHOD = {"+": "__add__", "-": "__sub__", "*": "__mul__", "/": "__truediv__", "neg": "__neg__",
            "exp": "exp", "log": "log", "tanh": "tanh", "relu": "relu", "sigmoid": "sigmoid"}
@@ -30,7 +28,7 @@ _METHOD = {"+": "__add__", "-": "__sub__", "*": "__mul__", "/": "__truediv__", "
 
 class Value:
     __slots__ = ("data", "grad", "label", "_op", "_in1", "_in2", "_d1", "_d2", "_seq",
-                 "_g", "__weakref__")
+                 "_g", "_pending", "__weakref__")
 
     def __init__(self, data, label="", _op="", _in1=None, _d1=0.0, _in2=None, _d2=0.0):
         try:
@@ -43,7 +41,8 @@ class Value:
         self._in1, self._d1 = _in1, _d1  # first parent and d(self)/d(parent)
         self._in2, self._d2 = _in2, _d2  # second parent (binary ops) and its derivative
         self._seq = next_seq() if _in1 is not None else 0
-        self._g = 0.0                  # backward's running gradient, 0 outside backward()
+        self._g = 0.0                  # backward's scratch: the gradient so far,
+        self._pending = 0              # and the edges yet to bring one (0 outside backward())
 
     @property
     def parents(self):
@@ -72,7 +71,20 @@ class Value:
     def __add__(self, other):
         """∂a = g,  ∂b = g"""
         other = other if isinstance(other, Value) else Value(other)
-        return _node(self.data + other.data, "+", self, 1.0, other, 1.0)
+        # = _node(self.data + other.data, "+", self, 1.0, other, 1.0), written out (see _node)
+        v = _new(Value)
+        v.data = self.data + other.data
+        v.grad = 0.0
+        v.label = ""
+        v._op = "+"
+        v._in1 = self
+        v._d1 = 1.0
+        v._in2 = other
+        v._d2 = 1.0
+        v._seq = next_seq()
+        v._g = 0.0
+        v._pending = 0
+        return v
 
     def __sub__(self, other):
         """∂a = g,  ∂b = −g"""
@@ -82,7 +94,20 @@ class Value:
     def __mul__(self, other):
         """∂a = g·b,  ∂b = g·a"""
         other = other if isinstance(other, Value) else Value(other)
-        return _node(self.data * other.data, "*", self, other.data, other, self.data)
+        # = _node(self.data * other.data, "*", self, other.data, other, self.data), written out
+        v = _new(Value)
+        v.data = self.data * other.data
+        v.grad = 0.0
+        v.label = ""
+        v._op = "*"
+        v._in1 = self
+        v._d1 = other.data
+        v._in2 = other
+        v._d2 = self.data
+        v._seq = next_seq()
+        v._g = 0.0
+        v._pending = 0
+        return v
 
     def __truediv__(self, other):
         """∂a = g/b,  ∂b = −g·a/b²"""
@@ -150,47 +175,73 @@ class Value:
     def backward(self):
         """Seed d(self)/d(self) = 1 and add d(self)/d(v) into `v.grad` for every ancestor v.
 
-        First collect the graph with a stack (no recursion, so a 100,000-op chain
-        works); sorting by creation number puts parents before children. Then
-        visit children first, so a node's gradient is complete before it is passed on.
-        (This is `engine.topological_order`, walking the two parent slots directly
-        rather than through the `parents` property, which costs a call per node.)
+        Kahn's algorithm, with a stack instead of recursion (a 100,000-op chain works):
+        1. walk the graph once and count, on each node, the edges that will bring it a
+           gradient (`_pending`: one per use by a node of this graph);
+        2. from self, pass each node's gradient on to its parents by the chain rule, and
+           take up a parent once its last edge has brought its share: its gradient is
+           then complete. No visited-set and no sorting; the counts are back to 0 after.
         """
-        seen, stack = {self}, [self]
-        while stack:
-            v = stack.pop()
-            parent = v._in1
-            if parent is not None and parent not in seen:
-                seen.add(parent)
-                stack.append(parent)
-            parent = v._in2
-            if parent is not None and parent not in seen:
-                seen.add(parent)
-                stack.append(parent)
-        order = sorted(seen, key=_by_seq, reverse=True)
-        tracer = state.tracer
-        self._g = 1.0                  # this call's gradients; .grad accumulates across calls
+        stack = [self]
         try:
-            for v in order:
+            while stack:                                    # 1. count the edges
+                v = stack.pop()
+                parent = v._in1
+                if parent is None:
+                    continue
+                if not parent._pending:                     # reached for the first time
+                    stack.append(parent)
+                parent._pending += 1
+                parent = v._in2
+                if parent is not None:
+                    if not parent._pending:
+                        stack.append(parent)
+                    parent._pending += 1
+            tracer = state.tracer
+            self._g = 1.0              # this call's gradients; .grad accumulates across calls
+            stack = [self]
+            while stack:                                    # 2. the chain rule, children first
+                v = stack.pop()
                 g = v._g
                 v._g = 0.0
                 v.grad += g
-                if v._in1 is None:
+                parent = v._in1
+                if parent is None:
                     continue
-                v._in1._g += v._d1 * g       # the chain rule
-                if v._in2 is not None:
-                    v._in2._g += v._d2 * g
+                parent._g += v._d1 * g                      # ∂parent += (local derivative)·g
+                parent._pending -= 1
+                if not parent._pending:                     # its last edge: its gradient is whole
+                    stack.append(parent)
+                parent = v._in2
+                if parent is not None:
+                    parent._g += v._d2 * g
+                    parent._pending -= 1
+                    if not parent._pending:
+                        stack.append(parent)
                 if tracer is not None:
                     tracer.record(v, v._op, None, g, v.parents, [d * g for d in (v._d1, v._d2)])
-        except BaseException:          # interrupted: leave no half-passed gradient behind
-            for v in order:
-                v._g = 0.0
+        except BaseException:          # interrupted: leave no half-passed gradient or count behind
+            _clear(self)
             raise
+
+
+def _clear(root):
+    """Zero backward's scratch (`_g`, `_pending`) on every node of root's graph."""
+    seen, stack = {root}, [root]
+    while stack:
+        v = stack.pop()
+        v._g, v._pending = 0.0, 0
+        for parent in (v._in1, v._in2):
+            if parent is not None and parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
 
 
 def _node(data, op, in1, d1, in2=None, d2=0.0):
     """An op's output: `Value(data, "", op, in1, d1, in2, d2)` without `__init__`'s
-    number check (an op's `data` is already a float), which is a fifth of an op's cost."""
+    number check (an op's `data` is already a float), which is a fifth of an op's cost.
+    `__add__` and `__mul__` write these lines out instead of calling: they make nearly
+    every node of an MLP, and the call is a tenth of their cost (benchmarks/README.md)."""
     v = _new(Value)
     v.data = data
     v.grad = 0.0
@@ -202,6 +253,7 @@ def _node(data, op, in1, d1, in2=None, d2=0.0):
     v._d2 = d2
     v._seq = next_seq()
     v._g = 0.0
+    v._pending = 0
     return v
 
 
