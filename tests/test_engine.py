@@ -66,6 +66,30 @@ def test_a_fused_linear_hands_its_new_gradients_to_the_leaves_each_its_own():
     np.testing.assert_array_equal(kept, np.full((4, 3), 10.0))
 
 
+def test_gradients_summed_in_place_change_nothing_anyone_else_holds():
+    # The loop adds a node's later gradients into the first one in place when only the
+    # loop holds it (a matmul's product, its own sum); a gradient shared with another
+    # input (add's g), a 0-d one, and everything a user holds must stay as they were.
+    a, b, w = f64(np.ones((2, 3))), f64(np.full((2, 3), 2.0)), f64(np.eye(3))
+    for matmul_first in (True, False):           # the owned gradient arrives first, or last
+        for t in (a, b, w):
+            t.grad = None
+        if matmul_first:
+            t1, s = a @ w, a + b                 # (made first, so reached last by backward)
+        else:
+            s, t1 = a + b, a @ w
+        loss = (s * 3.0).sum() + t1.sum() + (a @ w).sum()
+        loss.backward()
+        np.testing.assert_array_equal(a.grad, np.full((2, 3), 5.0))   # 3 + 1 + 1
+        np.testing.assert_array_equal(b.grad, np.full((2, 3), 3.0))
+        np.testing.assert_array_equal(w.grad, np.full((3, 3), 4.0))   # 2 · Σ rows of a
+        assert not np.shares_memory(a.grad, b.grad)
+    s0 = f64(2.0)                                # 0-d: the sums may be NumPy scalars
+    ((a * s0).sum() + ((a + s0) * 2.0).sum() + ((a - s0) * -4.0).sum()).backward()
+    np.testing.assert_array_equal(s0.grad, 6.0 + 12.0 + 24.0)
+    assert isinstance(s0.grad, np.ndarray) and s0.grad.shape == ()
+
+
 def test_intermediates_have_no_grad_unless_retained():
     x = f64([1.0, 2.0])
     h = x * 3.0

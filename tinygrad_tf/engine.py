@@ -15,6 +15,7 @@ tensor engine's backward loop. Of a Tensor it knows only what `Op` lists: its
 """
 import functools
 import itertools
+import math
 from operator import attrgetter
 
 import numpy as np
@@ -97,6 +98,12 @@ def check_finite(array, op, shapes, where):
     )
 
 
+# An op's `needs` for two inputs: one shared tuple for each case, so that an op adds no
+# new object for it (fewer objects per op is less work for Python's cycle collector).
+_NEEDS = {(True, True): (True, True), (True, False): (True, False), (False, True): (False, True),
+          (False, False): None}
+
+
 class Op:
     """A node of the tensor graph: one primitive applied to some inputs. This is the
     node protocol, all of it: what the backward loop, the trace and the graph
@@ -147,15 +154,21 @@ class Op:
         requires grad (under grad mode: `tensor.apply` checks); True if it joined."""
         if len(inputs) == 2:               # the common arities spelled out: the hot path
             a, b = inputs
-            needs, prev = (a.requires_grad, b.requires_grad), (a._ctx or a, b._ctx or b)
+            needs = _NEEDS[a.requires_grad, b.requires_grad]
+            if needs is None:
+                return False
+            self._prev = a._ctx or a, b._ctx or b
         elif len(inputs) == 1:
             a = inputs[0]
-            needs, prev = (a.requires_grad,), (a._ctx or a,)
+            if not a.requires_grad:
+                return False
+            needs, self._prev = (True,), (a._ctx or a,)
         else:
-            needs, prev = tuple([t.requires_grad for t in inputs]), tuple([t._ctx or t for t in inputs])
-        if True not in needs:
-            return False
-        self._prev, self.needs = prev, needs
+            needs = tuple([t.requires_grad for t in inputs])
+            if True not in needs:
+                return False
+            self._prev = tuple([t._ctx or t for t in inputs])
+        self.needs = needs
         self._seq = next_seq()
         self.shape, self.dtype = out.shape, out.dtype
         self.module = state.module
@@ -209,7 +222,10 @@ def unbroadcast(grad, shape):
     """Sum `grad` down to `shape`: the backward of NumPy broadcasting, in one place.
     Broadcasting prepends axes and stretches axes of size 1; undo both."""
     extra = grad.ndim - len(shape)
-    if extra > 0:
+    if extra > 0 and grad.flags.c_contiguous:     # Σ over the prepended axes as ones·grad, grad
+        rows, rest = math.prod(grad.shape[:extra]), grad.shape[extra:]   # seen as (rows, rest):
+        grad = (np.ones(rows, grad.dtype) @ grad.reshape(rows, math.prod(rest))).reshape(rest)
+    elif extra > 0:                               # one BLAS pass, 2× NumPy's sum over rows
         grad = grad.sum(axis=tuple(range(extra)))
     stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
     if stretched:
@@ -226,10 +242,12 @@ def backward(root, seed, retain_graph=False):
     vector-Jacobian product), summed down to the input's shape if broadcasting
     stretched it. Leaves add what reaches them into `.grad`; other gradients live
     only in this loop. A gradient only this loop holds (the loop made it by summing,
-    or an op with `fresh_grads` did) is handed to its leaf to keep, saving a copy;
-    any other is copied, so `.grad` never aliases another gradient or a saved array.
+    or an op with `fresh_grads` did) is "owned": the next gradient for the same node
+    is added into it in place, and a leaf keeps it as its `.grad`, saving a copy; any
+    other is copied, so `.grad` never aliases another gradient or a saved array.
     Around the chain rule: `Op.vjp` (retain_grad, freeing, the second-backward
-    error) and `_watch` (detect_anomaly, the trace).
+    error) and `_watch` (detect_anomaly, the trace, which keep what was sent: then
+    nothing is owned).
     """
     grads = {root: seed}
     owned = set()                  # nodes whose gradient in `grads` only this loop holds
@@ -238,20 +256,35 @@ def backward(root, seed, retain_graph=False):
         grad = grads.pop(node, None)
         if grad is None:
             continue
-        if not node._prev:                           # a leaf: its gradient is complete
+        prev = node._prev
+        if not prev:                                 # a leaf: its gradient is complete
             node._accumulate(grad, owned=node in owned and not watching)
             continue
-        input_grads = node.vjp(grad, retain_graph)
-        for parent, parent_grad in zip(node._prev, input_grads):
-            if parent_grad is not None and parent.requires_grad:
-                fresh = node.fresh_grads
-                if parent_grad.shape != parent.shape:
-                    parent_grad, fresh = unbroadcast(parent_grad, parent.shape), True
-                earlier = grads.get(parent)
-                if earlier is not None:
-                    parent_grad, fresh = earlier + parent_grad, True
+        if node.retained is None and node.saved is not None and not retain_graph:
+            input_grads = node.backward(grad)        # (Op.vjp's plain case, inlined)
+            node.saved = None
+        else:
+            input_grads = node.vjp(grad, retain_graph)
+        fresh = node.fresh_grads and not watching
+        for parent, parent_grad in zip(prev, input_grads):
+            if parent_grad is None or not parent.requires_grad:
+                continue
+            if parent_grad.shape != parent.shape:
+                parent_grad = unbroadcast(parent_grad, parent.shape)
+                mine = not watching                  # (the sum is a new array)
+            else:
+                mine = fresh
+            earlier = grads.get(parent)
+            if earlier is None:                      # the first gradient to reach parent
                 grads[parent] = parent_grad
-                if fresh:                    # (a parent's first gradient finds it not yet owned)
+                if mine:
+                    owned.add(parent)
+            elif parent in owned and earlier.ndim and earlier.dtype == parent_grad.dtype:
+                earlier += parent_grad               # (earlier + parent_grad, in place; not
+                                                     # for a 0-d one, maybe a NumPy scalar)
+            else:
+                grads[parent] = earlier + parent_grad
+                if not watching:
                     owned.add(parent)
         if watching:
             _watch(node, grad, input_grads)

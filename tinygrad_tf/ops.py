@@ -83,7 +83,7 @@ class Mul(Op):
     def backward(self, g):
         """∂a = g·b,  ∂b = g·a"""
         a, b = self.saved
-        return g * b, g * a
+        return g * b if self.needs[0] else None, g * a if self.needs[1] else None
 
 
 class Div(Op):
@@ -154,6 +154,8 @@ class MatMul(Op):
     def backward(self, g):
         """∂A = G·Bᵀ,  ∂B = Aᵀ·G"""
         a, b = self.saved
+        if a.ndim == 2 and b.ndim == 2:             # two matrices: the formula as it reads
+            return g @ b.T if self.needs[0] else None, a.T @ g if self.needs[1] else None
         A = a[None, :] if a.ndim == 1 else a        # the matrices multiplied, and G the
         B = b[:, None] if b.ndim == 1 else b        # gradient of their product A·B
         G = g[..., None] if b.ndim == 1 else g
@@ -333,10 +335,15 @@ class Cast(Op):
 # ---------------------------------------------------------------- reductions
 
 def _expand(g, shape, axis, keepdims):
-    """Broadcast a reduced gradient back over the reduced axes of `shape`."""
+    """Broadcast a reduced gradient back over the reduced axes of `shape`:
+    np.broadcast_to(g, shape) with g's reduced axes put back as 1s, written into a new
+    array (the copy costs less than broadcast_to's Python on the small arrays where
+    either matters, and the gradient is the op's own: see `Op.fresh_grads`)."""
     if axis is not None and not keepdims:
-        g = np.expand_dims(g, axis)
-    return np.broadcast_to(g, shape)
+        g = np.reshape(g, [1 if i in axis else n for i, n in enumerate(shape)])
+    out = np.empty(shape, dtype=g.dtype)
+    out[...] = g
+    return out
 
 
 def _count(shape, axis):
@@ -348,10 +355,11 @@ def _count(shape, axis):
 class Sum(Op):
     __slots__ = ("axis", "keepdims")
     name = "sum"
+    fresh_grads = True        # (_expand's new array)
 
     def forward(self, a, axis=None, keepdims=False):
         self.saved, self.axis, self.keepdims = (a.shape,), axis, keepdims
-        return np.sum(a, axis=axis, keepdims=keepdims)
+        return a.sum(axis=axis, keepdims=keepdims)
 
     def backward(self, g):
         """∂a = g, copied along the summed axes"""
@@ -361,6 +369,7 @@ class Sum(Op):
 class Mean(Op):
     __slots__ = ("axis", "keepdims")
     name = "mean"
+    fresh_grads = True        # (_expand's new array)
 
     def forward(self, a, axis=None, keepdims=False):
         self.saved, self.axis, self.keepdims = (a.shape,), axis, keepdims
@@ -551,9 +560,9 @@ class LogSoftmax(Op):
         self.saved, self.axis = (a,), axis
         if a.size == 0:                    # (an empty sequence: nothing to normalise)
             return a.copy()
-        shifted = a - a.max(axis=axis, keepdims=True)
-        y = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
-        self.saved, self.axis = (y,), axis
+        y = a - np.maximum.reduce(a, axis=axis, keepdims=True)     # shifted: exp can't overflow
+        y -= np.log(np.add.reduce(np.exp(y), axis=axis, keepdims=True))   # shifted − log Σ e^shifted
+        self.saved = (y,)
         return y
 
     def backward(self, g):

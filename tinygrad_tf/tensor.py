@@ -168,12 +168,12 @@ class Tensor:
         so `.grad` is never a view of another tensor's gradient, unless `owned` (the
         backward loop holds the only reference): then it is kept as it is."""
         if self.grad is None:
-            if owned and grad.dtype == self.data.dtype:
+            if owned and type(grad) is np.ndarray and grad.dtype == self.data.dtype:
                 self.grad = grad
-            else:
+            else:                          # (a copy; also an array for a NumPy scalar's sum)
                 self.grad = np.array(grad, dtype=self.data.dtype)
         else:
-            self.grad = self.grad + grad.astype(self.data.dtype, copy=False)
+            self.grad = np.asarray(self.grad + grad.astype(self.data.dtype, copy=False))
 
     def zero_grad(self):
         self.grad = None
@@ -208,6 +208,8 @@ class Tensor:
         a float constant with an integer tensor is float32, an int with a bool one int64."""
         if isinstance(x, Tensor):
             return x
+        if (type(x) is float or type(x) is int) and self.data.dtype.kind == "f":
+            return Tensor._make(np.array(x, dtype=self.data.dtype))   # (the common case, direct)
         x = np.asarray(x)
         kind, mine = _KIND.get(x.dtype.kind), _KIND[self.data.dtype.kind]
         if kind is None:
@@ -217,6 +219,8 @@ class Tensor:
     def _pair(self, other):
         """The operands of a binary op as two Tensors of one dtype, by `result_dtype`."""
         other = self._const(other)
+        if other.data.dtype == self.data.dtype:
+            return self, other
         dtype = result_dtype(self, other)
         return self.astype(dtype), other.astype(dtype)
 
@@ -297,10 +301,11 @@ class Tensor:
         a, b = self.shape, other.shape
         if not a or not b or a[-1] != (b[-2] if len(b) > 1 else b[0]):
             raise ValueError(f"matmul: {a} @ {b}: inner dimensions do not match")
-        try:
-            np.broadcast_shapes(a[:-2], b[:-2])
-        except ValueError:
-            raise ValueError(f"matmul: {a} @ {b}: batch dimensions do not broadcast") from None
+        if len(a) > 2 and len(b) > 2:      # (with a matrix or a vector there is nothing to check)
+            try:
+                np.broadcast_shapes(a[:-2], b[:-2])
+            except ValueError:
+                raise ValueError(f"matmul: {a} @ {b}: batch dimensions do not broadcast") from None
         if self.data.dtype != other.data.dtype:
             raise TypeError(
                 f"matmul: {self.data.dtype} @ {other.data.dtype}: both operands must have one "
@@ -978,20 +983,34 @@ def apply(op_class, *inputs, **params):
     op = op_class()
     op.saved = ()
     try:
-        if len(inputs) == 2:               # (the common arities, without building a list)
-            out = op.forward(inputs[0].data, inputs[1].data, **params)
-        elif len(inputs) == 1:
-            out = op.forward(inputs[0].data, **params)
-        else:
+        if params:
             out = op.forward(*[t.data for t in inputs], **params)
+        elif len(inputs) == 2:             # (the common arities spelled out: a call with
+            out = op.forward(inputs[0].data, inputs[1].data)   # no ** and no list is the
+        elif len(inputs) == 1:             # cheapest, and + - * are most of a graph's ops)
+            out = op.forward(inputs[0].data)
+        else:
+            out = op.forward(*[t.data for t in inputs])
     except (ValueError, IndexError) as e:  # NumPy's complaint, with the op and the shapes
         shapes = " and ".join(str(t.shape) for t in inputs)
         raise type(e)(f"{op.name}: input shape{'s' * (len(inputs) > 1)} {shapes}: {e}") from None
     if state.check_finite:
         _check_forward(op, inputs, out)
     if state.grad_enabled and op.record(inputs, out):
-        return Tensor._make(out, op)
+        return _output(out, op)
     return Tensor._make(out)
+
+
+def _output(data, op):
+    """`Tensor._make(data, op)`, spelled out for the hot path: the output of an op
+    that joined the graph (a function call and a branch fewer than the classmethod)."""
+    t = _new(Tensor)
+    t.data = data if type(data) is np.ndarray else np.asarray(data)
+    t.grad = None
+    t.name = None
+    t._ctx = op
+    t.requires_grad = True
+    return t
 
 
 def _check_forward(op, inputs, out):
