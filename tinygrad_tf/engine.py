@@ -16,6 +16,7 @@ tensor engine's backward loop. Of a Tensor it knows only what `Op` lists: its
 import functools
 import itertools
 import math
+from heapq import heappop, heappush
 from operator import attrgetter
 
 import numpy as np
@@ -237,10 +238,13 @@ def backward(root, seed, retain_graph=False):
     """Reverse-mode sweep of the tensor engine from the node `root`, whose gradient is `seed`.
 
     Each node's gradient is the sum over its children of what they send back, so
-    nodes are visited children-first (reverse topological order) and each op's
-    backward turns the gradient of its output into one for each input (the
-    vector-Jacobian product), summed down to the input's shape if broadcasting
-    stretched it. Leaves add what reaches them into `.grad`; other gradients live
+    nodes are visited children-first, and each op's backward turns the gradient of
+    its output into one for each input (the vector-Jacobian product), summed down to
+    the input's shape if broadcasting stretched it. Children first, without sorting
+    the graph: the nodes that have received a gradient wait in a heap that gives the
+    one made last (highest `_seq`). Its children were all made after it, so they have
+    all been visited and its gradient is complete; nodes no gradient reaches (constants)
+    are never visited. Leaves add what reaches them into `.grad`; other gradients live
     only in this loop. A gradient only this loop holds (the loop made it by summing,
     or an op with `fresh_grads` did) is "owned": the next gradient for the same node
     is added into it in place, and a leaf keeps it as its `.grad`, saving a copy; any
@@ -252,10 +256,10 @@ def backward(root, seed, retain_graph=False):
     grads = {root: seed}
     owned = set()                  # nodes whose gradient in `grads` only this loop holds
     watching = state.check_finite or state.tracer is not None
-    for node in reversed(topological_order(root)):
-        grad = grads.pop(node, None)
-        if grad is None:
-            continue
+    waiting = [(-root._seq, id(root), root)]      # the nodes that have a gradient, as a heap
+    while waiting:                                # whose top is the one made last
+        node = heappop(waiting)[2]
+        grad = grads.pop(node)
         prev = node._prev
         if not prev:                                 # a leaf: its gradient is complete
             node._accumulate(grad, owned=node in owned and not watching)
@@ -277,6 +281,7 @@ def backward(root, seed, retain_graph=False):
             earlier = grads.get(parent)
             if earlier is None:                      # the first gradient to reach parent
                 grads[parent] = parent_grad
+                heappush(waiting, (-parent._seq, id(parent), parent))
                 if mine:
                     owned.add(parent)
             elif parent in owned and earlier.ndim and earlier.dtype == parent_grad.dtype:
