@@ -9,7 +9,7 @@ import numpy as np
 import tinygrad_tf as tg
 
 from .compare import assert_agree
-from .harness import AUTOGRAD_TARGET, Workload, optional_import
+from .harness import AUTOGRAD_TARGET, Workload, optional_import, speed
 
 N_OPS = 10_000
 X0 = np.array([0.5, -1.0, 2.0], dtype=np.float32)
@@ -56,12 +56,16 @@ def workload(n=N_OPS):
         return assert_agree(grads, 1e-6)
 
     def per_op(row):
-        us = row["median"]["tinygrad_tf"]
-        ok = us <= 3.0 and us < row["median"].get("torch", float("inf"))
-        return ok, f"{us:.2f} µs vs torch {row['median'].get('torch', float('nan')):.2f}"
+        """Issue 14's ≤2.5 µs/op is an absolute number, so it depends on the machine
+        (2.98 µs on one 2-core Xeon, 3.26 on an EPYC before this round); the ratio to
+        PyTorch's own per-op cost, shown beside it, is what carries across machines."""
+        us, torch_us = row["median"]["tinygrad_tf"], row["median"].get("torch")
+        if torch_us is None:
+            return None, f"{us:.2f} µs, torch skipped"
+        return us <= 2.5 and us < torch_us, f"{us:.2f} µs vs torch {torch_us:.2f}: {speed(us / torch_us)}"
 
     return Workload(f"per-op overhead: chain of {n:,} adds + backward", engines, verify,
                     unit="µs/op", per=n, skipped=skipped,
-                    targets=[("≤3 µs/op and below torch", per_op), AUTOGRAD_TARGET],
+                    targets=[("≤2.5 µs/op and below torch", per_op), AUTOGRAD_TARGET],
                     memory=())
 
