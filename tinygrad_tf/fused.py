@@ -12,7 +12,7 @@ import numpy as np
 from scipy.sparse import csr_array  # the one-hot matrix of Embedding's backward
 from scipy.special import ndtr  # Φ, the standard normal CDF (for exact GELU)
 
-from .engine import Op
+from .engine import Op, column_sums  # (Σ over rows, shared with engine.unbroadcast)
 
 # Abramowitz & Stegun's formula 7.1.26 for erfc, for float32 GELU (see exact_gelu):
 #     erfc(z) = (a₁t + a₂t² + a₃t³ + a₄t⁴ + a₅t⁵)·e^(−z²),  t = 1/(1 + p·z),  z ≥ 0,
@@ -92,12 +92,6 @@ def row_sums(a):
     as one matrix-vector product (a BLAS pass, several times faster than NumPy's
     reduction along short rows)."""
     return (a @ np.ones(a.shape[-1], dtype=a.dtype))[..., None]
-
-
-def column_sums(a):
-    """Σ over the first axis of a 2-D array: a.sum(axis=0), as one vector-matrix product
-    (a BLAS pass, 2-4× faster than NumPy's reduction over many short rows)."""
-    return np.ones(a.shape[0], dtype=a.dtype) @ a
 
 
 def softmax_backward(u, p, axis):
