@@ -19,6 +19,14 @@ import numpy as np
 from .tensor import Tensor
 
 
+def _at_least_0(optimizer, group, *keys):
+    """Refuse a group's `keys` below 0 (or NaN), naming the value; store each as a float."""
+    for key in keys:
+        if not group[key] >= 0:
+            raise ValueError(f"{type(optimizer).__name__}: {key} must be >= 0, got {group[key]}")
+        group[key] = float(group[key])
+
+
 class Optimizer:
     """Parameters in groups, each with its own hyper-parameters, as PyTorch's
     `param_groups`: `params` is a list of tensors (one group) or a list of dicts
@@ -68,9 +76,7 @@ class Optimizer:
 
     def _check(self, group):
         """Refuse hyper-parameters outside their range, naming the value (NaN fails too)."""
-        if not group["lr"] >= 0:
-            raise ValueError(f"{type(self).__name__}: lr must be >= 0, got {group['lr']}")
-        group["lr"] = float(group["lr"])
+        _at_least_0(self, group, "lr")
 
     def __getattr__(self, key):        # optimizer.lr, .betas, ...: the value every group shares
         defaults = vars(self).get("defaults", {})
@@ -164,13 +170,6 @@ class Optimizer:
         for group, restored in zip(self.param_groups, groups):
             group.update(restored)
         self.state = state
-
-
-def _at_least_0(optimizer, group, *keys):
-    for key in keys:
-        if not group[key] >= 0:
-            raise ValueError(f"{type(optimizer).__name__}: {key} must be >= 0, got {group[key]}")
-        group[key] = float(group[key])
 
 
 class SGD(Optimizer):
