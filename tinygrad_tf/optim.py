@@ -91,9 +91,9 @@ class Optimizer:
     def __setattr__(self, key, value):  # optimizer.lr = x sets every group's lr
         if key in vars(self).get("defaults", {}):
             for group in self.param_groups:
-                self._check({**group, key: value})
-                group[key] = value
-                self._check(group)      # (stores the normalised value)
+                checked = {**group, key: value}
+                self._check(checked)    # (a copy: a refused value leaves the group as it was)
+                group[key] = checked[key]   # the normalised value (a float, a tuple of floats)
         else:
             object.__setattr__(self, key, value)
 
