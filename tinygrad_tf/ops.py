@@ -334,15 +334,21 @@ class Cast(Op):
 
 # ---------------------------------------------------------------- reductions
 
-def _expand(g, shape, axis, keepdims):
-    """Broadcast a reduced gradient back over the reduced axes of `shape`:
-    np.broadcast_to(g, shape) with g's reduced axes put back as 1s, written into a new
-    array (the copy costs less than broadcast_to's Python on the small arrays where
-    either matters, and the gradient is the op's own: see `Op.fresh_grads`)."""
+def _unreduce(g, shape, axis, keepdims):
+    """A reduced gradient with the reduced axes of `shape` put back as 1s, so that it
+    broadcasts over them (a backward that multiplies it by a full-shape array needs no more)."""
     if axis is not None and not keepdims:
         g = np.reshape(g, [1 if i in axis else n for i, n in enumerate(shape)])
+    return g
+
+
+def _expand(g, shape, axis, keepdims):
+    """Broadcast a reduced gradient back over the reduced axes of `shape`:
+    np.broadcast_to(g, shape) after `_unreduce`, written into a new array (the copy costs
+    less than broadcast_to's Python on the small arrays where either matters, and the
+    gradient is the op's own: see `Op.fresh_grads`)."""
     out = np.empty(shape, dtype=g.dtype)
-    out[...] = g
+    out[...] = _unreduce(g, shape, axis, keepdims)
     return out
 
 
@@ -394,7 +400,7 @@ class Max(Op):
     def backward(self, g):
         """∂a = g·[a = max a] / (number of places equal to the max)"""
         hit = self.saved[0].astype(g.dtype)
-        g = _expand(g, hit.shape, self.axis, self.keepdims)
+        g = _unreduce(g, hit.shape, self.axis, self.keepdims)
         share = hit / hit.sum(axis=self.axis, keepdims=True)   # 1/k for each of k ties
         return (g * share,)
 
@@ -415,7 +421,7 @@ class Var(Op):
     def backward(self, g):
         """∂a = g·2(a − mean a)/(n − correction)"""
         centred = self.saved[0]
-        g = _expand(g, centred.shape, self.axis, self.keepdims)
+        g = _unreduce(g, centred.shape, self.axis, self.keepdims)
         if self.n == 0:                    # PyTorch's: g·∞, NaN where a is its mean
             return (g * np.where(centred == 0, np.nan, np.inf).astype(centred.dtype),)
         return (g * centred * (2.0 / np.asarray(self.n, centred.dtype)),)
@@ -690,7 +696,7 @@ class Prod(Op):
         before = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
         after = np.flip(np.cumprod(np.flip(np.concatenate([flat[..., 1:], ones], axis=-1), -1), -1), -1)
         others = np.moveaxis((before * after).reshape(moved.shape), inner, axes)
-        return (_expand(g, a.shape, self.axis, self.keepdims) * others,)
+        return (_unreduce(g, a.shape, self.axis, self.keepdims) * others,)
 
 
 def _gather_index(index, axis):
