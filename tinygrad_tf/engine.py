@@ -268,7 +268,7 @@ def backward(root, seed, retain_graph=False):
         grad = grads.pop(node)
         prev = node._prev
         if not prev:                                 # a leaf: its gradient is complete
-            node._accumulate(grad, owned=node in owned and not watching)
+            node._accumulate(grad, owned=node in owned)
             continue
         if node.retained is None and node.saved is not None and not retain_graph:
             input_grads = node.backward(grad)        # (Op.vjp's plain case, inlined)
