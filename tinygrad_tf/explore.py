@@ -25,7 +25,6 @@ from importlib import resources
 
 import numpy as np
 
-from .ops import Op
 from .scalar import Value
 from .trace import node_name, node_of, norm
 from .trace import trace as Trace
@@ -90,7 +89,7 @@ def page_data(root, trace, drawn):
     drawn as (its own, or its module's box)."""
     name = getattr(root, "label", None) or getattr(root, "name", None) or node_name(node_of(root))
     root = node_of(root)
-    residual = {id(r.step): r for r in (trace.residual_report() if _is_tensor(trace) else ())}
+    residual = {id(r.step): r for r in trace.residual_report()}   # none for a Value's trace
     so_far = {}                        # id(node) -> the gradient it has received so far
     steps = []
     for step in trace.steps:
@@ -102,10 +101,6 @@ def page_data(root, trace, drawn):
     lo, hi = np.percentile(reached, [5, 100]) if reached else (0.0, 0.0)
     return {"title": f"backward of {name}", "scalar": scalar, "seed": seed, "steps": steps,
             "lo": float(lo), "hi": float(hi)}   # the shading's range: a few tiny norms stay below it
-
-
-def _is_tensor(trace):
-    return any(isinstance(s.node, Op) for s in trace.steps)
 
 
 def _step(step, drawn, so_far, residual):
