@@ -416,8 +416,8 @@ def _build_torch(module, path, lm=False):
         return torch.nn.Dropout(module.p)
     if type(module) is nn.GELU:
         return torch.nn.GELU(module.approximate)
-    simple = {nn.ReLU: torch.nn.ReLU, nn.SiLU: torch.nn.SiLU,
-              getattr(nn, "Tanh", None): torch.nn.Tanh, getattr(nn, "Sigmoid", None): torch.nn.Sigmoid}
+    simple = {nn.ReLU: torch.nn.ReLU, nn.SiLU: torch.nn.SiLU, nn.Tanh: torch.nn.Tanh,
+              nn.Sigmoid: torch.nn.Sigmoid}
     if type(module) in simple:
         return simple[type(module)]()
     if isinstance(module, nn.MultiHeadAttention):
@@ -538,9 +538,9 @@ def _build_ours(m, path, lm=False):
         return nn.Dropout(m.p)
     if type(m) is torch.nn.GELU:
         return nn.GELU(m.approximate)
-    simple = {torch.nn.ReLU: nn.ReLU, torch.nn.SiLU: nn.SiLU,
-              torch.nn.Tanh: getattr(nn, "Tanh", None), torch.nn.Sigmoid: getattr(nn, "Sigmoid", None)}
-    if simple.get(type(m)) is not None:
+    simple = {torch.nn.ReLU: nn.ReLU, torch.nn.SiLU: nn.SiLU, torch.nn.Tanh: nn.Tanh,
+              torch.nn.Sigmoid: nn.Sigmoid}
+    if type(m) in simple:
         return simple[type(m)]()
     if isinstance(m, torch.nn.MultiheadAttention):
         _check_mha(m, path)
@@ -661,12 +661,8 @@ def _model_from_checkpoint(path):
     state = load(path)
     fmt = str(state.get("meta.format", ""))
     if fmt.startswith("tinygrad_tf.translation"):
-        try:
-            from . import translation
-        except ImportError:
-            translation = None
-        if translation is not None:
-            return translation.load(path).model
+        from . import translation
+        return translation.load(path).model
     text = state.get("config", state.get("meta.config"))
     config = json.loads(str(text)) if text is not None else {}
     prefixed = any(k.startswith("model.") for k in state)
