@@ -73,6 +73,11 @@ def make_model(corpus, config):
                           pad_id=corpus.src_vocab.pad)
 
 
+def _optimizer(model):
+    """Adam with the 2017 paper's betas and eps, for a new run and for a resumed one."""
+    return optim.Adam(model.parameters(), betas=(0.9, 0.98), eps=1e-9)
+
+
 def new_run(seed=0, **config):
     """An untrained model on the corpus: `config` overrides CONFIG and TRAINING."""
     unknown = set(config) - set(CONFIG) - set(TRAINING)
@@ -83,8 +88,7 @@ def new_run(seed=0, **config):
     corpus = corpus_module.build()
     nn.manual_seed(seed)
     model = make_model(corpus, config)
-    opt = optim.Adam(model.parameters(), betas=(0.9, 0.98), eps=1e-9)
-    return Run(model, corpus, config, opt)
+    return Run(model, corpus, config, _optimizer(model))
 
 
 def batch_indices(run, step):
@@ -223,7 +227,7 @@ def load(path, for_training=False):
               cpu_seconds=float(state["meta.cpu_seconds"]),
               tokens=int(state["meta.tokens"]))
     if for_training:
-        run.optimizer = optim.Adam(model.parameters(), betas=(0.9, 0.98), eps=1e-9)
+        run.optimizer = _optimizer(model)
         run.optimizer.load_state_dict({k[6:]: v for k, v in state.items() if k.startswith("optim.")})
     return run
 
