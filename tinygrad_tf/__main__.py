@@ -5,6 +5,8 @@ import argparse
 import os
 import sys
 
+DEMO_CHECKPOINT = "out/demo/translator.npz"     # where `demo` (default --out) saves its model
+
 
 def positive_int(text):
     """An argparse type: a whole number of at least 1 (`--steps -5` is refused)."""
@@ -156,7 +158,7 @@ def export(args):
         theirs = export_model(args.checkpoint, args.output)
     except (ImportError, OSError, CheckpointError) as e:
         hint = "; train it first with `python -m tinygrad_tf demo`, or pass --checkpoint PATH" \
-            if isinstance(e, FileNotFoundError) and args.checkpoint == "out/demo/translator.npz" else ""
+            if isinstance(e, FileNotFoundError) and args.checkpoint == DEMO_CHECKPOINT else ""
         print(f"{e}{hint}", file=sys.stderr)
         return 1
     n = sum(p.numel() for p in theirs.parameters())
@@ -179,8 +181,8 @@ def make_parser():
     p = sub.add_parser("translate", help="translate English into Japanese with the demo's model",
                        description=translate.__doc__)
     p.add_argument("sentence", nargs="+", help='the English sentence, e.g. "the dog slept on the mat"')
-    p.add_argument("--checkpoint", default="out/demo/translator.npz", metavar="PATH",
-                   help="the demo's checkpoint (default out/demo/translator.npz)")
+    p.add_argument("--checkpoint", default=DEMO_CHECKPOINT, metavar="PATH",
+                   help=f"the demo's checkpoint (default {DEMO_CHECKPOINT})")
     p.add_argument("--attention", action="store_true",
                    help="also print the last decoder layer's cross-attention as a text heatmap")
 
@@ -224,8 +226,8 @@ def make_parser():
 
     p = sub.add_parser("export", help="write a checkpoint's model as a PyTorch module (.pt)",
                        description=export.__doc__)
-    p.add_argument("--checkpoint", default="out/demo/translator.npz", metavar="PATH",
-                   help="an .npz checkpoint: the demo's (default out/demo/translator.npz), or tg.save "
+    p.add_argument("--checkpoint", default=DEMO_CHECKPOINT, metavar="PATH",
+                   help=f"an .npz checkpoint: the demo's (default {DEMO_CHECKPOINT}), or tg.save "
                         "of a model's state_dict with its settings as JSON under 'config'")
     p.add_argument("-o", "--output", default="model.pt", metavar="FILE",
                    help="the .pt file to write (default: model.pt)")
