@@ -205,11 +205,12 @@ def draw_decoder_block(run, path):
     with tg.trace() as trace:
         F.cross_entropy(model.generator(h), tgt[:, 1:]).backward()
     model.zero_grad()
+    graph = viz.draw_graph(block, trace=trace, depth=2)
     try:
-        viz.save(viz.draw_graph(block, trace=trace, depth=2), path)
+        viz.save(graph, path)
     except viz.GraphvizNotFound as e:
         dot = path[:-4] + ".dot"
-        viz.save(viz.draw_graph(block, trace=trace, depth=2), dot)
+        viz.save(graph, dot)
         print(f"   ({e}; wrote {dot} instead)")
         return dot
     return path
