@@ -216,7 +216,7 @@ def load(path, for_training=False):
                                      "vocabulary differs from tinygrad_tf.corpus's)")
     model = make_model(corpus, config)
     try:
-        model.load_state_dict({k[6:]: v for k, v in state.items() if k.startswith("model.")})
+        model.load_state_dict(_part(state, "model."))
     except (KeyError, ValueError) as e:
         raise io.CheckpointError(f"load: '{path}': its weights do not fit the model it describes "
                                  f"({e})") from e
@@ -228,8 +228,13 @@ def load(path, for_training=False):
               tokens=int(state["meta.tokens"]))
     if for_training:
         run.optimizer = _optimizer(model)
-        run.optimizer.load_state_dict({k[6:]: v for k, v in state.items() if k.startswith("optim.")})
+        run.optimizer.load_state_dict(_part(state, "optim."))
     return run
+
+
+def _part(state, prefix):
+    """The entries `save` wrote under `prefix` ("model.", "optim."), the prefix taken off."""
+    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
 
 
 @dataclass
