@@ -156,7 +156,7 @@ class BatchNorm1d(Module):
 
 class ReLU(Module):
     def forward(self, x):
-        return F._tensor(x).relu()
+        return F.relu(x)
 
 
 class GELU(Module):
@@ -165,7 +165,7 @@ class GELU(Module):
         self.approximate = approximate
 
     def forward(self, x):
-        return F._tensor(x).gelu(self.approximate)
+        return F.gelu(x, self.approximate)
 
     def extra_repr(self):
         return f"approximate={self.approximate!r}" if self.approximate != "none" else ""
@@ -173,7 +173,7 @@ class GELU(Module):
 
 class SiLU(Module):
     def forward(self, x):
-        return F._tensor(x).silu()
+        return F.silu(x)
 
 
 class Tanh(Module):
