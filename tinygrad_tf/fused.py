@@ -6,6 +6,7 @@ most of a Transformer layer's time in Python. Each docstring gives the plain
 formula the fast code computes; `python -m tinygrad_tf gradcheck` and the tests
 check every one against finite differences and PyTorch.
 """
+import functools
 import math
 
 import numpy as np
@@ -234,11 +235,19 @@ def row_blocks(shape):
     return [slice(lo, lo + step) for lo in range(0, shape[0], step)]
 
 
+@functools.cache
+def _smallest_exact_sum(dtype):
+    """The smallest Σ exp(s) that softmax_unshifted keeps: terms below `tiny` (subnormal,
+    inexact) are then < eps² of it. Per dtype, made once (np.finfo and the arithmetic
+    cost about a microsecond, paid on every block of MaskedSoftmax)."""
+    return np.finfo(dtype).tiny / np.finfo(dtype).eps ** 2
+
+
 def softmax_unshifted(s, out):
     """out = exp(s)/Σ exp(s) over the last axis (out may be s), with no shift by the row's
     max; returns (the sums Σ exp(s), keepdims, and the rows to redo with the shift: where
     the sum overflowed, is too small for its terms to be exact, is 0, or is NaN)."""
-    smallest = np.finfo(s.dtype).tiny / np.finfo(s.dtype).eps ** 2   # terms below tiny: < eps²
+    smallest = _smallest_exact_sum(s.dtype)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # (those rows are redone)
         np.exp(s, out=out)
         total = row_sums(out)
