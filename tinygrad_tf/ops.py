@@ -549,7 +549,7 @@ class Softmax(Op):
             return a.copy()
         e = np.exp(a - a.max(axis=axis, keepdims=True))    # shift: no overflow
         y = e / e.sum(axis=axis, keepdims=True)
-        self.saved, self.axis = (y,), axis
+        self.saved = (y,)
         return y
 
     def backward(self, g):
