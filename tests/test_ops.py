@@ -134,6 +134,7 @@ def test_masked_softmax_in_blocks_with_rows_far_apart_matches_torch(monkeypatch,
     scores[4] += far                                          # a whole block far above the others
     allowed = np.broadcast_to(np.tri(5, 4, dtype=bool), scores.shape).copy()
     allowed[1, 2, 0] = False                                  # a query with nothing allowed
+    scores[0, 0, 0, 3] = 1e4                                  # hidden, its exp overflows (∞·0)
     (y, grad), (ty, tgrad) = masked_softmax_pair(scores, allowed, 0.7)
     assert y.dtype == dtype and grad.dtype == dtype
     tol = 1e-12 if dtype == np.float64 else 1e-6

@@ -188,25 +188,30 @@ class MaskedSoftmax(Op):
     Worked on in blocks of rows (`row_blocks`), each in the core's cache, and unshifted:
     the plain formula (`_softmax_rows`) shifts each row by its max, exp(s_j − max)/Σ_k
     exp(s_k − max), the same y, so that exp cannot overflow; but a row's max along short
-    rows is a slow reduction, and attention's scores are small. A row whose exp overflowed,
-    whose sum is too small to be exact (every score below about −50 in float32), that has
-    nothing allowed, or NaN, is redone by the plain formula. Each row's y depends on that
-    row alone (so causal attention's earlier positions are bit for bit unchanged by later ones)."""
+    rows is a slow reduction, and attention's scores are small. The mask is applied after
+    exp, as a product with 1 (allowed) or 0 (hidden), the same as exp(−∞) = 0 there (a
+    masked write, np.copyto(s, −∞, where=hidden), is several passes' time). A row whose exp
+    overflowed (hidden or not: ∞·0 is NaN), whose sum is too small to be exact (every score
+    below about −50 in float32), that has nothing allowed, or NaN, is redone by the plain
+    formula. Each row's y depends on that row alone (so causal attention's earlier positions
+    are bit for bit unchanged by later ones)."""
     __slots__ = ("scale",)
     name = "masked_softmax"
 
     def forward(self, a, mask=None, scale=1.0):
         y = np.empty(a.shape, dtype=a.dtype)
-        hidden = None if mask is None else np.broadcast_to(~mask, a.shape)   # (a view)
+        keep = None if mask is None else np.broadcast_to(mask.astype(a.dtype), a.shape)  # 1/0 (a view)
         for rows in row_blocks(a.shape):
-            s, no = y[rows], None if hidden is None else hidden[rows]
+            s = y[rows]
             np.multiply(a[rows], scale, out=s)
-            if no is not None:
-                np.copyto(s, -np.inf, where=no)
-            _, redo = softmax_unshifted(s, s)
+            with np.errstate(over="ignore", invalid="ignore"):   # (those rows are redone)
+                np.exp(s, out=s)
+                if keep is not None:
+                    s *= keep[rows]                              # exp(s), 0 where hidden
+            _, redo = normalise_rows(s)
             if redo.any():
                 bad = a[rows][redo] * scale                          # (those rows, k)
-                _softmax_rows(bad, None if no is None else no[redo])
+                _softmax_rows(bad, None if keep is None else keep[rows][redo] == 0)
                 s[redo] = bad
         self.saved, self.scale = (y,), scale
         return y
@@ -237,7 +242,7 @@ def row_blocks(shape):
 
 @functools.cache
 def _smallest_exact_sum(dtype):
-    """The smallest Σ exp(s) that softmax_unshifted keeps: terms below `tiny` (subnormal,
+    """The smallest Σ exp(s) that normalise_rows keeps: terms below `tiny` (subnormal,
     inexact) are then < eps² of it. Per dtype, made once (np.finfo and the arithmetic
     cost about a microsecond, paid on every block of MaskedSoftmax)."""
     return np.finfo(dtype).tiny / np.finfo(dtype).eps ** 2
@@ -245,13 +250,20 @@ def _smallest_exact_sum(dtype):
 
 def softmax_unshifted(s, out):
     """out = exp(s)/Σ exp(s) over the last axis (out may be s), with no shift by the row's
-    max; returns (the sums Σ exp(s), keepdims, and the rows to redo with the shift: where
-    the sum overflowed, is too small for its terms to be exact, is 0, or is NaN)."""
-    smallest = _smallest_exact_sum(s.dtype)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # (those rows are redone)
+    max; returns what normalise_rows does."""
+    with np.errstate(over="ignore"):                     # (those rows are redone)
         np.exp(s, out=out)
-        total = row_sums(out)
-        out /= total
+    return normalise_rows(out)
+
+
+def normalise_rows(e):
+    """e /= Σ e over the last axis, in place, for e = exp(s) (unshifted); returns (the sums,
+    keepdims, and the rows to redo with the shift: where the sum overflowed, is too small
+    for its terms to be exact, is 0, or is NaN)."""
+    smallest = _smallest_exact_sum(e.dtype)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # (those rows are redone)
+        total = row_sums(e)
+        e /= total
     return total, ~((total >= smallest) & (total < np.inf))[..., 0]
 
 
