@@ -88,6 +88,21 @@ def _gelu_block(a, y, slope, u, gauss):
     y *= a                                         # a·Φ(a)
 
 
+# A (rows, n) array and a vector v of n broadcast along its rows, for n well below this,
+# are worked on as (rows/k, k·n) with v tiled k times (`folded`): NumPy's broadcast of a
+# short v calls its inner loop once per row, a cost longer rows share out.
+FOLD = 1 << 12
+
+
+def folded(a, v):
+    """(a as (rows/k, k·n), v tiled k times) for a C-contiguous (rows, n) array a and v of
+    shape (n,), k a divisor of rows with k·n ≤ FOLD (1 if none): an elementwise op of the two
+    is then the same op as of a and v broadcast along a's rows (plainly: a ∘ v)."""
+    rows, n = a.shape
+    k = math.gcd(rows, max(1, FOLD // max(n, 1)))
+    return a.reshape(rows // k, k * n), np.tile(v, k)
+
+
 def row_sums(a):
     """Σ over the last axis, kept as a length-1 axis: a.sum(axis=-1, keepdims=True),
     as one matrix-vector product (a BLAS pass, several times faster than NumPy's
@@ -116,7 +131,8 @@ class Linear(Op):
         self.saved = (a, w)
         y = a.reshape(-1, a.shape[-1]) @ w.T   # (rows, out): one GEMM for every row
         if b is not None:
-            y += b
+            rows, tiled = folded(y, b)
+            rows += tiled                      # y += b
         return y.reshape(*a.shape[:-1], w.shape[0])
 
     def backward(self, g):
