@@ -166,3 +166,29 @@ def test_every_op_states_its_vector_jacobian_product():
         assert cls.formula.startswith("∂") and "=" in cls.formula and "\n" not in cls.formula, cls.name
     assert ops.Mul.formula == "∂a = g·b,  ∂b = g·a"
     assert ops.ResidualAdd().formula == ops.Add.formula      # on an op in a graph too
+
+
+@pytest.mark.parametrize("rows", [96, 7])          # folded by 32 rows; not folded (7 is prime)
+@pytest.mark.parametrize("transposed", [False, True])
+def test_linear_and_layer_norm_with_folded_rows_match_torch(rows, transposed):
+    """fused.Linear's bias and LayerNorm's weight and bias work on rows folded k at a time
+    (fused.folded); an F-ordered input and gradient are worked on unfolded."""
+    x = randn64(rows, 64, seed=0).astype(np.float32)
+    x = np.asfortranarray(x) if transposed else x
+    w, b = randn64(48, 64, seed=1).astype(np.float32), randn64(48, seed=2).astype(np.float32)
+    gamma, beta = randn64(48, seed=3).astype(np.float32), randn64(48, seed=4).astype(np.float32)
+    g = randn64(48, rows, seed=5).astype(np.float32).T          # an F-ordered gradient
+    ours = [tg.Tensor(a, requires_grad=True) for a in (x, w, b, gamma, beta)]
+    y = F.layer_norm(F.linear(ours[0], ours[1], ours[2]), (48,), ours[3], ours[4])
+    y.backward(g)
+    theirs = [torch.tensor(np.ascontiguousarray(a), dtype=torch.float64, requires_grad=True)
+              for a in (x, w, b, gamma, beta)]
+    ty = torch.nn.functional.layer_norm(torch.nn.functional.linear(*theirs[:3]), (48,), *theirs[3:])
+    ty.backward(torch.from_numpy(np.ascontiguousarray(g, dtype=np.float64)))
+    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-4, atol=1e-4)
+    for mine, t in zip(ours, theirs):
+        np.testing.assert_allclose(mine.grad, t.grad.numpy(), rtol=1e-3, atol=1e-3)
+    direct = F.layer_norm(tg.Tensor(x), (64,))                 # x itself (F-ordered if transposed)
+    x64 = x.astype(np.float64)
+    plain = (x64 - x64.mean(-1, keepdims=True)) / np.sqrt(x64.var(-1, keepdims=True) + 1e-5)
+    np.testing.assert_allclose(direct.data, plain, rtol=1e-4, atol=1e-4)

@@ -95,11 +95,12 @@ FOLD = 1 << 12
 
 
 def folded(a, v):
-    """(a as (rows/k, k·n), v tiled k times) for a C-contiguous (rows, n) array a and v of
-    shape (n,), k a divisor of rows with k·n ≤ FOLD (1 if none): an elementwise op of the two
-    is then the same op as of a and v broadcast along a's rows (plainly: a ∘ v)."""
+    """(a as (rows/k, k·n), v tiled k times) for a (rows, n) array a and v of shape (n,),
+    k a divisor of rows with k·n ≤ FOLD (1 if none, or if a is not C-contiguous, so the
+    first is always a view of a): an elementwise op of the two is then the same op as of
+    a and v broadcast along a's rows (plainly: a ∘ v)."""
     rows, n = a.shape
-    k = math.gcd(rows, max(1, FOLD // max(n, 1)))
+    k = math.gcd(rows, max(1, FOLD // max(n, 1))) if a.flags.c_contiguous else 1
     return a.reshape(rows // k, k * n), np.tile(v, k)
 
 
@@ -167,8 +168,9 @@ class LayerNorm(Op):
         xhat = centred
         xhat *= r                                                # in place: centred is ours
         self.saved = (xhat, r, w)
-        np.multiply(xhat, w.reshape(-1), out=y)
-        y += b.reshape(-1)
+        (x2, w2), (y2, b2) = folded(xhat, w.reshape(-1)), folded(y, b.reshape(-1))
+        np.multiply(x2, w2, out=y2)                              # y = x̂·w
+        y2 += b2                                                 #   + b
         return y.reshape(a.shape)
 
     def backward(self, g):
@@ -187,7 +189,8 @@ class LayerNorm(Op):
         if self.needs[0]:
             mean_gh = (g2 @ w1)[:, None] * inv_n                 # mean ĝ, per row
             mean_ghx = (gx @ w1)[:, None] * inv_n                # mean(ĝ·x̂), per row
-            ga = g2 * w1                                         # ĝ
+            g_folded, w_tiled = folded(g2, w1)
+            ga = (g_folded * w_tiled).reshape(g2.shape)          # ĝ = g·w
             ga -= mean_gh
             ga -= np.multiply(xhat, mean_ghx, out=gx)            # x̂·mean(ĝ·x̂), into gx's buffer
             ga *= r
