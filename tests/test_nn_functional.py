@@ -6,12 +6,16 @@ import torch
 from support import assert_close, pair, randn64
 
 import tinygrad_tf as tg
+from tinygrad_tf import fused
 from tinygrad_tf.nn import functional as F
 
 
 @pytest.mark.parametrize("ignore_index", [None, 0])
 @pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
-def test_cross_entropy_matches_torch(ignore_index, label_smoothing):
+@pytest.mark.parametrize("vecdot", [True, False])      # NumPy 2's np.vecdot, or 1.26's way
+def test_cross_entropy_matches_torch(monkeypatch, ignore_index, label_smoothing, vecdot):
+    if not vecdot:
+        monkeypatch.setattr(fused, "_vecdot", None)
     logits, tlogits = pair(3, 4, 5)                                 # (batch, seq, classes)
     targets = np.random.default_rng(2).integers(0, 5, size=(3, 4))
     targets[0, :2] = 0

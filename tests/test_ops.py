@@ -146,8 +146,11 @@ def test_masked_softmax_in_blocks_with_rows_far_apart_matches_torch(monkeypatch,
                         [q, k, v])
 
 
-def test_masked_softmax_in_float32_at_full_size_matches_torch():
+@pytest.mark.parametrize("vecdot", [True, False])      # NumPy 2's np.vecdot, or 1.26's way
+def test_masked_softmax_in_float32_at_full_size_matches_torch(monkeypatch, vecdot):
     """Attention weights of a size the LM benchmark uses (many blocks of fused.BLOCK)."""
+    if not vecdot:
+        monkeypatch.setattr(fused, "_vecdot", None)
     scores = np.random.default_rng(0).standard_normal((4, 4, 64, 64)).astype(np.float32) * 4
     allowed = np.tri(64, dtype=bool)[None, None] & (np.arange(64) < 60)   # causal and padding
     (y, grad), (ty, tgrad) = masked_softmax_pair(scores, np.broadcast_to(allowed, scores.shape), 0.25)

@@ -111,6 +111,17 @@ def row_sums(a):
     return (a @ np.ones(a.shape[-1], dtype=a.dtype))[..., None]
 
 
+def row_dots(a, b):
+    """Σ a·b over the last axis, kept as a length-1 axis: (a * b).sum(axis=-1, keepdims=True),
+    with np.vecdot where NumPy has it (2.0 on), which makes no product array."""
+    if _vecdot is None:
+        return row_sums(a * b)
+    return _vecdot(a, b)[..., None]
+
+
+_vecdot = getattr(np, "vecdot", None)
+
+
 def softmax_backward(u, p, axis):
     """u − p·Σu over `axis`, in place on `u` (which must be a fresh array): the backward
     of log-softmax (u = g, p = softmax) and so of softmax, whose log is log-softmax
@@ -241,8 +252,7 @@ class MaskedSoftmax(Op):
         ga = np.empty(y.shape, dtype=np.result_type(g, y))
         for rows in row_blocks(y.shape):
             gy, p = ga[rows], y[rows]
-            np.multiply(g[rows], p, out=gy)          # g·y
-            total = row_sums(gy)
+            total = row_dots(g[rows], p)             # Σ g·y
             np.subtract(g[rows], total, out=gy)      # g − Σ g·y
             gy *= p
             if self.scale != 1.0:
@@ -322,7 +332,7 @@ class SoftmaxCrossEntropy(Op):
         total, redo = softmax_unshifted(rows, p)
         with np.errstate(divide="ignore"):                      # (a zero sum is redone)
             lse = np.log(total)[:, 0]
-        losses = mass * lse - row_sums(targets * rows)[:, 0]    # Σ q·lse − Σ q·z
+        losses = mass * lse - row_dots(targets, rows)[:, 0]     # Σ q·lse − Σ q·z
         if redo.any():                                          # the plain formula, shifted
             top = rows[redo].max(axis=-1, keepdims=True)
             shifted = rows[redo] - top                          # z − m
