@@ -236,3 +236,36 @@ def test_load_state_dict_names_bad_entries():
     with pytest.raises(ValueError, match=r"betas\[1\] must be in \[0, 1\), got 1.5"):
         opt.load_state_dict({**good, "param_groups.0.betas": np.array([0.9, 1.5])})
     assert opt.state == [{}, {}, {}] and opt.betas == (0.9, 0.999)     # nothing changed
+
+
+@pytest.mark.parametrize("make", [lambda ps: optim.Adam(ps, lr=0.1),
+                                  lambda ps: optim.AdamW(ps, lr=0.1, weight_decay=0.3)])
+def test_adam_on_the_whole_group_at_once_matches_one_parameter_at_a_time(monkeypatch, make):
+    """Adam's flat update of a group (m, v as views of one array) against `_update` on each
+    parameter: bit for bit, through a saved and loaded state (taken over into new flat
+    arrays), then a step with a gradient missing (one at a time from then on)."""
+    def run(flat):
+        if not flat:
+            monkeypatch.setattr(optim.Adam, "_flat_state", lambda *args: None)
+        params = [tg.Tensor(np.full(shape, 0.5, dtype=np.float32), requires_grad=True)
+                  for shape in ((3, 4), (4,), (2, 2, 2))]
+        opt = make(params)
+        rng = np.random.default_rng(0)
+        for step in range(6):
+            for i, p in enumerate(params):
+                p.grad = None if (step, i) == (4, 1) else rng.standard_normal(p.shape).astype(np.float32)
+            opt.step()
+            if step == 3:                                  # the loaded state was taken over
+                assert all((s["exp_avg"].base is not None) == flat for s in opt.state)
+            if step == 1:
+                state = opt.state_dict()
+                opt = make(params)
+                opt.load_state_dict(state)
+        monkeypatch.undo()
+        return [p.data for p in params], opt.state_dict()
+    (flat, flat_state), (plain, plain_state) = run(True), run(False)
+    for a, b in zip(flat, plain):
+        np.testing.assert_array_equal(a, b)
+    assert flat_state.keys() == plain_state.keys()
+    for key in flat_state:
+        np.testing.assert_array_equal(flat_state[key], plain_state[key])

@@ -106,10 +106,15 @@ class Optimizer:
         """Update every parameter that has a gradient, in place, with its group's settings."""
         i = 0
         for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is not None:
-                    self._update(p.data, p.grad, self.state[i], group)
-                i += 1
+            n = len(group["params"])
+            self._step_group(group, self.state[i:i + n])
+            i += n
+
+    def _step_group(self, group, states):
+        """One group's update: each parameter that has a gradient in turn."""
+        for p, state in zip(group["params"], states):
+            if p.grad is not None:
+                self._update(p.data, p.grad, state, group)
 
     def _update(self, p, g, state, group):
         raise NotImplementedError
@@ -233,7 +238,6 @@ class Adam(Optimizer):
         group["betas"], group["eps"] = tuple(float(b) for b in betas), float(group["eps"])
 
     def _update(self, p, g, state, group):
-        beta1, beta2 = group["betas"]
         lr, weight_decay = group["lr"], group["weight_decay"]
         state["step"] = t = state.get("step", 0) + 1
         if weight_decay:
@@ -243,22 +247,85 @@ class Adam(Optimizer):
                 g = g + weight_decay * p
         if "exp_avg" not in state:
             state["exp_avg"], state["exp_avg_sq"] = np.zeros_like(p), np.zeros_like(p)
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        # The formulas above as in-place passes through one scratch array (PyTorch's order
-        # of operations): every line of the docstring costs no array of its own.
-        scratch = np.subtract(g, m)
-        scratch *= 1 - beta1
-        m += scratch                                    # m + (1−β1)(g − m)
-        np.multiply(g, 1 - beta2, out=scratch)
-        scratch *= g
-        v *= beta2
-        v += scratch                                    # β2·v + (1−β2)·g²
-        denom = np.sqrt(v, out=scratch)
-        denom /= (1 - beta2 ** t) ** 0.5
-        denom += group["eps"]                           # √v / √(1−β2^t) + ε
-        step = np.divide(m, denom, out=scratch)
-        step *= lr / (1 - beta1 ** t)
-        p -= step                                       # lr/(1−β1^t) · m / denom
+        scratch = np.empty(p.shape, dtype=np.result_type(g, p))
+        p -= _adam_step(g, state["exp_avg"], state["exp_avg_sq"], scratch, t, group)
+
+    def _step_group(self, group, states):
+        """As `_update` on each parameter, but, when every parameter of the group has a
+        gradient of its dtype, one dtype and one step count, and no weight decay enters the gradient,
+        on all of them at once: m and v are views of one flat array each (so `state` holds
+        them as usual), the gradients are copied into a third, and the step is worked out
+        in one pass per line of the formula instead of one per line and parameter."""
+        params = group["params"]
+        flat = self._flat_state(group, states)
+        if flat is None:
+            return super()._step_group(group, states)
+        m, v, g, scratch, grads, steps = flat
+        for p, view in zip(params, grads):
+            np.copyto(view, p.grad)
+        t = states[0].get("step", 0) + 1
+        for state in states:
+            state["step"] = t
+        if group["weight_decay"]:                       # decoupled (AdamW): p·(1 − lr·wd)
+            for p in params:
+                p.data *= 1 - group["lr"] * group["weight_decay"]
+        _adam_step(g, m, v, scratch, t, group)
+        for p, step in zip(params, steps):
+            p.data -= step
+
+    def _flat_state(self, group, states):
+        """(m, v, g, scratch, each parameter's view of g and of scratch) for `_step_group`, made
+        on a first step or taken over from separate arrays (a loaded state), or None when
+        the group has to be updated one parameter at a time."""
+        params = group["params"]
+        if (len(params) < 2 or any(p.grad is None or p.grad.dtype != p.dtype for p in params)
+                or len({p.dtype for p in params}) > 1
+                or (group["weight_decay"] and not self.decoupled)
+                or len({state.get("step", 0) for state in states}) > 1):
+            return None
+        cache = vars(self).setdefault("_flat", {})
+        flat = cache.get(id(group))
+        if (flat is not None and flat[-1] == [p.shape for p in params]
+                and all(state.get("exp_avg") is mv and state.get("exp_avg_sq") is vv
+                        for state, mv, vv in zip(states, *flat[6:8]))):
+            return flat[:6]
+        if any(("exp_avg" in state) != ("exp_avg" in states[0]) for state in states):
+            return None
+        sizes = [p.data.size for p in params]
+        bounds = np.cumsum([0] + sizes)
+        m, v, g, scratch = np.zeros((4, bounds[-1]), dtype=params[0].dtype)
+        cut = [(lo, hi, p.shape) for lo, hi, p in zip(bounds[:-1], bounds[1:], params)]
+        m_views, v_views = [m[lo:hi].reshape(shape) for lo, hi, shape in cut], \
+            [v[lo:hi].reshape(shape) for lo, hi, shape in cut]
+        for state, mv, vv in zip(states, m_views, v_views):
+            if "exp_avg" in state:                      # taken over: copied into the flat arrays
+                mv[...], vv[...] = state["exp_avg"], state["exp_avg_sq"]
+            state["exp_avg"], state["exp_avg_sq"] = mv, vv
+        grads, steps = ([a[lo:hi].reshape(shape) for lo, hi, shape in cut] for a in (g, scratch))
+        cache[id(group)] = flat = (m, v, g, scratch, grads, steps, m_views, v_views,
+                                   [p.shape for p in params])
+        return flat[:6]
+
+
+def _adam_step(g, m, v, scratch, t, group):
+    """Adam's update of m and v (in place) from the gradient g at step t, and the step
+    lr/(1−β1^t) · m / (√v / √(1−β2^t) + ε) (into `scratch`, returned): the docstring's
+    formulas as in-place passes, in PyTorch's order of operations, every line costing no
+    array of its own."""
+    beta1, beta2 = group["betas"]
+    np.subtract(g, m, out=scratch)
+    scratch *= 1 - beta1
+    m += scratch                                    # m + (1−β1)(g − m)
+    np.multiply(g, 1 - beta2, out=scratch)
+    scratch *= g
+    v *= beta2
+    v += scratch                                    # β2·v + (1−β2)·g²
+    denom = np.sqrt(v, out=scratch)
+    denom /= (1 - beta2 ** t) ** 0.5
+    denom += group["eps"]                           # √v / √(1−β2^t) + ε
+    step = np.divide(m, denom, out=scratch)
+    step *= group["lr"] / (1 - beta1 ** t)
+    return step                                     # lr/(1−β1^t) · m / denom
 
 
 class AdamW(Adam):
