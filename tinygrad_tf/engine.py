@@ -219,15 +219,26 @@ def topological_order(root):
     return sorted(seen, key=_by_seq)
 
 
+@functools.lru_cache(maxsize=32)
+def ones(n, dtype):
+    """np.ones(n, dtype), made once per length and dtype and kept read-only: column_sums
+    multiplies by it on every backward of a bias (and of LayerNorm)."""
+    vector = np.ones(n, dtype=dtype)
+    vector.flags.writeable = False
+    return vector
+
+
 def column_sums(a):
     """Σ over the first axis of a 2-D array: a.sum(axis=0), as one vector-matrix product
     ones·a (a BLAS pass, 2-4× faster than NumPy's reduction over many short rows)."""
-    return np.ones(a.shape[0], dtype=a.dtype) @ a
+    return ones(a.shape[0], a.dtype) @ a
 
 
 def unbroadcast(grad, shape):
     """Sum `grad` down to `shape`: the backward of NumPy broadcasting, in one place.
     Broadcasting prepends axes and stretches axes of size 1; undo both."""
+    if grad.ndim == 2 and shape == grad.shape[1:] and grad.flags.c_contiguous:
+        return column_sums(grad)                  # a bias's gradient: grad.sum(axis=0)
     extra = grad.ndim - len(shape)
     if extra > 0 and grad.flags.c_contiguous:     # Σ over the prepended axes as column_sums of
         rows, rest = math.prod(grad.shape[:extra]), grad.shape[extra:]   # grad seen as (rows, rest)

@@ -125,8 +125,9 @@ _vecdot = getattr(np, "vecdot", None)
 def softmax_backward(u, p, axis):
     """u − p·Σu over `axis`, in place on `u` (which must be a fresh array): the backward
     of log-softmax (u = g, p = softmax) and so of softmax, whose log is log-softmax
-    (u = g·y, p = y). Shared by ops.Softmax and ops.LogSoftmax (MaskedSoftmax's backward,
-    blocked, writes the same as y·(g − Σ g·y), with no product p·Σu)."""
+    (u = g·y, p = y). Used by ops.Softmax (ops.LogSoftmax writes the same from the e and
+    Σe its forward kept; MaskedSoftmax's backward, blocked, writes it as y·(g − Σ g·y),
+    with no product p·Σu)."""
     total = row_sums(u) if axis in (-1, u.ndim - 1) else u.sum(axis=axis, keepdims=True)
     u -= p * total
     return u

@@ -559,23 +559,30 @@ class Softmax(Op):
 
 
 class LogSoftmax(Op):
+    """log softmax(a) = (a − m) − log Σ exp(a − m), m the max over `axis` (the shift: exp
+    can't overflow). Forward keeps e = exp(a − m) and its sum s, so the backward's
+    softmax(a) = e/s needs no exp of its own (and the output, which an op never holds,
+    is not needed)."""
     __slots__ = ("axis",)
     name = "log_softmax"
 
     def forward(self, a, axis=-1):
-        self.saved, self.axis = (a,), axis
+        self.axis = axis
         if a.size == 0:                    # (an empty sequence: nothing to normalise)
+            self.saved = (a, 1.0)
             return a.copy()
         y = a - np.maximum.reduce(a, axis=axis, keepdims=True)     # shifted: exp can't overflow
-        y -= np.log(np.add.reduce(np.exp(y), axis=axis, keepdims=True))   # shifted − log Σ e^shifted
-        self.saved = (y,)
+        e = np.exp(y)
+        s = np.add.reduce(e, axis=axis, keepdims=True)
+        y -= np.log(s)                     # shifted − log Σ e^shifted
+        self.saved = (e, s)
         return y
 
     def backward(self, g):
         """∂a = g − softmax(a)·Σ g"""
-        y = self.saved[0]                  # log softmax(a)
-        return (softmax_backward(g.copy(), np.exp(y), self.axis),)
-
+        e, s = self.saved                  # softmax(a) = e/s
+        u = e * (np.add.reduce(g, axis=self.axis, keepdims=True) / s)   # softmax(a)·Σ g
+        return (np.subtract(g, u, out=u),)
 
 
 # ------------------------------------------------------ more PyTorch primitives
