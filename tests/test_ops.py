@@ -127,7 +127,7 @@ def test_masked_softmax_in_blocks_with_rows_far_apart_matches_torch(monkeypatch,
     """The fused masked softmax shifts each block of rows by the block's largest score;
     a row far below it (its sum would underflow) or with nothing allowed sends its block
     through the plain formula. Both, over many small blocks, against PyTorch."""
-    monkeypatch.setattr(fused, "BLOCK", 60)                   # blocks of 2 (3, 5, 4) slices
+    monkeypatch.setattr(fused, "BLOCK", 60 // fused.SOFTMAX_BLOCK)   # blocks of 2 (3, 5, 4) slices
     rng = np.random.default_rng(0)
     scores = rng.standard_normal((6, 3, 5, 4)).astype(dtype) * 3
     scores[2, 1, 3] -= far                                    # far below the rest of its block

@@ -30,6 +30,7 @@ _SIGN_BIT = np.uint32(0x80000000)
 # input from memory once and writes each output once, instead of a memory round trip
 # per pass (2-3× faster per pass here: a pass over 2 MB is memory-bound).
 BLOCK = 1 << 15
+SOFTMAX_BLOCK = 4         # MaskedSoftmax's blocks: this many BLOCKs (see there)
 
 
 def blocks(*arrays):
@@ -216,7 +217,9 @@ class MaskedSoftmax(Op):
     a row with no allowed place gets y = 0 (not 0/0 = NaN). Backward as softmax's, times
     scale, so where y = 0 no gradient gets through.
 
-    Worked on in blocks of rows (`row_blocks`), each in the core's cache, and unshifted:
+    Worked on in blocks of rows (`row_blocks`) of SOFTMAX_BLOCK·BLOCK values, and unshifted
+    (larger blocks than GELU's: with few passes a block, the calls made per block weigh
+    more; a block and its output still fit a 1 MB L2 cache):
     the plain formula (`_softmax_rows`) shifts each row by its max, exp(s_j − max)/Σ_k
     exp(s_k − max), the same y, so that exp cannot overflow; but a row's max along short
     rows is a slow reduction, and attention's scores are small. The mask is applied after
@@ -232,7 +235,7 @@ class MaskedSoftmax(Op):
     def forward(self, a, mask=None, scale=1.0):
         y = np.empty(a.shape, dtype=a.dtype)
         keep = None if mask is None else np.broadcast_to(mask.astype(a.dtype), a.shape)  # 1/0 (a view)
-        for rows in row_blocks(a.shape):
+        for rows in row_blocks(a.shape, SOFTMAX_BLOCK * BLOCK):
             s = y[rows]
             np.multiply(a[rows], scale, out=s)
             with np.errstate(over="ignore", invalid="ignore"):   # (those rows are redone)
@@ -251,7 +254,7 @@ class MaskedSoftmax(Op):
         """∂a = scale · y ⊙ (g − Σ g·y)"""
         y = self.saved[0]
         ga = np.empty(y.shape, dtype=np.result_type(g, y))
-        for rows in row_blocks(y.shape):
+        for rows in row_blocks(y.shape, SOFTMAX_BLOCK * BLOCK):
             gy, p = ga[rows], y[rows]
             total = row_dots(g[rows], p)             # Σ g·y
             np.subtract(g[rows], total, out=gy)      # g − Σ g·y
@@ -261,12 +264,13 @@ class MaskedSoftmax(Op):
         return (ga,)
 
 
-def row_blocks(shape):
+def row_blocks(shape, size=None):
     """Slices along the first axis that cut an array of `shape` into blocks of about
-    BLOCK elements, whole rows of the last axis each (one block if it has one axis)."""
+    `size` (default BLOCK) elements, whole rows of the last axis each (one block if it has
+    one axis)."""
     if len(shape) < 2:
         return [slice(None)]
-    step = max(1, BLOCK // max(math.prod(shape[1:]), 1))
+    step = max(1, (size or BLOCK) // max(math.prod(shape[1:]), 1))
     return [slice(lo, lo + step) for lo in range(0, shape[0], step)]
 
 
