@@ -128,19 +128,18 @@ class Op:
                         formula, the vector-Jacobian product, also `formula`.
         saved           () before forward; None once backward has freed it
         needs           per input: does it require grad
-        dtype           of the output
         module          dotted path of the module that ran it, or None
         retained        a weakref to the output tensor if it asked retain_grad(), or None
         fresh_grads     (class attribute) True if backward's gradients are always new
                         arrays that nothing else holds (not g, not a saved array, not
                         one array sent to two inputs): a leaf may then keep one as its
                         `.grad` without copying it
-    `record` fills the graph slots when the op joins a graph, and `vjp` is its
-    backward as the loop calls it. An op never holds its output: a finished graph
-    keeps no intermediate array alive (only the user's tensors point at ops, via
+    `record` (`record2` for two inputs) fills the graph slots when the op joins a
+    graph, and `vjp` is its backward as the loop calls it. An op never holds its
+    output: a finished graph keeps no intermediate array alive (only the user's tensors point at ops, via
     `Tensor._ctx`). No __init__: making an op is most of the cost of a tiny one.
     """
-    __slots__ = ("_prev", "_seq", "shape", "dtype", "saved", "needs", "module", "retained")
+    __slots__ = ("_prev", "_seq", "shape", "saved", "needs", "module", "retained")
     name = "op"
     formula = ""
     fresh_grads = False
@@ -153,13 +152,9 @@ class Op:
     def record(self, inputs, out):
         """Join the graph as the maker of `out` from the tensors `inputs`, if some input
         requires grad (under grad mode: `tensor.apply` checks); True if it joined."""
-        if len(inputs) == 2:               # the common arities spelled out: the hot path
-            a, b = inputs
-            needs = _NEEDS[a.requires_grad, b.requires_grad]
-            if needs is None:
-                return False
-            self._prev = a._ctx or a, b._ctx or b
-        elif len(inputs) == 1:
+        if len(inputs) == 2:
+            return self.record2(inputs[0], inputs[1], out)
+        if len(inputs) == 1:               # (spelled out: a unary op is the other common case)
             a = inputs[0]
             if not a.requires_grad:
                 return False
@@ -171,7 +166,21 @@ class Op:
             self._prev = tuple([t._ctx or t for t in inputs])
         self.needs = needs
         self._seq = next_seq()
-        self.shape, self.dtype = out.shape, out.dtype
+        self.shape = out.shape
+        self.module = state.module
+        self.retained = None
+        return True
+
+    def record2(self, a, b, out):
+        """record((a, b), out): two inputs, spelled out (+ - * @ are most of a graph's
+        ops; `tensor.binary` calls it without building the tuple)."""
+        needs = _NEEDS[a.requires_grad, b.requires_grad]
+        if needs is None:
+            return False
+        self._prev = a._ctx or a, b._ctx or b
+        self.needs = needs
+        self._seq = next_seq()
+        self.shape = out.shape
         self.module = state.module
         self.retained = None
         return True

@@ -7,6 +7,7 @@ inputs came from (`op._prev`). `backward()` hands the graph to
 """
 import sys
 import weakref
+from operator import attrgetter
 
 import numpy as np
 
@@ -85,9 +86,9 @@ class Tensor:
         return self
 
     # ------------------------------------------------------------ attributes
-    shape = property(lambda self: self.data.shape)
-    ndim = property(lambda self: self.data.ndim)
-    dtype = property(lambda self: self.data.dtype)
+    shape = property(attrgetter("data.shape"))      # (self.data.shape; an attrgetter is
+    ndim = property(attrgetter("data.ndim"))        # C, no Python call: the backward loop
+    dtype = property(attrgetter("data.dtype"))      # reads a leaf's shape on every edge)
     size = property(lambda self: _Size(self.data.size, self.data.shape))
     T = property(lambda self: self.permute(*reversed(range(self.data.ndim))))
     is_leaf = property(lambda self: self._ctx is None)
@@ -233,37 +234,37 @@ class Tensor:
 
     # ------------------------------------------------------------ arithmetic
     def __add__(self, other):
-        if type(other) is not Tensor or other.data.dtype != self.data.dtype:
+        if type(other) is not Tensor or other.data.dtype is not self.data.dtype:
             self, other = self._pair(other)        # (inline: the hot path is two tensors)
-        return apply(ops.Add, self, other)
+        return binary(ops.Add, self, other)
 
     def __radd__(self, other):
         a, b = self._pair(other)
-        return apply(ops.Add, b, a)
+        return binary(ops.Add, b, a)
 
     def __sub__(self, other):
-        if type(other) is not Tensor or other.data.dtype != self.data.dtype:
+        if type(other) is not Tensor or other.data.dtype is not self.data.dtype:
             self, other = self._pair(other)        # (inline: the hot path is two tensors)
-        return apply(ops.Sub, self, other)
+        return binary(ops.Sub, self, other)
 
     def __rsub__(self, other):
         a, b = self._pair(other)
-        return apply(ops.Sub, b, a)
+        return binary(ops.Sub, b, a)
 
     def __mul__(self, other):
-        if type(other) is not Tensor or other.data.dtype != self.data.dtype:
+        if type(other) is not Tensor or other.data.dtype is not self.data.dtype:
             self, other = self._pair(other)        # (inline: the hot path is two tensors)
-        return apply(ops.Mul, self, other)
+        return binary(ops.Mul, self, other)
 
     def __rmul__(self, other):
         a, b = self._pair(other)
-        return apply(ops.Mul, b, a)
+        return binary(ops.Mul, b, a)
 
     def __truediv__(self, other):
         a, b = self._pair(other)
         if not _float_dtype(a.data.dtype):     # int / int is a float, as in PyTorch
             a, b = a.astype(np.float32), b.astype(np.float32)
-        return apply(ops.Div, a, b)
+        return binary(ops.Div, a, b)
 
     def __rtruediv__(self, other):
         return self._const(other) / self
@@ -272,11 +273,11 @@ class Tensor:
         return apply(ops.Neg, self)
 
     def __pow__(self, exponent):
-        return apply(ops.Pow, *self._pair(exponent))
+        return binary(ops.Pow, *self._pair(exponent))
 
     def __rpow__(self, base):
         a, b = self._pair(base)
-        return apply(ops.Pow, b, a)
+        return binary(ops.Pow, b, a)
 
     def add(self, other):
         return self + other
@@ -310,7 +311,7 @@ class Tensor:
             raise TypeError(
                 f"matmul: {self.data.dtype} @ {other.data.dtype}: both operands must have one "
                 f"dtype (PyTorch refuses mixed dtypes too); cast one, e.g. x.astype(np.float32)")
-        return apply(ops.MatMul, self, other)
+        return binary(ops.MatMul, self, other)
 
     __matmul__ = matmul
 
@@ -985,20 +986,39 @@ def apply(op_class, *inputs, **params):
     try:
         if params:
             out = op.forward(*[t.data for t in inputs], **params)
-        elif len(inputs) == 2:             # (the common arities spelled out: a call with
-            out = op.forward(inputs[0].data, inputs[1].data)   # no ** and no list is the
-        elif len(inputs) == 1:             # cheapest, and + - * are most of a graph's ops)
+        elif len(inputs) == 1:             # (a call with no * and no list is the cheapest)
             out = op.forward(inputs[0].data)
         else:
             out = op.forward(*[t.data for t in inputs])
-    except (ValueError, IndexError) as e:  # NumPy's complaint, with the op and the shapes
-        shapes = " and ".join(str(t.shape) for t in inputs)
-        raise type(e)(f"{op.name}: input shape{'s' * (len(inputs) > 1)} {shapes}: {e}") from None
+    except (ValueError, IndexError) as e:
+        raise _shape_error(op, inputs, e) from None
     if state.check_finite:
         _check_forward(op, inputs, out)
     if state.grad_enabled and op.record(inputs, out):
         return _output(out, op)
     return Tensor._make(out)
+
+
+def binary(op_class, a, b):
+    """apply(op_class, a, b) for an op of two tensors and no parameters (+ - * / @, most
+    of a graph's ops), spelled out: no *inputs and **params to pack, `Op.record2`."""
+    op = op_class()
+    op.saved = ()
+    try:
+        out = op.forward(a.data, b.data)
+    except (ValueError, IndexError) as e:
+        raise _shape_error(op, (a, b), e) from None
+    if state.check_finite:
+        _check_forward(op, (a, b), out)
+    if state.grad_enabled and op.record2(a, b, out):
+        return _output(out, op)
+    return Tensor._make(out)
+
+
+def _shape_error(op, inputs, e):
+    """NumPy's complaint about the inputs' shapes, with the op and the shapes."""
+    shapes = " and ".join(str(t.shape) for t in inputs)
+    return type(e)(f"{op.name}: input shape{'s' * (len(inputs) > 1)} {shapes}: {e}")
 
 
 def _output(data, op):
@@ -1244,4 +1264,4 @@ def einsum(subscripts, *operands):
 
 def residual(skip, branch):
     """`skip + branch` marked as a residual connection (the skip path is input 0)."""
-    return apply(ops.ResidualAdd, *skip._pair(branch))
+    return binary(ops.ResidualAdd, *skip._pair(branch))
