@@ -28,6 +28,19 @@ def test_a_node_used_twice_gets_both_contributions():
     np.testing.assert_array_equal(b.grad, [26.0])
 
 
+@pytest.mark.parametrize("broadcast_last", [True, False])
+def test_a_leaf_reached_by_broadcast_and_plain_gradients_in_either_order_sums_them(broadcast_last):
+    # The loop compares a gradient's shape with the leaf's gradient so far (when there
+    # is one) to decide whether to sum it down; the op made last sends first.
+    rows, x = f64(np.arange(6.0).reshape(2, 3)), f64([1.0, -1.0, 2.0])
+    terms = {"broadcast": lambda: ((x + rows) * rows).sum(),   # ∂x = Σ rows
+             "plain": lambda: (x * x).sum()}                   # ∂x = 2x
+    first, second = ("plain", "broadcast") if broadcast_last else ("broadcast", "plain")
+    a = terms[first]()
+    (a + terms[second]()).backward()
+    np.testing.assert_allclose(x.grad, rows.data.sum(0) + 2 * x.data)
+
+
 def test_every_grad_is_its_own_array_even_where_the_loop_hands_one_over_uncopied():
     # add sends one array to both inputs; matmul's products and the loop's sums are
     # kept by their leaf without a copy; a retained intermediate gets a copy

@@ -267,47 +267,47 @@ def backward(root, seed, retain_graph=False):
     nodes are visited children-first, and each op's backward turns the gradient of
     its output into one for each input (the vector-Jacobian product), summed down to
     the input's shape if broadcasting stretched it. Children first, without sorting
-    the graph: the nodes that have received a gradient wait in a heap that gives the
+    the graph: the ops that have received a gradient wait in a heap that gives the
     one made last (highest `_seq`). Its children were all made after it, so they have
     all been visited and its gradient is complete; nodes no gradient reaches (constants)
-    are never visited. Leaves add what reaches them into `.grad`; other gradients live
-    only in this loop. A gradient only this loop holds (the loop made it by summing,
-    or an op with `fresh_grads` did) is "owned": the next gradient for the same node
-    is added into it in place, and a leaf keeps it as its `.grad`, saving a copy; any
-    other is copied, so `.grad` never aliases another gradient or a saved array.
-    Around the chain rule: `Op.vjp` (retain_grad, freeing, the second-backward
-    error) and `_watch` (detect_anomaly, the trace, which keep what was sent: then
-    nothing is owned).
+    are never visited. A leaf has no backward to wait for: its gradient is summed in
+    `grads` and added into `.grad` at the end. Other gradients live only in this
+    loop. A gradient only this loop holds (the loop made it by summing, or an op with
+    `fresh_grads` did) is "owned": the next gradient for the same node is added into
+    it in place, and a leaf keeps it as its `.grad`, saving a copy; any other is
+    copied, so `.grad` never aliases another gradient or a saved array. Around the
+    chain rule: `Op.vjp` (retain_grad, freeing, the second-backward error) and
+    `_watch` (detect_anomaly, the trace, which keep what was sent: then nothing is
+    owned).
     """
     grads = {root: seed}
     owned = set()                  # nodes whose gradient in `grads` only this loop holds
     watching = state.check_finite or state.tracer is not None
-    waiting = [(-root._seq, id(root), root)]      # the nodes that have a gradient, as a heap
-    while waiting:                                # whose top is the one made last
-        node = heappop(waiting)[2]
+    waiting = []                   # the other ops that have a gradient, as a heap of (-_seq, op)
+    node = root                    # whose top is the one made last
+    while node is not None:
         grad = grads.pop(node)
-        prev = node._prev
-        if not prev:                                 # a leaf: its gradient is complete
-            node._accumulate(grad, owned=node in owned)
-            continue
         if node.retained is None and node.saved is not None and not retain_graph:
             input_grads = node.backward(grad)        # (Op.vjp's plain case, inlined)
             node.saved = None
         else:
             input_grads = node.vjp(grad, retain_graph)
         fresh = node.fresh_grads and not watching
-        for parent, parent_grad in zip(prev, input_grads):
+        for i, parent in enumerate(node._prev):      # (enumerate: cheaper than a zip)
+            parent_grad = input_grads[i]
             if parent_grad is None or not parent.requires_grad:
                 continue
-            if parent_grad.shape != parent.shape:
-                parent_grad = unbroadcast(parent_grad, parent.shape)
+            earlier = grads.get(parent)              # the gradient so far, of parent's shape
+            shape = parent.shape if earlier is None else earlier.shape   # (an array's is quicker)
+            if parent_grad.shape != shape:
+                parent_grad = unbroadcast(parent_grad, shape)
                 mine = not watching                  # (the sum is a new array)
             else:
                 mine = fresh
-            earlier = grads.get(parent)
             if earlier is None:                      # the first gradient to reach parent
                 grads[parent] = parent_grad
-                heappush(waiting, (-parent._seq, id(parent), parent))
+                if parent._seq:                      # an op (a leaf's stays in grads to the end)
+                    heappush(waiting, (-parent._seq, parent))
                 if mine:
                     owned.add(parent)
             elif parent in owned and earlier.ndim and earlier.dtype == parent_grad.dtype:
@@ -319,6 +319,9 @@ def backward(root, seed, retain_graph=False):
                     owned.add(parent)
         if watching:
             _watch(node, grad, input_grads)
+        node = heappop(waiting)[1] if waiting else None
+    for leaf, grad in grads.items():                 # what is left: the leaves' gradients
+        leaf._accumulate(grad, owned=leaf in owned)
 
 
 def _watch(op, grad, input_grads):
