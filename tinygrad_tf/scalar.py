@@ -18,17 +18,22 @@ own slots rather than in tuples: one object per op is all Python's cycle
 collector ever has to look at (what that saves: benchmarks/README.md).
 """
 import math
+from operator import attrgetter
 
 from .engine import next_seq, state
 
+_count = next_seq.__self__     # the engine's itertools.count: next(_count) gives what next_seq()
+#                                does, without going through a method wrapper (benchmarks/README.md)
+
 _new = object.__new__
+_by_seq = attrgetter("_seq")
 _METHOD = {"+": "__add__", "-": "__sub__", "*": "__mul__", "/": "__truediv__", "neg": "__neg__",
            "exp": "exp", "log": "log", "tanh": "tanh", "relu": "relu", "sigmoid": "sigmoid"}
 
 
 class Value:
-    __slots__ = ("data", "grad", "label", "_op", "_in1", "_in2", "_d1", "_d2", "_seq",
-                 "_g", "_pending", "__weakref__")
+    __slots__ = ("data", "grad", "_label", "_op", "_in1", "_in2", "_d1", "_d2", "_seq",
+                 "_g", "_seen", "__weakref__")
 
     def __init__(self, data, label="", _op="", _in1=None, _d1=0.0, _in2=None, _d2=0.0):
         try:
@@ -36,13 +41,26 @@ class Value:
         except (TypeError, ValueError):
             raise TypeError(f"Value: data must be a number, not {type(data).__name__} ({data!r})") from None
         self.grad = 0.0
-        self.label = label
+        if label:
+            self._label = label        # unset (read as "") unless given: see `label`
         self._op = _op                 # the op that made it ("" for a leaf)
         self._in1, self._d1 = _in1, _d1  # first parent and d(self)/d(parent)
         self._in2, self._d2 = _in2, _d2  # second parent (binary ops) and its derivative
         self._seq = next_seq() if _in1 is not None else 0
-        self._g = 0.0                  # backward's scratch: the gradient so far,
-        self._pending = 0              # and the edges yet to bring one (0 outside backward())
+        self._seen = None              # backward's scratch: the token of the last call that
+        #                                reached it, and `_g` (set then), the gradient so far
+
+    @property
+    def label(self):
+        """A name for drawings and traces; "" unless set."""
+        try:                           # ops leave the slot unset: one attribute fewer to write
+            return self._label
+        except AttributeError:
+            return ""
+
+    @label.setter
+    def label(self, name):
+        self._label = name
 
     @property
     def parents(self):
@@ -70,48 +88,48 @@ class Value:
     # ------------------------------------------------------------ arithmetic
     def __add__(self, other):
         """∂a = g,  ∂b = g"""
-        other = other if isinstance(other, Value) else Value(other)
+        if not isinstance(other, Value):
+            other = _const(other)
         # = _node(self.data + other.data, "+", self, 1.0, other, 1.0), written out (see _node)
         v = _new(Value)
         v.data = self.data + other.data
         v.grad = 0.0
-        v.label = ""
         v._op = "+"
         v._in1 = self
         v._d1 = 1.0
         v._in2 = other
         v._d2 = 1.0
-        v._seq = next_seq()
-        v._g = 0.0
-        v._pending = 0
+        v._seq = next(_count)
+        v._seen = None
         return v
 
     def __sub__(self, other):
         """∂a = g,  ∂b = −g"""
-        other = other if isinstance(other, Value) else Value(other)
+        if not isinstance(other, Value):
+            other = _const(other)
         return _node(self.data - other.data, "-", self, 1.0, other, -1.0)
 
     def __mul__(self, other):
         """∂a = g·b,  ∂b = g·a"""
-        other = other if isinstance(other, Value) else Value(other)
+        if not isinstance(other, Value):
+            other = _const(other)
         # = _node(self.data * other.data, "*", self, other.data, other, self.data), written out
         v = _new(Value)
         v.data = self.data * other.data
         v.grad = 0.0
-        v.label = ""
         v._op = "*"
         v._in1 = self
         v._d1 = other.data
         v._in2 = other
         v._d2 = self.data
-        v._seq = next_seq()
-        v._g = 0.0
-        v._pending = 0
+        v._seq = next(_count)
+        v._seen = None
         return v
 
     def __truediv__(self, other):
         """∂a = g/b,  ∂b = −g·a/b²"""
-        other = other if isinstance(other, Value) else Value(other)
+        if not isinstance(other, Value):
+            other = _const(other)
         a, b = self.data, other.data
         return _node(a / b, "/", self, 1.0 / b, other, -a / (b * b))
 
@@ -131,17 +149,17 @@ class Value:
         """∂a = −g"""
         return _node(-self.data, "neg", self, -1.0)
 
-    def __radd__(self, other):
-        return Value(other) + self
+    def __radd__(self, other):         # other + self: the same op, `other` made a Value
+        return _const(other).__add__(self)
 
     def __rsub__(self, other):
-        return Value(other) - self
+        return _const(other).__sub__(self)
 
     def __rmul__(self, other):
-        return Value(other) * self
+        return _const(other).__mul__(self)
 
     def __rtruediv__(self, other):
-        return Value(other) / self
+        return _const(other).__truediv__(self)
 
     # ------------------------------------------------------------ functions
     def exp(self):
@@ -175,66 +193,45 @@ class Value:
     def backward(self):
         """Seed d(self)/d(self) = 1 and add d(self)/d(v) into `v.grad` for every ancestor v.
 
-        Kahn's algorithm, with a stack instead of recursion (a 100,000-op chain works):
-        1. walk the graph once and count, on each node, the edges that will bring it a
-           gradient (`_pending`: one per use by a node of this graph);
-        2. from self, pass each node's gradient on to its parents by the chain rule, and
-           take up a parent once its last edge has brought its share: its gradient is
-           then complete. No visited-set and no sorting; the counts are back to 0 after.
+        No recursion (a 100,000-op chain works), no visited-set:
+        1. collect every node reachable from self, breadth-first: the list grows as the
+           walk goes, and a node is marked with this call's token when first reached;
+        2. sort them children-first: a node is made after its parents, so by creation
+           number (`_seq`), highest first;
+        3. in that order, pass each node's gradient (whole by then: all its users came
+           before it) on to its parents by the chain rule.
         """
-        stack = [self]
-        try:
-            while stack:                                    # 1. count the edges
-                v = stack.pop()
-                parent = v._in1
-                if parent is None:
-                    continue
-                if not parent._pending:                     # reached for the first time
-                    stack.append(parent)
-                parent._pending += 1
-                parent = v._in2
-                if parent is not None:
-                    if not parent._pending:
-                        stack.append(parent)
-                    parent._pending += 1
-            tracer = state.tracer
-            self._g = 1.0              # this call's gradients; .grad accumulates across calls
-            stack = [self]
-            while stack:                                    # 2. the chain rule, children first
-                v = stack.pop()
-                g = v._g
-                v._g = 0.0
-                v.grad += g
-                parent = v._in1
-                if parent is None:
-                    continue
-                parent._g += v._d1 * g                      # ∂parent += (local derivative)·g
-                parent._pending -= 1
-                if not parent._pending:                     # its last edge: its gradient is whole
-                    stack.append(parent)
-                parent = v._in2
-                if parent is not None:
-                    parent._g += v._d2 * g
-                    parent._pending -= 1
-                    if not parent._pending:
-                        stack.append(parent)
-                if tracer is not None:
-                    tracer.record(v, v._op, None, g, v.parents, [d * g for d in (v._d1, v._d2)])
-        except BaseException:          # interrupted: leave no half-passed gradient or count behind
-            _clear(self)
-            raise
-
-
-def _clear(root):
-    """Zero backward's scratch (`_g`, `_pending`) on every node of root's graph."""
-    seen, stack = {root}, [root]
-    while stack:
-        v = stack.pop()
-        v._g, v._pending = 0.0, 0
-        for parent in (v._in1, v._in2):
-            if parent is not None and parent not in seen:
-                seen.add(parent)
-                stack.append(parent)
+        token = object()               # this call's mark: nothing left to undo afterwards
+        self._g = 1.0                  # this call's gradients; .grad accumulates across calls
+        self._seen = token
+        order = [self]
+        for v in order:                                     # 1. collect
+            parent = v._in1
+            if parent is None:
+                continue
+            if parent._seen is not token:
+                parent._seen = token
+                parent._g = 0.0
+                order.append(parent)
+            parent = v._in2
+            if parent is not None and parent._seen is not token:
+                parent._seen = token
+                parent._g = 0.0
+                order.append(parent)
+        order.sort(key=_by_seq, reverse=True)               # 2. children first
+        tracer = state.tracer
+        for v in order:                                     # 3. the chain rule
+            g = v._g
+            v.grad += g
+            parent = v._in1
+            if parent is None:
+                continue
+            parent._g += v._d1 * g                          # ∂parent += (local derivative)·g
+            parent = v._in2
+            if parent is not None:
+                parent._g += v._d2 * g
+            if tracer is not None:
+                tracer.record(v, v._op, None, g, v.parents, [d * g for d in (v._d1, v._d2)])
 
 
 def _node(data, op, in1, d1, in2=None, d2=0.0):
@@ -245,15 +242,30 @@ def _node(data, op, in1, d1, in2=None, d2=0.0):
     v = _new(Value)
     v.data = data
     v.grad = 0.0
-    v.label = ""
     v._op = op
     v._in1 = in1
     v._d1 = d1
     v._in2 = in2
     v._d2 = d2
-    v._seq = next_seq()
-    v._g = 0.0
-    v._pending = 0
+    v._seq = next(_count)
+    v._seen = None
+    return v
+
+
+def _const(x):
+    """`Value(x)` for an operand x that is not a Value: a leaf holding the number. A float
+    (a network's input, a loss's constant) is set up in place as `_node` does, without
+    `__init__`'s number check; anything else goes through `Value(x)` and its check."""
+    if type(x) is not float:
+        return Value(x)
+    v = _new(Value)
+    v.data = x
+    v.grad = 0.0
+    v._op = ""
+    v._in1 = v._in2 = None
+    v._d1 = v._d2 = 0.0
+    v._seq = 0
+    v._seen = None
     return v
 
 
