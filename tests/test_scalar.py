@@ -126,6 +126,14 @@ def test_value_backward_passes_a_node_on_only_after_all_its_uses():
         done.add(id(step.node))
     for i, v in enumerate(values):
         assert v.grad == pytest.approx(finite_difference(f, args, i), rel=1e-7)
+    seen, stack = set(), [out]            # backward's edge counts are back to zero on every node
+    while stack:
+        node = stack.pop()
+        assert node._pending == 0
+        for p in node.parents:
+            if id(p) not in seen:
+                seen.add(id(p))
+                stack.append(p)
 
 
 def test_value_backward_interrupted_leaves_no_stale_gradient():

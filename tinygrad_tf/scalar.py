@@ -18,7 +18,6 @@ own slots rather than in tuples: one object per op is all Python's cycle
 collector ever has to look at (what that saves: benchmarks/README.md).
 """
 import math
-from operator import attrgetter
 
 from .engine import next_seq, state
 
@@ -26,14 +25,13 @@ _count = next_seq.__self__     # the engine's itertools.count: next(_count) give
 #                                does, without going through a method wrapper (benchmarks/README.md)
 
 _new = object.__new__
-_by_seq = attrgetter("_seq")
 _METHOD = {"+": "__add__", "-": "__sub__", "*": "__mul__", "/": "__truediv__", "neg": "__neg__",
            "exp": "exp", "log": "log", "tanh": "tanh", "relu": "relu", "sigmoid": "sigmoid"}
 
 
 class Value:
     __slots__ = ("data", "grad", "_label", "_op", "_in1", "_in2", "_d1", "_d2", "_seq",
-                 "_g", "_seen", "__weakref__")
+                 "_g", "_pending", "__weakref__")
 
     def __init__(self, data, label="", _op="", _in1=None, _d1=0.0, _in2=None, _d2=0.0):
         try:
@@ -47,8 +45,9 @@ class Value:
         self._in1, self._d1 = _in1, _d1  # first parent and d(self)/d(parent)
         self._in2, self._d2 = _in2, _d2  # second parent (binary ops) and its derivative
         self._seq = next_seq() if _in1 is not None else 0
-        self._seen = None              # backward's scratch: the token of the last call that
-        #                                reached it, and `_g` (set then), the gradient so far
+        self._pending = 0              # backward's scratch: the edges yet to bring a gradient
+        #                                (0 outside backward()); `_g`, the gradient so far, is
+        #                                set by backward() when it first reaches the node
 
     @property
     def label(self):
@@ -100,7 +99,7 @@ class Value:
         v._in2 = other
         v._d2 = 1.0
         v._seq = next(_count)
-        v._seen = None
+        v._pending = 0
         return v
 
     def __sub__(self, other):
@@ -123,7 +122,7 @@ class Value:
         v._in2 = other
         v._d2 = self.data
         v._seq = next(_count)
-        v._seen = None
+        v._pending = 0
         return v
 
     def __truediv__(self, other):
@@ -193,45 +192,67 @@ class Value:
     def backward(self):
         """Seed d(self)/d(self) = 1 and add d(self)/d(v) into `v.grad` for every ancestor v.
 
-        No recursion (a 100,000-op chain works), no visited-set:
-        1. collect every node reachable from self, breadth-first: the list grows as the
-           walk goes, and a node is marked with this call's token when first reached;
-        2. sort them children-first: a node is made after its parents, so by creation
-           number (`_seq`), highest first;
-        3. in that order, pass each node's gradient (whole by then: all its users came
-           before it) on to its parents by the chain rule.
+        Kahn's algorithm, with a stack instead of recursion (a 100,000-op chain works):
+        1. walk the graph once and count, on each node, the edges that will bring it a
+           gradient (`_pending`: one per use by a node of this graph);
+        2. from self, pass each node's gradient on to its parents by the chain rule, and
+           take up a parent once its last edge has brought its share: its gradient is
+           then complete. No visited-set and no sorting; the counts are back to 0 after.
         """
-        token = object()               # this call's mark: nothing left to undo afterwards
-        self._g = 1.0                  # this call's gradients; .grad accumulates across calls
-        self._seen = token
-        order = [self]
-        for v in order:                                     # 1. collect
-            parent = v._in1
-            if parent is None:
-                continue
-            if parent._seen is not token:
-                parent._seen = token
-                parent._g = 0.0
-                order.append(parent)
-            parent = v._in2
-            if parent is not None and parent._seen is not token:
-                parent._seen = token
-                parent._g = 0.0
-                order.append(parent)
-        order.sort(key=_by_seq, reverse=True)               # 2. children first
-        tracer = state.tracer
-        for v in order:                                     # 3. the chain rule
-            g = v._g
-            v.grad += g
-            parent = v._in1
-            if parent is None:
-                continue
-            parent._g += v._d1 * g                          # ∂parent += (local derivative)·g
-            parent = v._in2
-            if parent is not None:
-                parent._g += v._d2 * g
-            if tracer is not None:
-                tracer.record(v, v._op, None, g, v.parents, [d * g for d in (v._d1, v._d2)])
+        stack = [self]
+        try:
+            while stack:                                    # 1. count the edges
+                v = stack.pop()
+                parent = v._in1
+                if parent is None:
+                    continue
+                if not parent._pending:                     # reached for the first time
+                    parent._g = 0.0
+                    stack.append(parent)
+                parent._pending += 1
+                parent = v._in2
+                if parent is not None:
+                    if not parent._pending:
+                        parent._g = 0.0
+                        stack.append(parent)
+                    parent._pending += 1
+            tracer = state.tracer
+            self._g = 1.0              # this call's gradients; .grad accumulates across calls
+            stack = [self]
+            while stack:                                    # 2. the chain rule, children first
+                v = stack.pop()
+                g = v._g
+                v.grad += g
+                parent = v._in1
+                if parent is None:
+                    continue
+                parent._g += v._d1 * g                      # ∂parent += (local derivative)·g
+                parent._pending -= 1
+                if not parent._pending:                     # its last edge: its gradient is whole
+                    stack.append(parent)
+                parent = v._in2
+                if parent is not None:
+                    parent._g += v._d2 * g
+                    parent._pending -= 1
+                    if not parent._pending:
+                        stack.append(parent)
+                if tracer is not None:
+                    tracer.record(v, v._op, None, g, v.parents, [d * g for d in (v._d1, v._d2)])
+        except BaseException:          # interrupted: leave no half-passed gradient or count behind
+            _clear(self)
+            raise
+
+
+def _clear(root):
+    """Zero backward's edge counts (`_pending`) on every node of root's graph."""
+    seen, stack = {root}, [root]
+    while stack:
+        v = stack.pop()
+        v._pending = 0
+        for parent in (v._in1, v._in2):
+            if parent is not None and parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
 
 
 def _node(data, op, in1, d1, in2=None, d2=0.0):
@@ -248,7 +269,7 @@ def _node(data, op, in1, d1, in2=None, d2=0.0):
     v._in2 = in2
     v._d2 = d2
     v._seq = next(_count)
-    v._seen = None
+    v._pending = 0
     return v
 
 
@@ -265,7 +286,7 @@ def _const(x):
     v._in1 = v._in2 = None
     v._d1 = v._d2 = 0.0
     v._seq = 0
-    v._seen = None
+    v._pending = 0
     return v
 
 
