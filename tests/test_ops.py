@@ -171,11 +171,11 @@ def test_every_op_states_its_vector_jacobian_product():
     assert ops.ResidualAdd().formula == ops.Add.formula      # on an op in a graph too
 
 
-@pytest.mark.parametrize("rows", [96, 7])          # folded by 32 rows; not folded (7 is prime)
+@pytest.mark.parametrize("rows", [96, 7])
 @pytest.mark.parametrize("transposed", [False, True])
-def test_linear_and_layer_norm_with_folded_rows_match_torch(rows, transposed):
-    """fused.Linear's bias and LayerNorm's weight and bias work on rows folded k at a time
-    (fused.folded); an F-ordered input and gradient are worked on unfolded."""
+def test_linear_and_layer_norm_on_c_and_f_ordered_rows_match_torch(rows, transposed):
+    """fused.Linear's bias and LayerNorm's weight and bias along rows of a C- or F-ordered
+    input and gradient, against PyTorch."""
     x = randn64(rows, 64, seed=0).astype(np.float32)
     x = np.asfortranarray(x) if transposed else x
     w, b = randn64(48, 64, seed=1).astype(np.float32), randn64(48, seed=2).astype(np.float32)

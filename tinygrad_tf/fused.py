@@ -89,22 +89,6 @@ def _gelu_block(a, y, slope, u, gauss):
     y *= a                                         # a·Φ(a)
 
 
-# A (rows, n) array and a vector v of n broadcast along its rows, for n well below this,
-# are worked on as (rows/k, k·n) with v tiled k times (`folded`): NumPy's broadcast of a
-# short v calls its inner loop once per row, a cost longer rows share out.
-FOLD = 1 << 12
-
-
-def folded(a, v):
-    """(a as (rows/k, k·n), v tiled k times) for a (rows, n) array a and v of shape (n,),
-    k a divisor of rows with k·n ≤ FOLD (1 if none, or if a is not C-contiguous, so the
-    first is always a view of a): an elementwise op of the two is then the same op as of
-    a and v broadcast along a's rows (plainly: a ∘ v)."""
-    rows, n = a.shape
-    k = math.gcd(rows, max(1, FOLD // max(n, 1))) if a.flags.c_contiguous else 1
-    return a.reshape(rows // k, k * n), np.tile(v, k)
-
-
 def row_sums(a):
     """Σ over the last axis, kept as a length-1 axis: a.sum(axis=-1, keepdims=True),
     as one matrix-vector product (a BLAS pass, several times faster than NumPy's
@@ -145,8 +129,7 @@ class Linear(Op):
         self.saved = (a, w)
         y = a.reshape(-1, a.shape[-1]) @ w.T   # (rows, out): one GEMM for every row
         if b is not None:
-            rows, tiled = folded(y, b)
-            rows += tiled                      # y += b
+            y += b
         return y.reshape(*a.shape[:-1], w.shape[0])
 
     def backward(self, g):
@@ -181,9 +164,8 @@ class LayerNorm(Op):
         xhat = centred
         xhat *= r                                                # in place: centred is ours
         self.saved = (xhat, r, w)
-        (x2, w2), (y2, b2) = folded(xhat, w.reshape(-1)), folded(y, b.reshape(-1))
-        np.multiply(x2, w2, out=y2)                              # y = x̂·w
-        y2 += b2                                                 #   + b
+        np.multiply(xhat, w.reshape(-1), out=y)
+        y += b.reshape(-1)
         return y.reshape(a.shape)
 
     def backward(self, g):
@@ -202,8 +184,7 @@ class LayerNorm(Op):
         if self.needs[0]:
             mean_gh = (g2 @ w1)[:, None] * inv_n                 # mean ĝ, per row
             mean_ghx = (gx @ w1)[:, None] * inv_n                # mean(ĝ·x̂), per row
-            g_folded, w_tiled = folded(g2, w1)
-            ga = (g_folded * w_tiled).reshape(g2.shape)          # ĝ = g·w
+            ga = g2 * w1                                         # ĝ
             ga -= mean_gh
             ga -= np.multiply(xhat, mean_ghx, out=gx)            # x̂·mean(ĝ·x̂), into gx's buffer
             ga *= r
