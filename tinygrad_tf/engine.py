@@ -231,7 +231,7 @@ def topological_order(root):
 @functools.lru_cache(maxsize=32)
 def ones(n, dtype):
     """np.ones(n, dtype), made once per length and dtype and kept read-only: column_sums
-    multiplies by it on every backward of a bias (and of LayerNorm)."""
+    and fused.row_sums multiply by it (every bias's backward, LayerNorm, softmax)."""
     vector = np.ones(n, dtype=dtype)
     vector.flags.writeable = False
     return vector
