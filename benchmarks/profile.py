@@ -21,8 +21,9 @@ import time
 from collections import defaultdict
 from contextlib import contextmanager
 
-from tinygrad_tf import engine, nn, ops
-from tinygrad_tf.tensor import Tensor
+from tinygrad_tf import nn
+from tinygrad_tf.core import engine, ops
+from tinygrad_tf.core.tensor import Tensor
 
 from . import chain, encoder, harness, lm, mlp
 

@@ -91,25 +91,25 @@ def section(title, prefix, module, names, classes_in_full=()):
 
 def render():
     F = nn.functional
-    viz = importlib.import_module("tinygrad_tf.viz")
-    trace = importlib.import_module("tinygrad_tf.trace")
+    viz = importlib.import_module("tinygrad_tf.seeing.viz")
+    trace = importlib.import_module("tinygrad_tf.seeing.trace")
     top = [k for k in tg.__all__ if k != "gradcheck"]
     lines = [INTRO]
     lines += section("`tg`: values, tensors, switches, checks", "tg.", tg, top,
                      classes_in_full=("Value", "Tensor"))
     lines += section("`tg.gradcheck`: the module (callable as its function)", "tg.gradcheck.",
-                     importlib.import_module("tinygrad_tf.gradcheck"),
-                     own_names(importlib.import_module("tinygrad_tf.gradcheck")))
+                     importlib.import_module("tinygrad_tf.seeing.gradcheck"),
+                     own_names(importlib.import_module("tinygrad_tf.seeing.gradcheck")))
     lines += section("`nn`: modules and layers", "nn.", nn, nn.__all__, classes_in_full=("Module",))
     lines += section("`F` (`tinygrad_tf.nn.functional`): functions", "F.", F, own_names(F))
     lines += section("`optim`: optimizers, clipping, the schedule", "optim.", optim, own_names(optim))
-    lines += section("`tinygrad_tf.trace`: recorded backward passes", "", trace, own_names(trace),
+    lines += section("`tinygrad_tf.seeing.trace`: recorded backward passes", "", trace, own_names(trace),
                      classes_in_full=("trace", "Uses", "ResidualReport"))
-    lines += section("`tg.viz`: graphs and plots", "tg.viz.", viz, own_names(viz))
+    lines += section("`tg.viz`: graphs and plots", "tg.viz.", viz, viz.__all__)
     for name, title in (("corpus", "the demo's English→Japanese grammar corpus"),
                         ("translation", "train, save, load and run the demo's translator")):
-        module = importlib.import_module(f"tinygrad_tf.{name}")
-        lines += section(f"`tinygrad_tf.{name}`: {title}", f"{name}.", module, own_names(module),
+        module = importlib.import_module(f"tinygrad_tf.demo.{name}")
+        lines += section(f"`tinygrad_tf.demo.{name}`: {title}", f"{name}.", module, own_names(module),
                          classes_in_full=("Vocab", "Corpus"))
     return "\n".join(lines).rstrip() + "\n"
 

@@ -5,7 +5,7 @@ from support import f64
 
 import tinygrad_tf as tg
 from tinygrad_tf import nn
-from tinygrad_tf.engine import module_scope, state
+from tinygrad_tf.core.engine import module_scope, state
 
 
 def test_a_planted_log_of_zero_is_named_in_the_forward():

@@ -5,7 +5,7 @@ import json
 import sys
 
 from benchmarks import chain, encoder, harness, profile, scalar_mlp, suite
-from tinygrad_tf import fused
+from tinygrad_tf.core import fused
 
 
 def test_smoke_run_verifies_every_workload_and_writes_the_report(tmp_path):

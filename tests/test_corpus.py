@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from tinygrad_tf import corpus as C
+from tinygrad_tf.demo import corpus as C
 from tinygrad_tf.nn import functional as F
 
 

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 import tinygrad_tf as tg
-import tinygrad_tf.demo as demo
+import tinygrad_tf.demo.app as demo
 from tinygrad_tf import optim
-from tinygrad_tf import translation as T
 from tinygrad_tf.__main__ import main
+from tinygrad_tf.demo import translation as T
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FINAL_LINE = re.compile(r'held-out exact match: \d+\.\d% \(\d+/1040\); "it" resolved: \d+\.\d% \(\d+/40\)')
@@ -192,7 +192,7 @@ def test_heatmap_draws_shades_and_numbers_the_columns():
 
 BLAS_THREADS = """
 from threadpoolctl import threadpool_info
-import tinygrad_tf.demo as demo
+import tinygrad_tf.demo.app as demo
 demo.use_one_blas_thread()
 print(*[pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"])
 """

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 import tinygrad_tf as tg
-from tinygrad_tf import explore as ex
 from tinygrad_tf import nn, viz
 from tinygrad_tf.__main__ import main as cli
-from tinygrad_tf.trace import node_name, norm
+from tinygrad_tf.seeing import explore as ex
+from tinygrad_tf.seeing.trace import node_name, norm
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -8,10 +8,10 @@ import pytest
 from support import randn64
 
 import tinygrad_tf as tg
-from tinygrad_tf import ops
-from tinygrad_tf.tensor import apply
+from tinygrad_tf.core import ops
+from tinygrad_tf.core.tensor import apply
 
-gc_module = importlib.import_module("tinygrad_tf.gradcheck")   # (tg.gradcheck is this module, callable)
+gc_module = importlib.import_module("tinygrad_tf.seeing.gradcheck")   # (tg.gradcheck: this module, callable)
 
 
 
@@ -105,7 +105,7 @@ def test_numerical_grad_matches_the_chain_rule():
 
 
 def test_the_documented_import_gives_the_module_and_tg_gradcheck_still_checks():
-    import tinygrad_tf.gradcheck as G
+    import tinygrad_tf.seeing.gradcheck as G
     assert G is gc_module and G.FULL_LIMIT == 20_000 and callable(G.compare)
     x = tg.randn(3, dtype=np.float64, requires_grad=True)
     assert tg.gradcheck(lambda x: x.tanh(), (x,)) is True and G(lambda x: x * x, (x,)) is True

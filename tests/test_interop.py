@@ -440,8 +440,8 @@ def test_export_cli_writes_a_torch_model(tmp_path, capsys, monkeypatch):
 
 
 def test_export_of_the_demos_translation_checkpoint(tmp_path, monkeypatch):
-    from tinygrad_tf import translation
     from tinygrad_tf.__main__ import main
+    from tinygrad_tf.demo import translation
     run = translation.new_run(d_model=16, n_heads=2, n_layers=1, d_ff=32)
     translation.save(run, tmp_path / "translator.npz")
     monkeypatch.chdir(tmp_path)

@@ -234,7 +234,7 @@ def test_pytorch_keyword_names_work_and_a_pasted_single_output_line_is_told_what
 def test_heads_are_split_and_merged_without_copies_forward_and_backward(monkeypatch):
     # the products are made in the layout the head split/merge transposes back to
     # (ops._product), so every reshape of attention's heads is a view, both ways
-    from tinygrad_tf import ops
+    from tinygrad_tf.core import ops
     views = []
     forward, backward = ops.Reshape.forward, ops.Reshape.backward
 

@@ -6,7 +6,7 @@ import torch
 from support import assert_close, pair, randn64
 
 import tinygrad_tf as tg
-from tinygrad_tf import fused
+from tinygrad_tf.core import fused
 from tinygrad_tf.nn import functional as F
 
 

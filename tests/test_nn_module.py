@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 import tinygrad_tf as tg
-from tinygrad_tf import nn, ops
-from tinygrad_tf.engine import topological_order
+from tinygrad_tf import nn
+from tinygrad_tf.core import ops
+from tinygrad_tf.core.engine import topological_order
 
 
 def small_transformer(**kw):

@@ -10,11 +10,12 @@ from hypothesis.extra.numpy import broadcastable_shapes
 from support import randn64
 
 import tinygrad_tf as tg
-from tinygrad_tf import fused, ops, selfcheck
-from tinygrad_tf.engine import Op
-from tinygrad_tf.gradcheck import compare
+from tinygrad_tf.core import fused, ops
+from tinygrad_tf.core.engine import Op
+from tinygrad_tf.core.tensor import apply
 from tinygrad_tf.nn import functional as F
-from tinygrad_tf.tensor import apply
+from tinygrad_tf.seeing import selfcheck
+from tinygrad_tf.seeing.gradcheck import compare
 
 
 def check_against_torch(tg_fn, torch_fn, inputs, rtol=1e-9):

@@ -137,7 +137,7 @@ def test_value_backward_passes_a_node_on_only_after_all_its_uses():
 
 
 def test_value_backward_interrupted_leaves_no_stale_gradient():
-    from tinygrad_tf.engine import state
+    from tinygrad_tf.core.engine import state
 
     class Interrupt:
         def record(self, *args):

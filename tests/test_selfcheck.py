@@ -4,7 +4,8 @@ import sys
 
 import numpy as np
 
-from tinygrad_tf import ops, selfcheck
+from tinygrad_tf.core import ops
+from tinygrad_tf.seeing import selfcheck
 
 
 def test_every_op_and_layer_passes_and_every_primitive_is_covered():

@@ -7,9 +7,9 @@ from support import randn64
 
 import tinygrad_tf as tg
 from tinygrad_tf import nn
-from tinygrad_tf.engine import module_scope, state
-from tinygrad_tf.selfcheck import residual_stacks
-from tinygrad_tf.trace import describe
+from tinygrad_tf.core.engine import module_scope, state
+from tinygrad_tf.seeing.selfcheck import residual_stacks
+from tinygrad_tf.seeing.trace import describe
 
 
 def test_value_trace_is_the_hand_derived_chain_rule():

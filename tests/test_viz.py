@@ -10,6 +10,7 @@ import pytest
 import tinygrad_tf as tg
 from tinygrad_tf import nn, viz
 from tinygrad_tf.__main__ import main as cli
+from tinygrad_tf.seeing import graph as graph_module
 
 EDGE = re.compile(r'^\s*("[^"]+"|\w+) -> ("[^"]+"|\w+)(?: \[(.*)\])?$')
 
@@ -222,7 +223,7 @@ def test_named_constants_modules_classes_and_attention_details_are_drawn():
 
 
 def test_a_huge_graph_warns_and_collapses(monkeypatch):
-    monkeypatch.setattr(viz, "MAX_NODES", 40)
+    monkeypatch.setattr(graph_module, "MAX_NODES", 40)
     _, _, loss, tr = traced_block()
     with pytest.warns(UserWarning, match="too many to draw; drawing the modules at depth 1"):
         g = viz.draw_graph(loss, trace=tr)

@@ -1,15 +1,17 @@
 """tinygrad_tf: a small autograd engine on NumPy, built up to a Transformer.
 
+The package in floors, each importing only from its own floor or lower ones
+(docs/engine.md has the plan): core/ (the engine), then nn/, optim, io, then seeing/
+(the tools for seeing), then interop, then demo/ (the application).
+
 The reference is docs/api.md in the repository (with docs/engine.md, nn.md,
 training.md, seeing.md): `Value` (scalars), `Tensor` (arrays), `nn`, `optim`, and
 the tools for seeing gradients.
 """
-from . import gradcheck, nn, optim, viz  # gradcheck: the module, callable as its function
-from .engine import NonFiniteError, detect_anomaly, no_grad
-from .gradcheck import GradcheckError, numerical_grad
-from .io import CheckpointError, load, save
-from .scalar import Value
-from .tensor import (
+from . import nn, optim
+from .core.engine import NonFiniteError, detect_anomaly, no_grad
+from .core.scalar import Value
+from .core.tensor import (
     Tensor,
     arange,
     cat,
@@ -34,7 +36,18 @@ from .tensor import (
     zeros,
     zeros_like,
 )
-from .trace import trace
+from .io import CheckpointError, load, save
+from .seeing import gradcheck  # the module, callable as its function
+from .seeing.gradcheck import GradcheckError, numerical_grad
+from .seeing.trace import trace
+
+
+def __getattr__(name):
+    """`tg.viz` on first use: it imports graphviz, which `import tinygrad_tf` does not need."""
+    if name == "viz":
+        from .seeing import viz
+        return viz
+    raise AttributeError(f"module 'tinygrad_tf' has no attribute {name!r}")
 
 __all__ = [
     "Value", "Tensor", "tensor", "zeros", "ones", "randn", "arange", "cat", "stack", "where",

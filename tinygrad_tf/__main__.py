@@ -22,7 +22,7 @@ def positive_int(text):
 def output_problem(path, graph=True):
     """Why `path` cannot be written (None if it can): its folder is missing, the path is
     a folder, or (for a `graph`) its extension names no format Graphviz writes."""
-    from .viz import FORMATS, format_of
+    from .seeing.graph import FORMATS, format_of
     folder = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         return f"{path!r} is a directory; give a file name such as {os.path.join(path, 'block.svg')!r}"
@@ -137,13 +137,13 @@ def explore(args):
 
 def gradcheck(args):
     """Every op and layer against finite differences, as a table; 1 if any row fails."""
-    from .selfcheck import main as selfcheck
+    from .seeing.selfcheck import main as selfcheck
     return selfcheck()
 
 
 def residuals(args):
     """Skip path versus sublayer through a deep stack, post-LN against pre-LN."""
-    from .selfcheck import residual_stacks
+    from .seeing.selfcheck import residual_stacks
     for label, report in residual_stacks(args.layers).items():
         print(f"{label}: gradient at the first block's input / at the last one's = {report.gain:.3g}")
         print(report, end="\n\n")
@@ -154,8 +154,9 @@ def export(args):
     """A checkpoint's Transformer as a PyTorch module file (needs torch); see docs/interop.md."""
     from .io import CheckpointError
     try:
+        from .demo import checkpoint_model
         from .interop import export as export_model
-        theirs = export_model(args.checkpoint, args.output)
+        theirs = export_model(checkpoint_model(args.checkpoint), args.output)
     except (ImportError, OSError, CheckpointError) as e:
         hint = "; train it first with `python -m tinygrad_tf demo`, or pass --checkpoint PATH" \
             if isinstance(e, FileNotFoundError) and args.checkpoint == DEMO_CHECKPOINT else ""

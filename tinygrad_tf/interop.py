@@ -30,9 +30,9 @@ except ImportError as e:                                      # pragma: no cover
     raise ImportError("tinygrad_tf.interop needs PyTorch: pip install torch==2.13.0") from e
 
 from . import nn, optim
+from .core.tensor import Tensor
 from .nn.module import Module, ModuleList, Sequential
 from .nn.transformer import LayerStack, TokenEmbedding
-from .tensor import Tensor
 
 __all__ = ["to_torch", "from_torch", "to_torch_optimizer", "tensor_to_torch", "tensor_from_torch",
            "swiglu", "SwiGLU", "TorchFeedForward", "TorchTokenEmbedding", "TorchLayerStack",
@@ -651,18 +651,15 @@ def to_torch_optimizer(opt, torch_module):
 
 # ------------------------------------------------------------------ export
 
-def _model_from_checkpoint(path):
-    """Our Transformer / TransformerLM from a checkpoint: the demo's translation
-    checkpoint, or `tg.save` of a model's state_dict (its names may carry a `model.`
-    prefix) with the constructor's settings as JSON under `config` (or `meta.config`).
+def model_from_checkpoint(path):
+    """Our Transformer / TransformerLM from `tg.save` of a model's state_dict (its names
+    may carry a `model.` prefix) with the constructor's settings as JSON under `config`
+    (or `meta.config`). (The demo's own checkpoints are read by the demo, which knows
+    their format: `tinygrad_tf.demo.checkpoint_model`.)
     What the weights' shapes say (vocabularies, d_model, layers, d_ff, swiglu,
     pre-LN) is read from them; n_heads must be in the config."""
     from .io import CheckpointError, load
     state = load(path)
-    fmt = str(state.get("meta.format", ""))
-    if fmt.startswith("tinygrad_tf.translation"):
-        from . import translation
-        return translation.load(path).model
     text = state.get("config", state.get("meta.config"))
     config = json.loads(str(text)) if text is not None else {}
     prefixed = any(k.startswith("model.") for k in state)
@@ -705,14 +702,14 @@ def _model_from_checkpoint(path):
     return model.eval()
 
 
-def export(checkpoint, output):
-    """Write the model of `checkpoint` as a whole torch module to `output`
-    (torch.save; read it back with torch.load(output, weights_only=False), with
-    tinygrad_tf importable). Returns the torch module."""
+def export(model, output):
+    """Write `model` (ours) as a whole torch module to `output` (torch.save; read it
+    back with torch.load(output, weights_only=False), with tinygrad_tf importable).
+    Returns the torch module."""
     import os
     directory = os.path.dirname(os.path.abspath(output))
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"export: directory '{directory}' does not exist (writing '{output}')")
-    theirs = to_torch(_model_from_checkpoint(checkpoint)).eval()
+    theirs = to_torch(model).eval()
     torch.save(theirs, output)
     return theirs

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .tensor import Tensor
+from .core.tensor import Tensor
 
 
 class CheckpointError(ValueError):

@@ -16,7 +16,7 @@ is None are skipped, as in PyTorch.
 """
 import numpy as np
 
-from .tensor import Tensor
+from .core.tensor import Tensor
 
 
 def _at_least_0(optimizer, group, *keys):

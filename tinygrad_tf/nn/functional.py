@@ -9,8 +9,8 @@ from collections import namedtuple
 
 import numpy as np
 
-from .. import fused
-from ..tensor import (  # noqa: F401 (rng and manual_seed: nn's, shared with tg)
+from ..core import fused
+from ..core.tensor import (  # noqa: F401 (rng and manual_seed: nn's, shared with tg)
     Tensor,
     apply,
     check_broadcast,

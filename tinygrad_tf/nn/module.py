@@ -22,8 +22,8 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..engine import module_scope
-from ..tensor import Tensor
+from ..core.engine import module_scope
+from ..core.tensor import Tensor
 
 
 class IncompatibleKeys(namedtuple("IncompatibleKeys", "missing_keys unexpected_keys")):

@@ -12,8 +12,8 @@ import math
 
 import numpy as np
 
-from ..engine import no_grad
-from ..tensor import residual
+from ..core.engine import no_grad
+from ..core.tensor import residual
 from . import functional as F
 from .attention import MultiHeadAttention
 from .layers import Dropout, Embedding, FeedForward, LayerNorm, Linear

@@ -229,7 +229,7 @@ def topological_order(root):
 
 
 @functools.lru_cache(maxsize=32)
-def ones(n, dtype):
+def ones_vector(n, dtype):
     """np.ones(n, dtype), made once per length and dtype and kept read-only: column_sums
     and fused.row_sums multiply by it (every bias's backward, LayerNorm, softmax)."""
     vector = np.ones(n, dtype=dtype)
@@ -240,7 +240,7 @@ def ones(n, dtype):
 def column_sums(a):
     """Σ over the first axis of a 2-D array: a.sum(axis=0), as one vector-matrix product
     ones·a (a BLAS pass, 2-4× faster than NumPy's reduction over many short rows)."""
-    return ones(a.shape[0], a.dtype) @ a
+    return ones_vector(a.shape[0], a.dtype) @ a
 
 
 def unbroadcast(grad, shape):

@@ -5,7 +5,7 @@ among them, and shows what its attention learned.
     python -m tinygrad_tf demo [--steps N] [--seed S] [--out DIR] [--resume] [--norm-first]
 
 Every gradient below flows through this package's own engine, attention and
-optimizer. The corpus is `tinygrad_tf.corpus`, the training `tinygrad_tf.translation`.
+optimizer. The corpus is `tinygrad_tf.demo.corpus`, the training `tinygrad_tf.demo.translation`.
 The demo writes to `--out` (default out/demo/): the checkpoint `translator.npz`,
 `loss.png`, `cross_attention.png`, `it_attention.png`, `decoder_block.svg` and
 `report.md`. Its last line is, for scripts,
@@ -22,8 +22,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 import tinygrad_tf as tg
-from tinygrad_tf import corpus as C
-from tinygrad_tf import translation as T
+from tinygrad_tf.demo import corpus as C
+from tinygrad_tf.demo import translation as T
 from tinygrad_tf.nn import functional as F
 
 OUT_DIR = os.path.join("out", "demo")   # out/ is git-ignored
@@ -277,7 +277,7 @@ def run(steps=STEPS, seed=0, out_dir=OUT_DIR, resume=False, norm_first=False):
     cfg = {**T.CONFIG, **T.TRAINING, "norm_first": norm_first}
     print(f"3. English → Japanese: an nn.Transformer ({cfg['n_layers']}+{cfg['n_layers']} layers, "
           f"d_model {cfg['d_model']}, {cfg['n_heads']} heads, d_ff {cfg['d_ff']}, "
-          f"{'pre' if norm_first else 'post'}-LN, float32) on the grammar corpus of tinygrad_tf.corpus")
+          f"{'pre' if norm_first else 'post'}-LN, float32) on the grammar corpus of tinygrad_tf.demo.corpus")
     if resume:
         print(f"   resuming from {checkpoint}" if os.path.exists(checkpoint) else
               f"   --resume: no checkpoint at {checkpoint} yet; starting from step 0")

@@ -19,9 +19,9 @@ from collections import namedtuple
 
 import numpy as np
 
-from .engine import state
-from .ops import Op
-from .scalar import Value
+from ..core.engine import state
+from ..core.ops import Op
+from ..core.scalar import Value
 
 Step = namedtuple("Step", "node op module grad_in inputs grads_sent")
 Step.__doc__ = """One op's backward: it got grad_in and sent grads_sent[i] to inputs[i]. `node` is

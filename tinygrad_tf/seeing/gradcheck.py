@@ -25,8 +25,8 @@ from collections import namedtuple
 
 import numpy as np
 
-from .engine import no_grad
-from .tensor import Tensor
+from ..core.engine import no_grad
+from ..core.tensor import Tensor
 
 FULL_LIMIT = 20_000   # fast=None: the full Jacobian while out.size × checked elements <= this
 
@@ -246,7 +246,7 @@ def gradcheck(fn, inputs, params=(), eps=1e-6, atol=1e-5, rtol=1e-3, raise_excep
 
 class _CallableModule(types.ModuleType):
     """This module, callable as its main function: `tg.gradcheck(fn, inputs)` runs
-    `gradcheck`, while `import tinygrad_tf.gradcheck as G` still gives the module
+    `gradcheck`, while `import tinygrad_tf.seeing.gradcheck as G` still gives the module
     (G.compare, G.numerical_grad, G.FULL_LIMIT), as the docs describe."""
 
     def __call__(self, *args, **kwargs):

@@ -5,7 +5,6 @@ output points at that op (`_ctx`), and the op at the ops or leaf tensors its
 inputs came from (`op._prev`). `backward()` hands the graph to
 `engine.backward`, which walks it children-first.
 """
-import sys
 import weakref
 from operator import attrgetter
 
@@ -43,6 +42,20 @@ def _array_of(data):
     return array
 
 
+def _from_dlpack(t):
+    """Another library's tensor (PyTorch's, JAX's, ...) → a NumPy array that shares its
+    memory, dtype kept, through the DLPack protocol; the caller copies it. Detached
+    first (a tensor that records a graph refuses to export itself), on the CPU."""
+    if getattr(t, "requires_grad", False):
+        t = t.detach()
+    try:
+        return np.from_dlpack(t)
+    except (TypeError, BufferError, RuntimeError) as e:
+        raise TypeError(f"Tensor: cannot read a {type(t).__module__}.{type(t).__name__} "
+                        f"({getattr(t, 'dtype', '?')}) through DLPack: {e}; convert it first "
+                        "(e.g. .float().cpu())") from None
+
+
 class Tensor:
     __slots__ = ("data", "grad", "requires_grad", "name", "_ctx", "__weakref__")
     _prev = ()                         # as a node of the graph a tensor is always a leaf:
@@ -50,9 +63,8 @@ class Tensor:
     __array_priority__ = 1000          # ndarray (op) Tensor defers to Tensor's operators
 
     def __init__(self, data, requires_grad=False, dtype=None, name=None):
-        if "torch" in sys.modules and isinstance(data, sys.modules["torch"].Tensor):
-            from .interop import tensor_from_torch  # values copied, dtype kept
-            data = tensor_from_torch(data)
+        if hasattr(data, "__dlpack__") and not isinstance(data, (np.ndarray, Tensor)):
+            data = _from_dlpack(data)             # another library's tensor: its dtype is kept
             dtype = data.dtype if dtype is None else dtype
         data = _array_of(data)
         if dtype is not None:
@@ -143,8 +155,9 @@ class Tensor:
 
     def to_torch(self):
         """A new torch tensor with a copy of the values, the same dtype (needs PyTorch)."""
-        from .interop import tensor_to_torch
-        return tensor_to_torch(self)
+        import torch
+        out = torch.from_numpy(self.data.copy())
+        return out.requires_grad_(True) if self.requires_grad else out
 
     def item(self):
         if self.data.size != 1:

@@ -25,7 +25,8 @@ from importlib import resources
 
 import numpy as np
 
-from .scalar import Value
+from ..core.scalar import Value
+from .graph import _check_root, draw_graph
 from .trace import node_name, node_of, norm
 from .trace import trace as Trace
 
@@ -49,7 +50,7 @@ def explore(root, trace, path=None, depth=None):
     a Tensor or a Value) over the graph of `root`, drawn as `draw_graph(root, trace,
     depth)` draws it. Returns its path as a `Page` (a str); with `path=None` the page
     goes to a new temporary file."""
-    from .viz import draw_graph
+    _check_root(root, "explore")
     if not isinstance(trace, Trace):
         raise TypeError(f"explore: trace must be a tg.trace(), not {type(trace).__name__}")
     if not trace.steps:

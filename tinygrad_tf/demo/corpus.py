@@ -18,7 +18,7 @@ animal) or too wide (the street), so translating "it" means resolving it, and on
 the adjective says which. Japanese is given pre-segmented into words (one token per
 word or particle), English is lower-cased with "." as a token of its own.
 
-    from tinygrad_tf import corpus
+    from tinygrad_tf.demo import corpus
     data = corpus.build()                  # the same sentences and split every time
     data.train[0]                          # Pair(english=..., japanese=..., ...)
     src, tgt = data.src_vocab, data.tgt_vocab

@@ -19,11 +19,11 @@ from collections import namedtuple
 
 import numpy as np
 
-from . import fused, ops
-from .engine import topological_order
+from ..core import fused, ops
+from ..core.engine import topological_order
+from ..core.tensor import Tensor, cat, dot, einsum, maximum, minimum, outer, residual, stack, where
+from ..nn import functional as F
 from .gradcheck import compare
-from .nn import functional as F
-from .tensor import Tensor, cat, dot, einsum, maximum, minimum, outer, residual, stack, where
 from .trace import text_table, trace
 
 Row = namedtuple("Row", "name shapes ops mode max_error ok message")
@@ -251,7 +251,7 @@ def _op_cases():
 
 def _layer_cases():
     """(name, shapes, fn, inputs, gradcheck keywords with the module's parameters)."""
-    from . import nn
+    from .. import nn
     nn.manual_seed(0)
     B, S, D, H, FF = 2, 3, 8, 2, 16
     x, memory, ids = _t((B, S, D)), _t((B, 4, D), 1), np.array([[1, 2, 3], [4, 0, 2]])
@@ -347,7 +347,7 @@ def residual_stacks(n_layers=12, d_model=16, seed=0):
     gradient reaches the next block down unchanged, and the sublayers only add to it.
     Post-LN puts a LayerNorm on that path after every residual, which rescales the
     gradient at each block, so at depth it can shrink (or grow) geometrically."""
-    from . import nn
+    from .. import nn
     reports = {}
     for norm_first in (False, True):
         nn.manual_seed(seed)

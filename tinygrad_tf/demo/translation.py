@@ -1,12 +1,12 @@
 """Train, save, load and run the English→Japanese Transformer of the demo.
 
-    from tinygrad_tf import translation
+    from tinygrad_tf.demo import translation
     run = translation.train(steps=300)               # a small model, quickly (seconds)
     translation.translate(run.model, run.corpus, "The cat sat on the mat.")
     # → Translation(tokens=['猫', 'が', 'マット', 'の', '上', 'に', '座った'], ...)
     run = translation.load("out/demo/translator.npz")  # the demo's trained model
 
-The corpus is `tinygrad_tf.corpus` (a grammar; see there). Training is teacher
+The corpus is `tinygrad_tf.demo.corpus` (a grammar; see there). Training is teacher
 forcing: the decoder reads `<bos> + Japanese` and learns to predict the Japanese
 shifted by one, `+ <eos>`, with label-smoothed cross-entropy (padding ignored),
 Adam (betas 0.9, 0.98, eps 1e-9), the 2017 warmup schedule and gradient clipping.
@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import io, nn, optim
+from ..core.engine import no_grad
+from ..nn import functional as F
 from . import corpus as corpus_module
-from . import io, nn, optim
-from .engine import no_grad
-from .nn import functional as F
 
 FORMAT = "tinygrad_tf.translation/1"    # stored in every checkpoint; checked on load
 CONFIG = dict(d_model=64, n_heads=4, n_layers=2, d_ff=128, norm_first=False)
@@ -213,7 +213,7 @@ def load(path, for_training=False):
     for side, vocab in (("src", corpus.src_vocab), ("tgt", corpus.tgt_vocab)):
         if list(state[f"vocab.{side}"]) != vocab.itos:
             raise io.CheckpointError(f"load: '{path}' was trained on another corpus (its {side} "
-                                     "vocabulary differs from tinygrad_tf.corpus's)")
+                                     "vocabulary differs from tinygrad_tf.demo.corpus's)")
     model = make_model(corpus, config)
     try:
         model.load_state_dict(_part(state, "model."))
