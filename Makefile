@@ -20,8 +20,12 @@ demo: setup
 
 test: setup
 	$(VENV)/bin/ruff check .
-	# two workers, one BLAS thread each; --nbmake also runs every notebook in notebooks/ top to bottom
-	OPENBLAS_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --nbmake --nbmake-timeout=120 tests notebooks
+	# two workers, one BLAS thread each; --nbmake also runs every notebook in notebooks/ top to bottom.
+	# TINYGRAD_TF_CACHE: a new folder per run, where the first test or notebook that needs the
+	# trained translator trains it (translation.pretrained) and every other one reads it
+	cache=$$(mktemp -d) && TINYGRAD_TF_CACHE=$$cache OPENBLAS_NUM_THREADS=1 \
+	  $(PY) -m pytest -q -n 2 --nbmake --nbmake-timeout=120 tests notebooks; \
+	  status=$$?; rm -rf $$cache; exit $$status
 
 bench: setup
 	$(PY) -m benchmarks

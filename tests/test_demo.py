@@ -210,3 +210,20 @@ def test_use_one_blas_thread_sets_openblas_to_one_thread():
                             env=env, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() and set(result.stdout.split()) == {"1"}
+
+
+def test_pretrained_trains_once_then_loads_what_it_saved(tmp_path, monkeypatch):
+    monkeypatch.setenv(T.CACHE_ENV, str(tmp_path))
+    first = T.pretrained(steps=2, **SMALL)
+    assert len(list(tmp_path.glob("translator-2-0-*.npz"))) == 1
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("pretrained trained again instead of loading its checkpoint")
+
+    monkeypatch.setattr(T, "train", no_training)
+    again = T.pretrained(steps=2, **SMALL)
+    assert again.step == 2 and again.losses == first.losses
+    for (name, a), (_, b) in zip(first.model.state_dict().items(), again.model.state_dict().items()):
+        np.testing.assert_array_equal(a, b, err_msg=name)
+    with pytest.raises(AssertionError, match="trained again"):      # other settings: another file
+        T.pretrained(steps=3, **SMALL)

@@ -16,6 +16,7 @@ after `nn.manual_seed(seed)`, so a run is a function of its seed (on one machine
 bit for bit), and a checkpoint (model, optimizer, step, loss history) resumes it
 exactly: training 0→N in one go or 0→k, save, load, k→N gives the same bits.
 """
+import hashlib
 import json
 import os
 import time
@@ -230,6 +231,40 @@ def load(path, for_training=False):
         run.optimizer = _optimizer(model)
         run.optimizer.load_state_dict(_part(state, "optim."))
     return run
+
+
+CACHE_ENV = "TINYGRAD_TF_CACHE"     # where `pretrained` keeps its checkpoints (default below)
+
+
+def cache_dir():
+    """The folder for trained checkpoints that tests, notebooks and experiments share:
+    $TINYGRAD_TF_CACHE, else ~/.cache/tinygrad_tf."""
+    return os.environ.get(CACHE_ENV) or os.path.join(os.path.expanduser("~"), ".cache", "tinygrad_tf")
+
+
+def pretrained(steps=600, seed=0, **config):
+    """The demo's model trained to `steps` steps (the demo's defaults: its 600 steps,
+    seed 0), trained once per machine and then read back: the first caller trains and
+    saves it in `cache_dir()`, every later one (another test worker, a notebook, an
+    experiment) loads it. A file lock makes the others wait while the first trains, so
+    a test run pays for the training once. Returns the Run, in eval mode."""
+    import fcntl
+    folder = cache_dir()
+    os.makedirs(folder, exist_ok=True)
+    settings = {**CONFIG, **TRAINING, **config, "seed": seed, "steps": steps}
+    key = "-".join(f"{k}{settings[k]}" for k in sorted(settings)).replace(" ", "")
+    digest = hashlib.sha1(f"{FORMAT} {key}".encode()).hexdigest()[:12]
+    path = os.path.join(folder, f"translator-{steps}-{seed}-{digest}.npz")
+    with open(path + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)             # released when the file closes
+        if os.path.exists(path):
+            try:
+                return load(path)
+            except io.CheckpointError:               # another corpus or format: train anew
+                os.remove(path)
+        run = train(steps=steps, seed=seed, progress=False, **config)
+        save(run, path)
+        return run
 
 
 def _part(state, prefix):

@@ -15,7 +15,7 @@ import io
 import math
 
 from .explore import explore
-from .graph import FORMATS, MAX_NODES, SKIP_STYLE, Graph, GraphvizNotFound, draw_graph, format_of, save
+from .graph import MAX_NODES, Graph, GraphvizNotFound, draw_graph, format_of, save  # noqa: F401
 from .trace import norm
 
 __all__ = ["draw_graph", "save", "explore", "grad_flow", "plot_grad_flow", "plot_residuals",
