@@ -2,7 +2,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test bench setup
+.PHONY: demo test bench setup docs-images
 
 setup: $(VENV)/.installed
 
@@ -29,3 +29,6 @@ test: setup
 
 bench: setup
 	$(PY) -m benchmarks
+
+docs-images: setup    # the README's picture of the explorer, made anew from the code (docs/gen_explore_png.py)
+	PYTHONPATH=$(CURDIR) $(PY) docs/gen_explore_png.py

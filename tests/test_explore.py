@@ -212,6 +212,10 @@ def test_stepping_through_a_transformer_in_chromium(browser, tmp_path):
     residual = next(k for k, s in enumerate(tr.steps, 1) if s.op == "residual_add")
     page.evaluate(f"tgExplorer.goto({residual})")
     assert "skip / branch split" in page.inner_text("#detail").lower()
+    heatmaps = page.evaluate("document.querySelectorAll('#detail canvas').length")
+    scales = page.evaluate("Array.from(document.querySelectorAll('#detail .scale'), e => e.innerText)")
+    assert heatmaps >= 2 and len(scales) == heatmaps          # every heatmap has its colour scale
+    assert all("white = 0" in s and "+" in s for s in scales)
     assert page.evaluate("location.hash") == f"#step={residual}"
     page.screenshot(path=str(tmp_path / "explore-model.png"))
     assert problems == []

@@ -95,6 +95,24 @@ def test_depth_collapses_modules_into_boxes():
         viz.draw_graph(loss, depth=0)
 
 
+def test_a_decoder_block_at_depth_one_keeps_the_memory_edge_into_cross_attention():
+    """memory needs no gradient here (as in `graph --block decoder`), yet it is the
+    block's second input: folded into the cross_attn box it vanished from the picture."""
+    nn.manual_seed(0)
+    block = nn.DecoderBlock(8, 2, 16)
+    x, memory = tg.randn(1, 3, 8, seed=0, requires_grad=True), tg.randn(1, 4, 8, seed=1)
+    x.name, memory.name = "x", "memory"
+    loss = block(x, memory).sum()
+    with tg.trace() as tr:
+        loss.backward()
+    for depth in (1, None):
+        g = viz.draw_graph(loss, trace=tr, depth=depth)
+        memory_id = g.drawn[graph_module.node_of(memory)]
+        assert not memory_id.startswith("box ")
+        into = [d for s, d, _ in edges(g) if s.strip('"') == memory_id]
+        assert into and (depth is None or into == ['"box cross_attn"'])
+
+
 def test_a_two_layer_encoder_decoder_stays_readable_at_depth_two():
     nn.manual_seed(0)
     model = nn.Transformer(11, 13, d_model=16, n_heads=2, n_layers=2, d_ff=32)

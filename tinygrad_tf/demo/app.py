@@ -113,17 +113,21 @@ def plot_loss(run, path):
     ax.plot(steps, run.losses, lw=0.6, alpha=0.45, color="C0", label="training batch")
     k = min(25, len(run.losses))
     smooth = np.convolve(run.losses, np.ones(k) / k, mode="valid")
-    ax.plot(steps[k - 1:], smooth, color="C0", label=f"training (mean of {k} steps)")
+    ax.plot(steps[k // 2:k // 2 + len(smooth)], smooth, color="C0",
+            label=f"training (mean of {k} steps around each)")
     ax.plot(run.eval_steps, run.eval_losses, "o-", color="C3", ms=3, label="held-out sentences")
     eps, n = run.config["label_smoothing"], len(run.corpus.tgt_vocab)
     top, rest = 1 - eps + eps / n, eps / n               # the smoothed target of one position
     floor = -(top * np.log(top) + (n - 1) * rest * np.log(rest))
     ax.axhline(floor, ls="--", color="gray", lw=1,
                label=f"lowest possible with label smoothing {eps}: {floor:.3f}")
-    ax.set(xlabel="step", ylabel=f"cross-entropy (label smoothing {eps})",
-           title="English → Japanese: loss per step", ylim=(0, None))
-    ax.grid(alpha=0.3)
-    ax.legend()
+    # a log step axis: the loss falls in the first ~100 steps and then creeps along its floor,
+    # so a linear axis would spend most of the picture on a flat line
+    ax.set_xscale("log")
+    ax.set(xlabel="step (log scale)", ylabel=f"cross-entropy (label smoothing {eps})",
+           title="English → Japanese: loss per step", ylim=(0, None), xlim=(1, len(run.losses)))
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(loc="upper right")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -135,23 +139,24 @@ def plot_cross_attention(tr, font, path, best):
     layers = tr["layers"]                                 # list of (heads, rows, cols)
     n_layers, n_heads = len(layers), layers[0].shape[0]
     rows = japanese_labels(tr["tokens"] + ["<eos>"], font)
-    fig, axes = plt.subplots(n_layers, n_heads, figsize=(3.0 * n_heads, 2.9 * n_layers), squeeze=False)
+    fig, axes = plt.subplots(n_layers, n_heads, figsize=(3.0 * n_heads + 0.8, 2.9 * n_layers + 0.6),
+                             squeeze=False, layout="constrained")
     for l, layer in enumerate(layers):
         for h in range(n_heads):
             ax = axes[l, h]
-            ax.imshow(layer[h], vmin=0, vmax=1, cmap="Blues")
+            image = ax.imshow(layer[h], vmin=0, vmax=1, cmap="Blues")
             for (i, j), w in np.ndenumerate(layer[h]):
                 if w >= 0.3:
                     ax.text(j, i, f"{w:.2f}", ha="center", va="center", fontsize=6,
                             color="white" if w > 0.6 else "black")
-            ax.set_xticks(range(len(tr["source"])), tr["source"], rotation=60, fontsize=7)
+            ax.set_xticks(range(len(tr["source"])), tr["source"], rotation=60, fontsize=8)
             ax.set_yticks(range(len(rows)), rows, fontsize=8, fontfamily=font or "sans-serif")
             mark = "  ← best" if (l, h) == (n_layers - 1, best) else ""
             ax.set_title(f"layer {l}, head {h}{mark}", fontsize=9)
+    fig.colorbar(image, ax=axes, shrink=0.6, label="attention weight (each row sums to 1)")
     fig.suptitle(f"Decoder cross-attention: row = the word being produced, column = the English "
                  f"word\n\"{tr['sentence']}\" → {' '.join(japanese_labels(tr['tokens'], font))}",
                  fontsize=10, fontfamily=font or "sans-serif")
-    fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
@@ -161,11 +166,12 @@ def plot_it_attention(its, path):
     tired and the wide sentence side by side."""
     import matplotlib.pyplot as plt
     n_layers = len(its[0]["layers"])
-    fig, axes = plt.subplots(n_layers, 2, figsize=(12, 2.2 * n_layers + 0.8), squeeze=False)
+    fig, axes = plt.subplots(n_layers, 2, figsize=(13, 2.2 * n_layers + 0.8), squeeze=False,
+                             layout="constrained")
     for c, it in enumerate(its):
         for l, weights in enumerate(it["layers"]):               # (heads, src_len)
             ax = axes[l, c]
-            ax.imshow(weights, vmin=0, vmax=1, cmap="Oranges", aspect="auto")
+            image = ax.imshow(weights, vmin=0, vmax=1, cmap="Oranges", aspect="auto")
             for (h, j), w in np.ndenumerate(weights):
                 if w >= 0.2:
                     ax.text(j, h, f"{w:.2f}", ha="center", va="center", fontsize=6)
@@ -177,9 +183,9 @@ def plot_it_attention(its, path):
                           fontsize=8)
             ax.set_title(f"layer {l}: from \"it\" — too {it['adjective']} (it = the {it['referent']})",
                          fontsize=9)
+    fig.colorbar(image, ax=axes, shrink=0.8, label="attention weight from \"it\"")
     fig.suptitle("Encoder self-attention from \"it\" (one row per head; the referent's column is "
                  "framed in green)", fontsize=10)
-    fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
 

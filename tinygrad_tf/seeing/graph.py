@@ -141,9 +141,10 @@ def _module_of(nodes):
 
 
 def _is_input(node, module):
-    """A leaf tensor that needs a gradient and is not a parameter of `module` (whose
-    parameters are named `module.…` by nn)."""
-    return (not isinstance(node, (Op, Value)) and node.requires_grad
+    """A leaf tensor that comes from outside `module`: it needs a gradient or has a name
+    (a decoder's `memory` may need none), and is not a parameter of `module` (whose
+    parameters are named `module.…` by nn). Unnamed constants made inside stay in the box."""
+    return (not isinstance(node, (Op, Value)) and (node.requires_grad or bool(node.name))
             and not (node.name or "").startswith(module + "."))
 
 
