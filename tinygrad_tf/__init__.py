@@ -38,6 +38,7 @@ from .core.tensor import (
 )
 from .io import CheckpointError, load, save
 from .seeing import gradcheck  # the module, callable as its function
+from .seeing.attribute import Attribution, attribute
 from .seeing.gradcheck import GradcheckError, numerical_grad
 from .seeing.trace import trace
 
@@ -54,6 +55,6 @@ __all__ = [
     "zeros_like", "ones_like", "full", "rand", "randint", "manual_seed", "tril", "triu",
     "maximum", "minimum", "outer", "dot", "einsum",
     "residual", "no_grad", "detect_anomaly", "NonFiniteError",
-    "gradcheck", "numerical_grad", "GradcheckError", "trace", "viz",
+    "gradcheck", "numerical_grad", "GradcheckError", "trace", "viz", "attribute", "Attribution",
     "nn", "optim", "save", "load", "CheckpointError",
 ]

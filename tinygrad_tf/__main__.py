@@ -1,4 +1,4 @@
-"""Command line: `python -m tinygrad_tf COMMAND`, COMMAND one of demo, translate, graph,
+"""Command line: `python -m tinygrad_tf COMMAND`, COMMAND one of demo, translate, explain, graph,
 explore, gradcheck, residuals, export (no command: the demo).
 `python -m tinygrad_tf COMMAND --help` explains each one."""
 import argparse
@@ -55,6 +55,13 @@ def translate(args):
     """Translate an English sentence with the demo's trained model (its checkpoint)."""
     from .demo import translate_main
     return translate_main(args)
+
+
+def explain(args):
+    """Why did the translator say that word? Attribution of one output word to the source
+    words (gradient × input, integrated gradients, attention rollout, cross-attention)."""
+    from .demo.explain import main as explain_main
+    return explain_main(args)
 
 
 def _traced_block(args):
@@ -187,6 +194,19 @@ def make_parser():
     p.add_argument("--attention", action="store_true",
                    help="also print the last decoder layer's cross-attention as a text heatmap")
 
+    p = sub.add_parser("explain", help="attribute one output word of a translation to the source words",
+                       description=explain.__doc__)
+    p.add_argument("sentence", nargs="+", help='the English sentence, e.g. "the animal didn\'t cross the '
+                   'street because it was too tired"')
+    p.add_argument("--token", metavar="T", help="the Japanese word to explain (default: the first content "
+                   "word of the translation)")
+    p.add_argument("--versus", metavar="T2", help="a rival word: explain logit(T) − logit(T2) "
+                   "(default: log p(T))")
+    p.add_argument("--checkpoint", default=DEMO_CHECKPOINT, metavar="PATH",
+                   help=f"the demo's checkpoint (default {DEMO_CHECKPOINT})")
+    p.add_argument("-o", "--output", metavar="PNG", help="write the picture: source words × methods")
+    p.add_argument("--json", metavar="PATH", help="write the scores as JSON")
+
     p = sub.add_parser("graph", help="draw the graph of one block after a traced backward",
                        description=graph.__doc__)
     p.add_argument("-o", "--output", required=True, metavar="FILE",
@@ -249,7 +269,7 @@ def main(argv=None):
     if problem:
         print(f"{command}: {problem}", file=sys.stderr)
         return 1
-    commands = {"demo": demo, "translate": translate, "graph": graph, "explore": explore,
+    commands = {"demo": demo, "translate": translate, "explain": explain, "graph": graph, "explore": explore,
                 "gradcheck": gradcheck, "residuals": residuals, "export": export}
     return commands[command](args)
 
