@@ -1,5 +1,7 @@
 """The fixtures every test shares. Helper functions the tests import (float64
 tensors, moving weights into PyTorch) are in support.py."""
+import contextlib
+
 import pytest
 
 import tinygrad_tf as tg
@@ -10,6 +12,27 @@ def seeded():
     """Every test starts from the same random state (tg.manual_seed: nn's initialisation
     and dropout), whatever ran before it."""
     tg.manual_seed(0)
+
+
+@pytest.fixture
+def engine(request):
+    """The engine a test runs on: "fast" (the fused ops and the fast backward loop) or
+    "plain" (inside tg.plain(): the compositions of primitives and the reference loop).
+    A module that asks for it (`pytestmark = pytest.mark.usefixtures("engine")`) runs
+    each of its tests on both, except those marked `fast_only` (a test of the fast path
+    itself, or one too slow to run twice)."""
+    with tg.plain() if request.param == "plain" else contextlib.nullcontext():
+        yield request.param
+
+
+def pytest_generate_tests(metafunc):
+    if "engine" in metafunc.fixturenames:
+        both = metafunc.definition.get_closest_marker("fast_only") is None
+        metafunc.parametrize("engine", ["fast", "plain"] if both else ["fast"], indirect=True)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "fast_only: run on the fast engine only (see the engine fixture)")
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,8 @@ from support import f64
 
 import tinygrad_tf as tg
 
+pytestmark = pytest.mark.usefixtures("engine")     # every test on both engines (conftest)
+
 
 def test_gradients_accumulate_across_backward_calls():
     x = f64([1.0, 2.0, 3.0])
@@ -173,6 +175,7 @@ def test_memory_of_intermediates_is_freed_by_backward():
     assert loss._ctx._prev[0].name == "tanh"
 
 
+@pytest.mark.fast_only                  # (7 s; the reference loop walks the same stack)
 def test_chain_of_100000_ops_at_the_default_recursion_limit():
     assert sys.getrecursionlimit() <= 10_000
     x = f64([1.0])

@@ -17,6 +17,8 @@ from tinygrad_tf.nn import functional as F
 from tinygrad_tf.seeing import selfcheck
 from tinygrad_tf.seeing.gradcheck import compare
 
+pytestmark = pytest.mark.usefixtures("engine")     # every test on both engines (conftest)
+
 
 def check_against_torch(tg_fn, torch_fn, inputs, rtol=1e-9):
     """Same outputs and same input gradients (for a random upstream gradient) as PyTorch."""
@@ -44,6 +46,7 @@ def test_op(case, shapes):
     assert all(r.ok for r in compare(case.fn, inputs, eps=case.eps, fast=False))
 
 
+@pytest.mark.fast_only                  # (under plain() the fused ops are composed, not run)
 def test_every_op_has_a_row():
     rows = selfcheck.run(layers=False)
     assert selfcheck.all_ops() <= selfcheck.covered(rows)

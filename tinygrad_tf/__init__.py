@@ -9,7 +9,7 @@ training.md, seeing.md): `Value` (scalars), `Tensor` (arrays), `nn`, `optim`, an
 the tools for seeing gradients.
 """
 from . import nn, optim
-from .core.engine import NonFiniteError, detect_anomaly, no_grad
+from .core.engine import NonFiniteError, detect_anomaly, no_grad, plain
 from .core.scalar import Value
 from .core.tensor import (
     Tensor,
@@ -54,7 +54,7 @@ __all__ = [
     "Value", "Tensor", "tensor", "zeros", "ones", "randn", "arange", "cat", "stack", "where",
     "zeros_like", "ones_like", "full", "rand", "randint", "manual_seed", "tril", "triu",
     "maximum", "minimum", "outer", "dot", "einsum",
-    "residual", "no_grad", "detect_anomaly", "NonFiniteError",
+    "residual", "no_grad", "plain", "detect_anomaly", "NonFiniteError",
     "gradcheck", "numerical_grad", "GradcheckError", "trace", "viz", "attribute", "Attribution",
     "nn", "optim", "save", "load", "CheckpointError",
 ]

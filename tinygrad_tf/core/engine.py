@@ -33,26 +33,48 @@ class _State:
         self.module = None         # dotted path of the module whose forward is running
         self.tracer = None         # a `tg.trace()` recording the running backward, or None
         self.check_finite = False  # `detect_anomaly()`: raise where a NaN or Inf is born
+        self.plain = False         # `plain()`: the plain math instead of the fast paths
 
 
 state = _State()
 
 
-class no_grad:
-    """`with tg.no_grad():` or `@tg.no_grad()`: run ops without recording a graph."""
+class _Switch:
+    """Sets one switch of `state` inside a `with` block, and back to what it was after;
+    as a decorator (`@tg.no_grad()`), around every call of the function."""
+    switch, value = None, None
 
     def __enter__(self):
-        self._prev, state.grad_enabled = state.grad_enabled, False
+        self._prev = getattr(state, self.switch)
+        setattr(state, self.switch, self.value)
 
     def __exit__(self, *exc):
-        state.grad_enabled = self._prev
+        setattr(state, self.switch, self._prev)
 
     def __call__(self, fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with no_grad():
+            with type(self)():
                 return fn(*args, **kwargs)
         return wrapper
+
+
+class no_grad(_Switch):
+    """`with tg.no_grad():` or `@tg.no_grad()`: run ops without recording a graph."""
+    switch, value = "grad_enabled", False
+
+
+class plain(_Switch):
+    """`with tg.plain():` or `@tg.plain()`: the plain math, one primitive at a time.
+
+    The fast paths (fused.py: Linear, LayerNorm, the masked softmax of attention, softmax
+    cross-entropy, Embedding, and ops.Gelu) each stand for a composition of primitives; inside
+    `plain()` each records that composition instead (LayerNorm as mean, subtract, square,
+    mean, add eps, rsqrt, multiply, ...), so a trace, a graph and the explorer show every
+    step, and `backward` runs `backward_reference`, the chain rule as it reads. Gradients are
+    the fast path's (to rounding: 1e-10 relative in float64). nanoGPT's `flash` switch, for
+    every fast path: use it to see or check the math; the fast paths are what trains."""
+    switch, value = "plain", True
 
 
 class module_scope:
@@ -72,16 +94,11 @@ class NonFiniteError(FloatingPointError):
     """Raised under `detect_anomaly()` at the first op whose output or gradient is NaN/Inf."""
 
 
-class detect_anomaly:
+class detect_anomaly(_Switch):
     """`with tg.detect_anomaly():` checks every forward output and every gradient an op
     sends back; the first NaN or Inf raises `NonFiniteError` naming the op, its module
     and its input shapes. Costs one `np.isfinite` per op, so off by default."""
-
-    def __enter__(self):
-        self._prev, state.check_finite = state.check_finite, True
-
-    def __exit__(self, *exc):
-        state.check_finite = self._prev
+    switch, value = "check_finite", True
 
 
 def check_finite(array, op, shapes, where):
@@ -260,26 +277,48 @@ def unbroadcast(grad, shape):
     return grad
 
 
-def backward(root, seed, retain_graph=False):
-    """Reverse-mode sweep of the tensor engine from the node `root`, whose gradient is `seed`.
+def backward_reference(root, seed, retain_graph=False):
+    """The chain rule as it reads: the reverse-mode sweep from the node `root`, whose
+    gradient is `seed`. A node's gradient is the sum of what its children send back, so
+    the nodes are visited children first (reversed topological order); each op turns the
+    gradient of its output into one per input (`Op.vjp`, the vector-Jacobian product),
+    summed down to the input's shape where broadcasting stretched it, and added to what
+    that input has already. A leaf adds its gradient into `.grad`. Runs under `tg.plain()`."""
+    grads = {root: seed}
+    for node in reversed(topological_order(root)):           # children before parents
+        grad = grads.pop(node, None)
+        if grad is not None and not node._seq:                # a leaf: into its .grad
+            node._accumulate(grad)
+        elif grad is not None:                                # an op: the chain rule
+            input_grads = node.vjp(grad, retain_graph)
+            for parent, g in zip(node._prev, input_grads):
+                if g is not None and parent.requires_grad:
+                    g = unbroadcast(g, parent.shape)
+                    grads[parent] = grads[parent] + g if parent in grads else g
+            _watch(node, grad, input_grads)
 
-    Each node's gradient is the sum over its children of what they send back, so
-    nodes are visited children-first, and each op's backward turns the gradient of
-    its output into one for each input (the vector-Jacobian product), summed down to
-    the input's shape if broadcasting stretched it. Children first, without sorting
-    the graph: the ops that have received a gradient wait in a heap that gives the
-    one made last (highest `_seq`). Its children were all made after it, so they have
-    all been visited and its gradient is complete; nodes no gradient reaches (constants)
-    are never visited. A leaf has no backward to wait for: its gradient is summed in
-    `grads` and added into `.grad` at the end. Other gradients live only in this
-    loop. A gradient only this loop holds (the loop made it by summing, or an op with
-    `fresh_grads` did) is "owned": the next gradient for the same node is added into
-    it in place, and a leaf keeps it as its `.grad`, saving a copy; any other is
-    copied, so `.grad` never aliases another gradient or a saved array. Around the
-    chain rule: `Op.vjp` (retain_grad, freeing, the second-backward error) and
-    `_watch` (detect_anomaly, the trace, which keep what was sent: then nothing is
+
+def backward(root, seed, retain_graph=False):
+    """The backward loop that runs: `backward_reference` plus a heap, owned gradients and
+    an inlined `vjp`, for the same gradients, bit for bit, in less time (under `tg.plain()`
+    it hands over to `backward_reference`).
+
+    A heap instead of sorting the graph: the ops that have received a gradient wait in a
+    heap that gives the one made last (highest `_seq`). Its children were all made after
+    it, so they have all been visited and its gradient is complete; nodes no gradient
+    reaches (constants) are never visited, and the nodes are visited in the reference
+    loop's order, so the sums are the same. A leaf has no backward to wait for: its
+    gradient is summed in `grads` and added into `.grad` at the end. Owned gradients: a
+    gradient only this loop holds (the loop made it by summing, or an op with
+    `fresh_grads` did) is "owned": the next gradient for the same node is added into it in
+    place, and a leaf keeps it as its `.grad`, saving a copy; any other is copied, so
+    `.grad` never aliases another gradient or a saved array. Around the chain rule:
+    `Op.vjp` (retain_grad, freeing, the second-backward error), inlined for its plain case,
+    and `_watch` (detect_anomaly, the trace, which keep what was sent: then nothing is
     owned).
     """
+    if state.plain:
+        return backward_reference(root, seed, retain_graph)
     grads = {root: seed}
     owned = set()                  # nodes whose gradient in `grads` only this loop holds
     watching = state.check_finite or state.tracer is not None
@@ -327,6 +366,8 @@ def backward(root, seed, retain_graph=False):
 def _watch(op, grad, input_grads):
     """The extras of one backward step, off the hot path: detect_anomaly checks what
     the op sent each input, and a running trace records the step."""
+    if not state.check_finite and state.tracer is None:
+        return
     sent = [None if g is None or not parent.requires_grad else unbroadcast(g, parent.shape)
             for parent, g in zip(op._prev, input_grads)]      # as the loop sent them
     if state.check_finite:

@@ -141,6 +141,12 @@ class Linear(Op):
         gb = column_sums(g2) if len(self.needs) > 2 and self.needs[2] else None
         return ga, gw, gb
 
+    @staticmethod
+    def plain(a, w, b=None):
+        """The composition (Tensors in, under `tg.plain()`): a matmul, and an add."""
+        y = a @ w.T
+        return y if b is None else y + b
+
 
 class LayerNorm(Op):
     """y = x̂·w + b with x̂ = (a - mean)·r, r = 1/√(var + eps), over the last axes
@@ -190,6 +196,14 @@ class LayerNorm(Op):
             ga *= r
             ga = ga.reshape(g.shape)
         return ga, gw, gb
+
+    @staticmethod
+    def plain(a, w, b, eps=1e-5):
+        """The composition: mean, subtract, square, mean, add eps, rsqrt, multiply, add."""
+        axes = tuple(range(-w.ndim, 0))                   # the normalised axes
+        centred = a - a.mean(axis=axes, keepdims=True)
+        variance = centred.square().mean(axis=axes, keepdims=True)
+        return centred * (variance + eps).rsqrt() * w + b
 
 
 class MaskedSoftmax(Op):
@@ -243,6 +257,19 @@ class MaskedSoftmax(Op):
             if self.scale != 1.0:
                 gy *= self.scale
         return (ga,)
+
+    @staticmethod
+    def plain(a, mask=None, scale=1.0):
+        """The composition: scale, mask (hidden scores to −∞), max, subtract, exp, sum,
+        divide; a row with nothing allowed (max −∞, sum 0) becomes all 0, as in forward.
+        (Shifting by the max changes no y: its gradient is 0 up to rounding.)"""
+        s = a * scale
+        if mask is not None:
+            s = s.masked_fill(~mask, -np.inf)
+        top = s.max(axis=-1, keepdims=True)
+        e = (s - top.masked_fill(top.data == -np.inf, 0.0)).exp()
+        total = e.sum(axis=-1, keepdims=True)
+        return e / total.masked_fill(total.data == 0, 1.0)
 
 
 def row_blocks(shape, size):
@@ -347,6 +374,11 @@ class SoftmaxCrossEntropy(Op):
             gq = gq.reshape(q.shape)
         return gz, gq
 
+    @staticmethod
+    def plain(z, q):
+        """The composition: log_softmax, multiply by the targets, sum, negate."""
+        return -(q * z.log_softmax(axis=-1)).sum(axis=-1)
+
 
 class Embedding(Op):
     """Rows of a table picked by integer ids: y[p] = w[ids[p]] for each position p.
@@ -368,3 +400,8 @@ class Embedding(Op):
         one_hot_t = csr_array((np.ones(flat.size, dtype=g.dtype), (flat, np.arange(flat.size))),
                               shape=(rows, flat.size))        # Oᵀ: (rows, positions)
         return (one_hot_t @ g.reshape(flat.size, dim),)
+
+    @staticmethod
+    def plain(w, ids):
+        """The composition: indexing, w[ids] (its backward adds up a row read twice)."""
+        return w[ids]

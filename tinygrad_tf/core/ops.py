@@ -25,6 +25,7 @@ from .fused import exact_gelu, softmax_backward
 
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+SQRT_HALF = math.sqrt(0.5)
 
 
 # ---------------------------------------------------------------- arithmetic
@@ -317,6 +318,13 @@ class Gelu(Op):
     def backward(self, g):
         """∂a = g·(Φ(a) + a·φ(a));  tanh form: ∂a = g·(½(1 + t) + ½a(1 − t²)·√(2/π)(1 + 3·0.044715a²))"""
         return (g * self.saved[0],)        # the slope, made in forward
+
+    @staticmethod
+    def plain(a, approximate="none"):
+        """The composition (Tensors in, under `tg.plain()`): a·½(1 + erf(a/√2)), or the tanh form."""
+        if approximate == "tanh":
+            return 0.5 * a * (1 + (SQRT_2_OVER_PI * (a + 0.044715 * a ** 3)).tanh())
+        return a * (0.5 * (1 + (a * SQRT_HALF).erf()))
 
 
 class Cast(Op):

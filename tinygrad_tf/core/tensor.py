@@ -569,6 +569,8 @@ class Tensor:
     def gelu(self, approximate="none"):
         if approximate not in ("none", "tanh"):
             raise ValueError(f"gelu: approximate must be 'none' or 'tanh', not {approximate!r}")
+        if state.plain:                    # tg.plain(): GELU from erf (or tanh), step by step; the
+            return ops.Gelu.plain(self._float(), approximate)   # fast op is one output array
         return apply(ops.Gelu, self._float(), approximate=approximate)
 
     def sign(self):

@@ -10,6 +10,7 @@ from collections import namedtuple
 import numpy as np
 
 from ..core import fused
+from ..core.engine import state
 from ..core.tensor import (  # noqa: F401 (rng and manual_seed: nn's, shared with tg)
     Tensor,
     apply,
@@ -116,6 +117,8 @@ def linear(x, weight, bias=None):
                         + " (PyTorch refuses mixed dtypes too); cast the input with x.astype(...) "
                         "or the layer with .astype(...)")
     args = (x, weight) if bias is None else (x, weight, bias)
+    if state.plain:            # tg.plain(): matmul, add; fused: one GEMM over every row, bias added in place
+        return fused.Linear.plain(*args)
     return apply(fused.Linear, *args)
 
 
@@ -127,6 +130,8 @@ def embedding(ids, weight):
     if not np.issubdtype(ids.dtype, np.integer):
         raise TypeError(f"embedding: ids must be integers, not {ids.dtype}")
     _check_ids(ids, weight.shape[0], "embedding: id", "rows")
+    if state.plain:            # tg.plain(): indexing; fused: ∂w as a sparse product, 10× np.add.at
+        return fused.Embedding.plain(weight, ids)
     return apply(fused.Embedding, weight, ids=ids)
 
 
@@ -140,6 +145,8 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
         raise ValueError(f"layer_norm: input of shape {x.shape} does not end in {shape}")
     weight = weight if weight is not None else Tensor(np.ones(shape, dtype=x.dtype))
     bias = bias if bias is not None else Tensor(np.zeros(shape, dtype=x.dtype))
+    if state.plain:            # tg.plain(): mean, subtract, square, ...; fused: 1 op, not 9, rows as BLAS
+        return fused.LayerNorm.plain(x, weight, bias, eps=float(eps))
     return apply(fused.LayerNorm, x, weight, bias, eps=float(eps))
 
 
@@ -239,7 +246,10 @@ def scaled_dot_product_attention(q, k, v, mask=None, causal=False, dropout_p=0.0
     if isinstance(mask, Tensor):                                        # additive: scale first
         allowed = mask.data > -np.inf
         scores, mask, scale = scores * scale + mask, None if allowed.all() else allowed, 1.0
-    weights = apply(fused.MaskedSoftmax, scores, mask=mask, scale=scale)
+    if state.plain:            # tg.plain(): scale, mask, max, subtract, exp, sum, divide; fused: 1 op in
+        weights = fused.MaskedSoftmax.plain(scores, mask, scale)       # cache-sized blocks
+    else:
+        weights = apply(fused.MaskedSoftmax, scores, mask=mask, scale=scale)
     return Attention(dropout(weights, dropout_p) @ v, weights)          # (..., q_len, d_head)
 
 
@@ -333,7 +343,10 @@ def cross_entropy(logits, targets, ignore_index=None, label_smoothing=0.0, reduc
         q[kept, targets[kept]] += 1.0 - eps
         q[~kept] = 0.0
         q, count = Tensor._make(q), int(kept.sum())
-    losses = apply(fused.SoftmaxCrossEntropy, logits, q)   # -Σ_c q_c log softmax(logits)_c: (...)
+    if state.plain:            # tg.plain(): log_softmax, multiply, sum, negate; fused: 1 op, ∂z = p·Σq − q
+        losses = fused.SoftmaxCrossEntropy.plain(logits, q)
+    else:                      # -Σ_c q_c log softmax(logits)_c: (...)
+        losses = apply(fused.SoftmaxCrossEntropy, logits, q)
     return _reduce(losses, reduction, "cross_entropy", count)
 
 
