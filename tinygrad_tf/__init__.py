@@ -44,10 +44,14 @@ from .seeing.trace import trace
 
 
 def __getattr__(name):
-    """`tg.viz` on first use: it imports graphviz, which `import tinygrad_tf` does not need."""
+    """`tg.viz` and `tg.exercises` on first use: viz imports graphviz, and neither is needed
+    by `import tinygrad_tf`."""
     if name == "viz":
         from .seeing import viz
         return viz
+    if name == "exercises":                # (`from . import` would ask this function again)
+        import importlib
+        return importlib.import_module(".exercises", __name__)
     raise AttributeError(f"module 'tinygrad_tf' has no attribute {name!r}")
 
 __all__ = [
@@ -56,5 +60,6 @@ __all__ = [
     "maximum", "minimum", "outer", "dot", "einsum",
     "residual", "no_grad", "plain", "detect_anomaly", "NonFiniteError",
     "gradcheck", "numerical_grad", "GradcheckError", "trace", "viz", "attribute", "Attribution",
+    "exercises",
     "nn", "optim", "save", "load", "CheckpointError",
 ]

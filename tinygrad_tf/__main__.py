@@ -1,5 +1,5 @@
 """Command line: `python -m tinygrad_tf COMMAND`, COMMAND one of demo, translate, explain, graph,
-explore, gradcheck, residuals, export (no command: the demo).
+explore, gradcheck, residuals, export, exercises, check (no command: the demo).
 `python -m tinygrad_tf COMMAND --help` explains each one."""
 import argparse
 import os
@@ -175,6 +175,18 @@ def export(args):
     return 0
 
 
+def exercises(args):
+    """List the exercises at the end of notebooks 01-09 (docs/exercises.md)."""
+    from .exercises import list_main
+    return list_main(args)
+
+
+def check(args):
+    """Grade your function for one exercise against the engine: exit 0 when every case passes."""
+    from .exercises import check_main
+    return check_main(args)
+
+
 BLOCK_HELP = {
     "--norm-first": "pre-LN: x + sublayer(norm(x)) (default: post-LN, norm(x + sublayer(x)))",
     "--activation": "the feed-forward network's activation (default: relu)",
@@ -252,6 +264,16 @@ def make_parser():
                         "of a model's state_dict with its settings as JSON under 'config'")
     p.add_argument("-o", "--output", default="model.pt", metavar="FILE",
                    help="the .pt file to write (default: model.pt)")
+
+    p = sub.add_parser("exercises", help="list the notebooks' exercises (name, notebook, one line)",
+                       description=exercises.__doc__)
+    p.add_argument("--json", action="store_true",
+                   help='print a JSON list of {"name", "notebook", "kind": "write" or "predict"}')
+    p.add_argument("--stub", metavar="NAME", help="print the starter stub of exercise NAME, to fill in")
+    p = sub.add_parser("check", help="grade your function for an exercise against the engine",
+                       description=check.__doc__)
+    p.add_argument("name", metavar="NAME", help="the exercise, e.g. softmax_backward")
+    p.add_argument("file", metavar="FILE.py", help="a Python file defining the function NAME")
     return parser
 
 
@@ -270,7 +292,8 @@ def main(argv=None):
         print(f"{command}: {problem}", file=sys.stderr)
         return 1
     commands = {"demo": demo, "translate": translate, "explain": explain, "graph": graph, "explore": explore,
-                "gradcheck": gradcheck, "residuals": residuals, "export": export}
+                "gradcheck": gradcheck, "residuals": residuals, "export": export,
+                "exercises": exercises, "check": check}
     return commands[command](args)
 
 

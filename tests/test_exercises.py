@@ -1,0 +1,374 @@
+"""The exercises' graders: each accepts its reference solution, rejects its stub, and rejects
+at least two planted wrong answers (a wrong axis, a missing term, ...), so no grader can pass
+everything; the messages say which case, where and by how much; and the command line."""
+
+import importlib
+import json
+import pkgutil
+import subprocess
+import sys
+from collections import Counter
+
+import numpy as np
+import pytest
+from scipy.special import ndtr
+
+import tinygrad_tf as tg
+from tinygrad_tf.__main__ import main as cli
+from tinygrad_tf.exercises import EXERCISES, check, exercises, reveal, solutions, stub_source, stubs
+from tinygrad_tf.exercises.grading import Mismatch, compare
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
+SOLUTION_FILES = {
+    m.name: ROOT / "tinygrad_tf" / "exercises" / "solutions" / f"{m.name}.py"
+    for m in pkgutil.iter_modules(solutions.__path__)
+}
+SOLUTIONS, SOLUTION_FILE = {}, {}
+for _module in SOLUTION_FILES:
+    _mod = importlib.import_module(f"tinygrad_tf.exercises.solutions.{_module}")
+    for _name in EXERCISES:
+        if hasattr(_mod, _name):
+            SOLUTIONS[_name], SOLUTION_FILE[_name] = getattr(_mod, _name), SOLUTION_FILES[_module]
+S = SOLUTIONS
+WRITE = [e.name for e in exercises("write")]
+
+
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def _weights(q, k):
+    s = q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])
+    w = np.exp(s - s.max(-1, keepdims=True))
+    return w / w.sum(-1, keepdims=True)
+
+
+def _residual_no_skip(h0, Ws, bs, g):
+    ts, h = [], h0
+    for W, b in zip(Ws, bs):
+        ts.append(np.tanh(h @ W.T + b))
+        h = h + ts[-1]
+    for W, t in zip(reversed(Ws), reversed(ts)):
+        g = ((1 - t * t) * g) @ W  # the skip's "+ g" forgotten
+    return g
+
+
+def _ffn_no_relu_mask(x, W1, b1, W2, b2, g):
+    z = x @ W1.T + b1
+    dz, flat = g @ W2, lambda a: a.reshape(-1, a.shape[-1])
+    return dz @ W1, flat(dz).T @ flat(x), flat(dz).sum(0), flat(g).T @ flat(np.maximum(z, 0)), flat(g).sum(0)
+
+
+def _post_ln(x, block):
+    x = block.norm1(x + block.self_attn(x))
+    return block.norm2(x + block.ffn(x))
+
+
+def _ln_dx_without_xhat_term(x, w, g, eps):
+    dx, dw, db = S["layernorm_backward"](x, w, g, eps)
+    sigma = np.sqrt(x.var(-1, keepdims=True) + eps)
+    return (g * w - (g * w).mean(-1, keepdims=True)) / sigma, dw, db
+
+
+def _positions(max_len, d_model, swap=False, power=2):
+    angle = np.arange(max_len)[:, None] / 10000 ** (power * np.arange((d_model + 1) // 2) / d_model)
+    out = np.zeros((max_len, d_model))
+    first, second = (np.cos, np.sin) if swap else (np.sin, np.cos)
+    out[:, 0::2], out[:, 1::2] = first(angle), second(angle[:, : d_model // 2])
+    return out
+
+
+# Planted wrong answers: realistic mistakes, each made from the solution or written out.
+WRONG = {
+    "neuron_backward": {
+        "tanh' forgotten": lambda x1, w1, x2, w2, b: (w1, x1, w2, x2, 1.0),
+        "dx and dw swapped": lambda *a: (lambda r: (r[1], r[0], r[3], r[2], r[4]))(S["neuron_backward"](*a)),
+    },
+    "div_backward": {
+        "sign of db lost": lambda a, b, g: (g / b, g * a / b**2),
+        "db = -a/b, a power missing": lambda a, b, g: (g / b, -g * a / b),
+    },
+    "shared_use_backward": {
+        "u went too early (∂L/∂u = 1)": lambda a, b: (b, a),
+        "∂L/∂u = 2u, the + u use missing": lambda a, b: (2 * a * b * b, 2 * a * b * a),
+    },
+    "matmul_backward": {
+        "dA = G B, a transpose missing": lambda A, B, G: (G @ B, A.T @ G),
+        "dB averaged over rows": lambda A, B, G: (G @ B.T, A.T @ G / len(A)),
+    },
+    "unbroadcast": {
+        "only the leading axes summed": lambda grad, shape: grad.sum(
+            axis=tuple(range(grad.ndim - len(shape)))
+        ),
+        "mean instead of sum": lambda grad, shape: (
+            S["unbroadcast"](grad, shape) / (grad.size / max(np.prod(shape), 1))
+        ),
+    },
+    "linear_backward": {
+        "db summed over axis 0 only": lambda x, W, b, g: (
+            *S["linear_backward"](x, W, b, g)[:2],
+            g.sum(axis=0),
+        ),
+        "dx = g W scaled by the batch": lambda x, W, b, g: (
+            (g @ W) / len(x),
+            *S["linear_backward"](x, W, b, g)[1:],
+        ),
+    },
+    "softmax_backward": {
+        "sum over axis 0": lambda y, g: y * (g - (g * y).sum(axis=0, keepdims=True)),
+        "the Σ g·y term missing": lambda y, g: y * g,
+    },
+    "attention_backward": {
+        "1/√d forgotten in dq, dk": lambda q, k, v, g: (lambda r, s: (r[0] * s, r[1] * s, r[2]))(
+            S["attention_backward"](q, k, v, g), np.sqrt(q.shape[-1])
+        ),
+        "dq and dk swapped": lambda q, k, v, g: (lambda r: (r[1], r[0], r[2]))(
+            S["attention_backward"](q, k, v, g)
+        ),
+    },
+    "memory_backward": {
+        "the value path missing": lambda dk, dv, Wk, Wv: dk @ Wk,
+        "Wk transposed": lambda dk, dv, Wk, Wv: dk @ Wk.T + dv @ Wv,
+    },
+    "cross_attention": {
+        "no 1/√d scale": lambda x, m, Wq, Wk, Wv: S["cross_attention"](
+            x, m, Wq * np.sqrt(Wq.shape[0]), Wk, Wv
+        ),
+        "softmax over the query axis": lambda x, m, Wq, Wk, Wv: (
+            (lambda s: np.exp(s) / np.exp(s).sum(-2, keepdims=True))(
+                (x @ Wq.T) @ np.swapaxes(m @ Wk.T, -1, -2) / np.sqrt(Wq.shape[0])
+            )
+            @ (m @ Wv.T)
+        ),
+    },
+    "causal_mask": {
+        "the upper triangle (the future)": lambda q, k: np.triu(np.ones((q, k), dtype=bool)),
+        "j < i, off by one": lambda q, k: np.tri(q, k, -1, dtype=bool),
+    },
+    "padding_mask": {
+        "True at the padding": lambda t, pad: (np.asarray(t) == pad)[:, None, None, :],
+        "the query axis last": lambda t, pad: (np.asarray(t) != pad)[:, None, :, None],
+    },
+    "masked_attention_backward": {
+        "the mask ignored": lambda q, k, v, mask, g: S["attention_backward"](q, k, v, g),
+        "the mask transposed": lambda q, k, v, mask, g: S["masked_attention_backward"](
+            q, k, v, np.swapaxes(mask, -1, -2), g
+        ),
+    },
+    "prenorm_block": {
+        "post-LN": _post_ln,
+        "the second skip missing": lambda x, b: b.ffn(b.norm2(x + b.self_attn(b.norm1(x)))),
+        "norm1 and norm2 swapped": lambda x, b: (lambda h: h + b.ffn(b.norm1(h)))(
+            x + b.self_attn(b.norm2(x))
+        ),
+        "the graph cut with .data": lambda x, b: tg.Tensor(S["prenorm_block"](x, b).data),
+    },
+    "residual_stack_backward": {
+        "the skip's + g missing": _residual_no_skip,
+        "W transposed": lambda h0, Ws, bs, g: S["residual_stack_backward"](h0, [W.T for W in Ws], bs, g),
+    },
+    "layernorm_forward": {
+        "eps outside the root": lambda x, w, b, eps: (
+            (x - x.mean(-1, keepdims=True)) / (x.std(-1, keepdims=True) + eps) * w + b
+        ),
+        "unbiased variance": lambda x, w, b, eps: (
+            (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, ddof=1, keepdims=True) + eps) * w + b
+        ),
+    },
+    "layernorm_backward": {
+        "the x̂ term of dx missing": _ln_dx_without_xhat_term,
+        "db summed over axis 0 only": lambda x, w, g, eps: (
+            *S["layernorm_backward"](x, w, g, eps)[:2],
+            g.sum(0),
+        ),
+    },
+    "batchnorm_forward": {
+        "over the last axis (LayerNorm)": lambda x, w, b, eps: S["layernorm_forward"](x, w, b, eps),
+        "unbiased variance": lambda x, w, b, eps: (x - x.mean(0)) / np.sqrt(x.var(0, ddof=1) + eps) * w + b,
+    },
+    "silu_backward": {
+        "the x·σ'(x) term missing": lambda x, g: g * _sigmoid(x),
+        "σ'(x) alone": lambda x, g: g * _sigmoid(x) * (1 - _sigmoid(x)),
+    },
+    "gelu_backward": {
+        "the x·φ(x) term missing": lambda x, g: g * ndtr(x),
+        "φ(x) without the x": lambda x, g: g * (ndtr(x) + np.exp(-x * x / 2) / np.sqrt(2 * np.pi)),
+    },
+    "ffn_backward": {
+        "ReLU's mask forgotten": _ffn_no_relu_mask,
+        "dW2 transposed": lambda *a: (lambda r: (*r[:3], r[3].T, r[4]))(S["ffn_backward"](*a)),
+    },
+    "cross_entropy_backward": {
+        "not divided by the count": lambda lg, t, ig=None: S["cross_entropy_backward"](lg, t, ig) * t.size,
+        "ignored positions counted": lambda lg, t, ig=None: (
+            S["cross_entropy_backward"](lg, t, ig) * ((t != ig).sum() / t.size if ig is not None else 1.0)
+        ),
+    },
+    "sinusoidal_positions": {
+        "sin and cos swapped": lambda n, d: _positions(n, d, swap=True),
+        "10000^(i/d), the 2 missing": lambda n, d: _positions(n, d, power=1),
+    },
+    "encoder_block_backward": {
+        "one head over the whole width": lambda x, p, g, h: S["encoder_block_backward"](x, p, g, 1),
+        "q_proj's gradient transposed": lambda x, p, g, h: (
+            lambda r: {**r, "self_attn.q_proj.weight": r["self_attn.q_proj.weight"].T}
+        )(S["encoder_block_backward"](x, p, g, h)),
+    },
+}
+
+
+def test_at_least_20_write_exercises_across_notebooks_01_to_09_and_2_to_4_per_notebook():
+    assert len(WRITE) >= 20
+    per_notebook = Counter(e.notebook for e in exercises())
+    assert sorted(per_notebook) == sorted(p.stem for p in (ROOT / "notebooks").glob("0[1-9]_*.ipynb"))
+    assert all(2 <= n <= 4 for n in per_notebook.values()), per_notebook
+    assert {e.kind for e in exercises()} == {"write", "predict"}
+    assert set(SOLUTIONS) == set(WRITE) == set(WRONG)
+    assert all(hasattr(stubs, name) for name in WRITE)
+
+
+@pytest.mark.parametrize("name", WRITE)
+def test_the_grader_accepts_the_solution_and_rejects_the_stub_and_planted_mistakes(name):
+    report = check(name, SOLUTIONS[name])
+    assert report.ok, str(report)
+    assert str(report).startswith(f"✓ {name}: all {report.total} cases match the engine")
+    assert report.total >= 2
+    stub = check(name, getattr(stubs, name))
+    assert not stub.ok and stub.number == 1 and "still the stub" in str(stub)
+    assert len(WRONG[name]) >= 2
+    for mistake, wrong in WRONG[name].items():
+        got = check(name, wrong)
+        assert not got.ok, f"{name}: the grader let a planted mistake pass: {mistake}"
+        assert f"Case {got.number} of {got.total}, “{got.case}”" in str(got)
+
+
+def test_a_failure_says_which_case_where_and_by_how_much():
+    got = check("softmax_backward", WRONG["softmax_backward"]["sum over axis 0"])
+    text = str(got)
+    assert text.startswith("✗ softmax_backward: not yet. Case 1 of 5, “random (3, 5)”: answer[")
+    assert "but the engine gives" in text and "off by" in text and "elements are off" in text
+    assert "Hint: dx = y ⊙ (g - Σ_j g_j y_j)" in text
+    later = check("linear_backward", WRONG["linear_backward"]["db summed over axis 0 only"])
+    assert later.number == 2 and later.passed == ["random (4, 3) → 2"]
+    assert "db has shape (3, 5), but it should have shape (5,)" in str(later)
+    assert "The cases before it pass: random (4, 3) → 2." in str(later)
+    ninja = check("encoder_block_backward", WRONG["encoder_block_backward"]["q_proj's gradient transposed"])
+    assert "['self_attn.q_proj.weight'][" in ninja.problem
+
+
+def test_the_messages_for_each_kind_of_wrong_answer():
+    with pytest.raises(Mismatch, match=r"should return 3 values, \(dx, dw, db\), but returned 2 values"):
+        compare((1, 2), (1.0, 2.0, 3.0), ("dx", "dw", "db"))
+    with pytest.raises(Mismatch, match="has no entry for 'norm1.bias'"):
+        compare({"x": 1.0}, {"x": 1.0, "norm1.bias": 2.0})
+    with pytest.raises(Mismatch, match=r"mask\[0, 1\] is True but should be False \(1 of 4 entries differ\)"):
+        compare(np.ones((2, 2), bool), np.tri(2, dtype=bool), "mask")
+    with pytest.raises(Mismatch, match="should be a boolean array"):
+        compare(np.ones((2, 2)), np.ones((2, 2), bool))
+    with pytest.raises(Mismatch, match=r"dx\[1\] is nan but the engine gives 2"):
+        compare(np.array([1.0, np.nan]), np.array([1.0, 2.0]), "dx")
+    with pytest.raises(Mismatch, match="is None"):
+        compare(None, np.zeros(2))
+    raised = check("causal_mask", lambda q, k: [][0])
+    assert "raised IndexError: list index out of range (in test_exercises.py, line" in str(raised)
+    not_a_tensor = check("prenorm_block", lambda x, block: x.data)
+    assert "should return a Tensor" in str(not_a_tensor)
+    cut = check("prenorm_block", WRONG["prenorm_block"]["the graph cut with .data"])
+    assert "does not require grad" in str(cut)
+
+
+def test_unknown_and_predict_names_and_non_functions_are_clear_errors():
+    with pytest.raises(KeyError, match="did you mean 'softmax_backward'"):
+        check("softmax_backwards", S["softmax_backward"])
+    with pytest.raises(ValueError, match="predict-then-check exercise of notebook 03_self_attention"):
+        check("softmax_gradient_sum", S["softmax_backward"])
+    with pytest.raises(TypeError, match="should be your function softmax_backward"):
+        check("softmax_backward", "y * g")
+
+
+def test_the_stub_source_runs_as_a_file_and_is_graded(tmp_path):
+    path = tmp_path / "mine.py"
+    path.write_text(stub_source("layernorm_backward"))
+    assert cli(["check", "layernorm_backward", str(path)]) == 1
+    path.write_text(
+        stub_source("layernorm_backward").replace(
+            '    raise NotImplementedError("write layernorm_backward here")',
+            "    from tinygrad_tf.exercises.solutions.n07_layernorm_vs_batchnorm import "
+            "layernorm_backward as s\n"
+            "    return s(x, w, g, eps)",
+        )
+    )
+    assert cli(["check", "layernorm_backward", str(path)]) == 0
+
+
+def test_reveal_folds_the_answer():
+    r = reveal("∂c/∂a = 12")
+    assert r._repr_html_().startswith("<details><summary><b>答え / Answer</b>") and "∂c/∂a = 12" in repr(r)
+
+
+# ----------------------------------------------------------------- command line
+
+
+def test_exercises_json_lists_every_exercise(capsys):
+    assert cli(["exercises", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert listed[0] == {"name": "neuron_backward", "notebook": "01_chain_rule", "kind": "write"}
+    assert len([e for e in listed if e["kind"] == "write"]) == len(WRITE) >= 20
+    assert cli(["exercises"]) == 0
+    out = capsys.readouterr().out
+    assert "03_self_attention" in out and "softmax_backward" in out and "predict-then-check" in out
+
+
+@pytest.mark.parametrize("name", WRITE)
+def test_check_exits_0_on_the_solution_and_1_on_the_stub(name, capsys):
+    assert cli(["check", name, str(SOLUTION_FILE[name])]) == 0
+    assert capsys.readouterr().out.startswith(f"✓ {name}")
+    assert cli(["check", name, str(ROOT / "tinygrad_tf" / "exercises" / "stubs.py")]) == 1
+    assert f"✗ {name}: not yet. Case 1 of" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["check", "softmax_backwrd", "x.py"], "no exercise called 'softmax_backwrd'; did you mean"),
+        (["check", "softmax_backward", "nowhere.py"], "'nowhere.py' is not a file"),
+        (["check", "bias_gradient", "x.py"], "predict-then-check"),
+        (["exercises", "--stub", "nothing"], "no exercise called 'nothing'"),
+    ],
+)
+def test_check_refuses_bad_arguments_in_one_line(argv, message, capsys):
+    assert cli(argv) == 1
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_check_names_what_the_file_defines_instead(tmp_path, capsys):
+    path = tmp_path / "answer.py"
+    path.write_text("def softmax_backwards(y, g):\n    return y\n")
+    assert cli(["check", "softmax_backward", str(path)]) == 1
+    assert (
+        "defines no function softmax_backward(...); it defines softmax_backwards" in capsys.readouterr().err
+    )
+
+
+def test_the_command_line_in_a_fresh_process():
+    """As a learner runs it: the exit codes and the JSON; `import tinygrad_tf` stays light."""
+    run = lambda *argv: subprocess.run(
+        [sys.executable, "-m", "tinygrad_tf", *argv], capture_output=True, text=True, cwd=ROOT
+    )
+    ok = run("check", "softmax_backward", str(SOLUTION_FILE["softmax_backward"]))
+    stub = run("check", "softmax_backward", str(ROOT / "tinygrad_tf" / "exercises" / "stubs.py"))
+    assert (ok.returncode, stub.returncode) == (0, 1)
+    assert "Case 1 of 5, “random (3, 5)”: the function is still the stub" in stub.stdout
+    lazy = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, tinygrad_tf as tg; "
+            "print('tinygrad_tf.exercises' in sys.modules, tg.exercises.check.__name__)",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert lazy.stdout.split() == ["False", "check"]
