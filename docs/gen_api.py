@@ -106,6 +106,9 @@ def render():
     lines += section("`tinygrad_tf.seeing.trace`: recorded backward passes", "", trace, own_names(trace),
                      classes_in_full=("trace", "Uses", "ResidualReport"))
     lines += section("`tg.viz`: graphs and plots", "tg.viz.", viz, viz.__all__)
+    exercises = importlib.import_module("tinygrad_tf.exercises")
+    lines += section("`tg.exercises`: exercises graded by the engine", "tg.exercises.", exercises,
+                     exercises.__all__)
     for name, title in (("corpus", "the demo's English→Japanese grammar corpus"),
                         ("translation", "train, save, load and run the demo's translator")):
         module = importlib.import_module(f"tinygrad_tf.demo.{name}")

@@ -301,6 +301,25 @@ def test_the_stub_source_runs_as_a_file_and_is_graded(tmp_path):
     assert cli(["check", "layernorm_backward", str(path)]) == 0
 
 
+def test_the_docs_page_lists_every_exercise():
+    page = (ROOT / "docs" / "exercises.md").read_text(encoding="utf-8")
+    assert all(f"`{e.signature or e.name}`" in page for e in exercises())
+
+
+def test_the_notebooks_end_with_their_exercises_in_japanese_and_english():
+    import nbformat
+
+    for path in sorted((ROOT / "notebooks").glob("0[1-9]_*.ipynb")):
+        cells = [c for c in nbformat.read(path, as_version=4).cells
+                 if "exercises" in c.metadata.get("tags", [])]
+        assert cells and cells[0].source.startswith("## 演習 · Exercises"), path.name
+        text = "\n".join(c.source for c in cells)
+        for e in exercises():
+            if e.notebook == path.stem and e.kind == "write":
+                assert f'tg.exercises.check("{e.name}", {e.name})' in text and f"def {e.name}(" in text
+        assert all(not c.get("outputs") for c in cells if c.cell_type == "code")
+
+
 def test_reveal_folds_the_answer():
     r = reveal("∂c/∂a = 12")
     assert r._repr_html_().startswith("<details><summary><b>答え / Answer</b>") and "∂c/∂a = 12" in repr(r)

@@ -24,7 +24,7 @@ from . import stubs
 from .catalogue import EXERCISES, Exercise
 from .grading import Report, run
 
-__all__ = ["check", "exercises", "stub_source", "load_function", "reveal", "Report", "Exercise", "EXERCISES"]
+__all__ = ["check", "exercises", "stub_source", "load_function", "reveal", "Report", "Exercise"]
 
 
 def exercises(kind=None):
