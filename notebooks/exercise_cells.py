@@ -4,9 +4,10 @@
     python notebooks/exercise_cells.py 03 07      # some of them
 
 The cells it writes carry the tag "exercises" in their metadata; running it again first
-removes the cells with that tag, so it can be rerun after a notebook changed. The list of
-exercises, their stubs and graders are in tinygrad_tf/exercises (catalogue.py, stubs.py);
-the prompts in Japanese and English are here. New cells are stored without outputs.
+removes the cells with that tag, so it can be rerun after a notebook changed (a code cell
+whose source is unchanged keeps its outputs; a new or changed one is stored without). The
+list of exercises, their stubs and graders are in tinygrad_tf/exercises (catalogue.py,
+stubs.py); the prompts in Japanese and English are here.
 """
 import inspect
 import pathlib
@@ -27,8 +28,9 @@ INTRO = """## 演習 · Exercises
 紙に書いてみてください（答えは折りたたんであります）。**自分で書く**問題では、関数の名前と
 引数が決めてあります。スタブの `raise NotImplementedError(...)` をあなたのコードに書き換えて、
 すぐ下のチェックのセルを実行してください。採点するのはエンジン自身です。float64 のランダムな
-入力と境界的な入力であなたの関数を動かし、エンジン自身の順伝播・逆伝播と比べて、違いがあれば
-どのケースの、どの要素が、どれだけずれているかを教えてくれます。
+入力と、間違いが出やすい端のケース（エッジケース）であなたの関数を動かし、エンジン自身の
+順伝播・逆伝播と比べます。違いがあれば、どのケースの、どの要素が、どれだけずれているかを
+教えてくれます。
 
 Your turn. In a **predict, then check** exercise, write your guess down before you run the cell
 (the answer is folded away). In a **write it yourself** exercise the function's name and arguments
@@ -240,7 +242,7 @@ tg.exercises.reveal(f"row sums of ∂L/∂x: {x.grad.sum(-1)}\\n0, up to roundin
                     "That is why k_proj.bias gets (almost) no gradient.")"""),
     "padded_memory_gradient": (
         "ソース文の最後のトークンがパディングで、`memory_mask` がそれを隠しています。クロスアテンション"
-        "の出力の損失から `memory` へ戻る勾配のうち、ちょうど 0 になる行はどれでしょうか。",
+        "の出力から計算した損失について、`memory` へ戻る勾配のうち、ちょうど 0 になる行はどれでしょうか。",
         "The source sentence's last token is padding, hidden by the `memory_mask`. Which rows of the "
         "gradient that flows back from the cross-attention's output to `memory` are exactly zero?",
         """nn.manual_seed(0)
@@ -280,7 +282,7 @@ tg.exercises.reveal(f"LayerNorm(x)       = {y.data.round(4)}\\nLayerNorm(x + 100
                     f"largest difference: {np.abs(y.data - y_shifted.data).max():.1e}, only rounding: "
                     "the mean absorbs the shift, and the spread around it does not change.")"""),
     "dead_unit": (
-        "FFN の隠れユニット 2 のバイアスを −100 にして、どのトークンでも ReLU の前が負になるように"
+        "FFN の隠れユニット 2 のバイアスを −100 にして、どのトークンでも ReLU に入る値が負になるように"
         "します。`up.weight` の勾配のうち、ユニット 2 の行はどうなるでしょうか。",
         "Set hidden unit 2's bias to −100, so its pre-activation is negative for every token. What "
         "is unit 2's row of the gradient of `up.weight`?",
@@ -329,8 +331,9 @@ def cells_for(notebook):
             ja, en, answer = PREDICT[e.name]
             cells.append(md(f"{title} — 予想してから確かめる · predict, then check\n\n{ja}\n\n{en}"))
             cells.append(code(answer))
-    for cell in cells:
+    for i, cell in enumerate(cells):
         cell.metadata["tags"] = [TAG]
+        cell.id = f"exercises-{number}-{i}"          # the same ids on every run: small diffs
     return cells
 
 
@@ -342,8 +345,13 @@ def main(which=()):
         if which and not any(path.name.startswith(w) for w in which):
             continue
         nb = nbformat.read(path, as_version=4)
+        old = {c.get("id"): c for c in nb.cells if TAG in c.metadata.get("tags", [])}
         nb.cells = [c for c in nb.cells if TAG not in c.metadata.get("tags", [])]
-        nb.cells += cells_for(path.stem)
+        for cell in cells_for(path.stem):
+            was = old.get(cell.id)
+            if cell.cell_type == "code" and was is not None and was.source == cell.source:
+                cell.outputs, cell.execution_count = was.outputs, was.execution_count   # kept as run
+            nb.cells.append(cell)
         nbformat.write(nb, path)
         print(f"{path.name}: {len(cells_for(path.stem))} exercise cells")
 
