@@ -56,7 +56,7 @@ from tinygrad_tf.nn import functional as F"""
 # name → (Japanese, English) prompt of a write-it-yourself exercise
 WRITE = {
     "neuron_backward": (
-        "この notebook のニューロン $o = \\tanh(x_1 w_1 + x_2 w_2 + b)$ の5つの勾配を、普通の float だけで"
+        "このノートブックのニューロン $o = \\tanh(x_1 w_1 + x_2 w_2 + b)$ の5つの勾配を、普通の float だけで"
         "計算してください。まず $\\partial o/\\partial n = 1 - o^2$ を求め、それを各入力へ連鎖律で配ります。"
         "戻り値はタプル `(dx1, dw1, dx2, dw2, db)` です。",
         "The five gradients of this notebook's neuron, on plain floats: find $\\partial o/\\partial n = "
@@ -95,12 +95,12 @@ WRITE = {
         "PyTorch, `g` = $\\partial L/\\partial y$. Return `(dx, dW, db)`; for a batch (B, T, in), "
         "`dW` and `db` sum over every position."),
     "softmax_backward": (
-        "最後の軸についての softmax $y = \\mathrm{softmax}(x)$ の逆伝播です。`x` ではなく `y` と"
+        "最後の軸についての softmax $y = \\mathrm{softmax}(x)$ の逆伝播です。`x` ではなく `y` と "
         "$g = \\partial L/\\partial y$ が与えられます。$\\partial L/\\partial x$ を返してください。",
         "The backward of $y = \\mathrm{softmax}(x)$ over the last axis. You are given `y` (not `x`) "
         "and $g = \\partial L/\\partial y$; return $\\partial L/\\partial x$."),
     "attention_backward": (
-        "1つのヘッドの注意 $\\mathrm{out} = \\mathrm{softmax}(q k^\\top/\\sqrt{d})\\,v$ の逆伝播です"
+        "1つのヘッドのアテンション $\\mathrm{out} = \\mathrm{softmax}(q k^\\top/\\sqrt{d})\\,v$ の逆伝播です"
         "（マスクなし）。`g` = ∂L/∂out から `(dq, dk, dv)` を返してください。先頭にバッチの軸が"
         "付いていても動くように書きましょう。先ほどの `softmax_backward` が使えます。",
         "The backward of one attention head, $\\mathrm{out} = \\mathrm{softmax}(qk^\\top/\\sqrt{d})\\,v$ "
@@ -130,7 +130,7 @@ WRITE = {
         "From token ids (batch, seq), make the padding mask (batch, 1, 1, seq), True where the token "
         "is not `pad_id`. The two middle axes broadcast over heads and queries."),
     "masked_attention_backward": (
-        "マスク付きの注意の逆伝播です。`mask` は真偽値（True = 見てよい）で、(..., q_len, k_len) に"
+        "マスク付きアテンションの逆伝播です。`mask` は真偽値（True = 見てよい）で、(..., q_len, k_len) に"
         "ブロードキャストできます。見てよいキーが1つもないクエリの行は、重みがすべて 0 になります"
         "（NaN にはなりません）。`(dq, dk, dv)` を返してください。",
         "The backward of masked attention: `mask` is boolean (True = may attend) and broadcasts to "
@@ -153,8 +153,8 @@ WRITE = {
         "last $h$, return $\\partial L/\\partial h_0$: each layer sends down what the skip passes on "
         "unchanged plus what comes back through its branch."),
     "layernorm_forward": (
-        "最後の軸についての LayerNorm を NumPy で書いてください。分散は $n$ で割る（不偏でない）"
-        "もので、$\\varepsilon$ は平方根の**中**に入ります："
+        "最後の軸についての LayerNorm を NumPy で書いてください。分散は $n-1$ ではなく $n$ で割り"
+        "（不偏分散ではありません）、$\\varepsilon$ は平方根の**中**に入れます："
         "$(x - \\mu)/\\sqrt{\\sigma^2 + \\varepsilon}\\cdot w + b$。",
         "LayerNorm over the last axis, in NumPy: the variance divides by $n$ (biased), and "
         "$\\varepsilon$ goes **inside** the root: $(x - \\mu)/\\sqrt{\\sigma^2 + \\varepsilon}\\cdot w + b$."),
@@ -165,7 +165,7 @@ WRITE = {
         "your guide; `dw` and `db` sum over every position."),
     "batchnorm_forward": (
         "学習モードの BatchNorm1d の順伝播を、入力 (N, C) について NumPy で書いてください。"
-        "各チャネルを、バッチ全体の平均と（不偏でない）分散で正規化します。",
+        "各チャネルを、バッチ全体での平均と分散（$n$ で割るもの）で正規化します。",
         "BatchNorm1d in training mode on (N, C), in NumPy: each channel is normalised with the "
         "mean and (biased) variance over the batch."),
     "silu_backward": (
@@ -185,7 +185,7 @@ WRITE = {
         "The backward of a whole ReLU FFN block, $y = \\mathrm{relu}(xW_1^\\top + b_1)W_2^\\top + b_2$: "
         "return the five gradients `(dx, dW1, db1, dW2, db2)`; `x` may have batch axes."),
     "cross_entropy_backward": (
-        "平均の交差エントロピーの、ロジットについての勾配です。`ignore_index` と同じ目標の位置"
+        "平均の交差エントロピーの、ロジットについての勾配です。目標が `ignore_index` に等しい位置"
         "（パディング）は数えません。その位置の勾配は 0 で、平均も残りの位置だけでとります。",
         "The gradient of the mean cross-entropy with respect to the logits. Positions whose target "
         "equals `ignore_index` (padding) don't count: their gradient is 0, and the mean is over "
