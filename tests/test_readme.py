@@ -20,3 +20,24 @@ def test_readme_starts_with_the_two_commands_ci_runs():
     first_block = re.search(r"```\n(.*?)```", text, re.S).group(1).splitlines()
     assert [line.split("#")[0].strip() for line in first_block] == ["make demo", "make test"]
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_the_japanese_front_door_has_the_two_commands_and_every_notebook():
+    text = (ROOT / "README.ja.md").read_text()
+    first_block = re.search(r"```\n(.*?)```", text, re.S).group(1).splitlines()
+    assert [line.split("#")[0].strip() for line in first_block] == ["make demo", "make test"]
+    linked = set(re.findall(r"\(notebooks/([\w.]+\.ipynb)\)", text))
+    assert linked == {p.name for p in (ROOT / "notebooks").glob("*.ipynb")}
+    head = (ROOT / "README.md").read_text().splitlines()[:5]
+    assert any("(README.ja.md)" in line for line in head)
+
+
+def test_notebooks_open_with_a_japanese_summary_beside_the_english_title():
+    import json
+    for path in sorted((ROOT / "notebooks").glob("[01][0-9]_*.ipynb"))[:10]:
+        first = "".join(json.loads(path.read_text())["cells"][0]["source"])
+        title, _, rest = first.partition("\n")
+        summary = [line for line in rest.strip("\n").split("\n\n")[0].splitlines() if line.startswith(">")]
+        assert title.startswith("# ") and "この章の要点" in summary[0], path.name
+        assert 3 <= len(summary) <= 6, (path.name, len(summary))
+        assert "です" in "".join(summary) or "ます" in "".join(summary), path.name

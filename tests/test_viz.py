@@ -178,6 +178,27 @@ def test_grad_flow_lists_every_parameter_in_layer_order_with_its_norm():
     assert png.getvalue()[:4] == b"\x89PNG"
 
 
+def test_plot_grad_flow_of_a_whole_transformer_is_a_grid_of_readable_names():
+    nn.manual_seed(0)
+    model = nn.Transformer(11, 13, d_model=16, n_heads=2, n_layers=2, d_ff=32)
+    model(np.array([[1, 2, 3]]), np.array([[1, 5]])).mean().backward()
+    flow = viz.grad_flow(model)
+    assert len(flow) > viz.MAX_BARS
+    fig = viz.plot_grad_flow(flow)
+    ax = fig.axes[0]
+    columns = [t.get_text() for t in ax.get_xticklabels()]
+    rows = [t.get_text() for t in ax.get_yticklabels()]
+    assert columns == ["encoder.layers.0", "encoder.layers.1", "decoder.layers.0", "decoder.layers.1",
+                       "outside blocks"]
+    assert "self_attn.k_proj.bias" in rows and "generator.weight" in rows
+    assert min(t.get_fontsize() for t in ax.get_xticklabels() + ax.get_yticklabels()) >= 8
+    grid = ax.images[0].get_array()
+    value = dict(flow)["decoder.layers.1.cross_attn.k_proj.bias"]
+    assert grid[rows.index("cross_attn.k_proj.bias"), 3] == pytest.approx(np.log10(value))
+    assert np.ma.count(grid) == sum(v > 0 for _, v in flow)     # one coloured cell per parameter
+    assert len(fig.axes) == 2                                     # and its colour scale
+
+
 def test_plot_residuals_draws_both_arrangements():
     reports = {}
     for norm_first in (False, True):
