@@ -174,7 +174,9 @@ def test_grad_flow_lists_every_parameter_in_layer_order_with_its_norm():
         assert value == pytest.approx(0.0 if p.grad is None else np.linalg.norm(p.grad))
     assert dict(flow)["ffn.up.bias"] == 0.0
     png = io.BytesIO()
-    viz.plot_grad_flow(flow).savefig(png, format="png")
+    fig = viz.plot_grad_flow(flow)
+    assert min(t.get_fontsize() for t in fig.axes[0].get_xticklabels()) >= 8
+    fig.savefig(png, format="png")
     assert png.getvalue()[:4] == b"\x89PNG"
 
 
@@ -208,6 +210,8 @@ def test_plot_residuals_draws_both_arrangements():
     norms_ax = fig.axes[0]
     assert [line.get_label() for line in norms_ax.lines] == ["post-LN", "pre-LN"]
     np.testing.assert_allclose(norms_ax.lines[1].get_ydata(), [r.input_norm for r in reports["pre-LN"]])
+    assert min(t.get_fontsize() for ax in fig.axes for t in ax.get_xticklabels()) >= 8   # readable
+    assert fig.get_figwidth() <= 9.5                                                    # at notebook width
     fig.savefig(io.BytesIO(), format="png")
 
 
