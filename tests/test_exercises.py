@@ -304,6 +304,8 @@ def test_the_stub_source_runs_as_a_file_and_is_graded(tmp_path):
 def test_the_docs_page_lists_every_exercise():
     page = (ROOT / "docs" / "exercises.md").read_text(encoding="utf-8")
     assert all(f"`{e.signature or e.name}`" in page for e in exercises())
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"and {len(WRITE)}\n*write it yourself* functions" in readme
 
 
 def test_the_notebooks_end_with_their_exercises_in_japanese_and_english():
