@@ -43,3 +43,16 @@ def translator():
     `make test` points at a new folder, so each run trains it afresh, about 20 s)."""
     from tinygrad_tf.demo import translation
     return translation.pretrained()
+
+
+@pytest.fixture(scope="session")
+def translator_checkpoint(translator, tmp_path_factory):
+    """The `translator` as a checkpoint file (the demo's format), for the commands that
+    take --checkpoint. Saved with a fresh optimizer: the format holds one."""
+    import dataclasses
+
+    from tinygrad_tf.demo import translation
+    path = tmp_path_factory.mktemp("checkpoint") / "translator.npz"
+    fresh = translation._optimizer(translator.model)
+    translation.save(dataclasses.replace(translator, optimizer=fresh), path)
+    return str(path)

@@ -1,5 +1,4 @@
 """`explain` on the demo's trained translator: why did it say 動物 (or 通り)?"""
-import dataclasses
 import json
 
 import matplotlib
@@ -8,7 +7,6 @@ import pytest
 
 from tinygrad_tf.__main__ import main as cli
 from tinygrad_tf.demo import explain as E
-from tinygrad_tf.demo import translation as T
 
 matplotlib.use("Agg")
 TIRED = "The animal didn't cross the street because it was too tired."
@@ -17,11 +15,9 @@ FIELDS = {"source", "translation", "token", "position", "versus", "margin", "met
           "completeness_error", "faithfulness"}
 
 
-@pytest.fixture(scope="module")
-def checkpoint(translator, tmp_path_factory):
-    path = tmp_path_factory.mktemp("explain") / "translator.npz"     # (a fresh optimizer: the
-    T.save(dataclasses.replace(translator, optimizer=T._optimizer(translator.model)), path)  # file needs one)
-    return str(path)
+@pytest.fixture
+def checkpoint(translator_checkpoint):
+    return translator_checkpoint
 
 
 @pytest.mark.parametrize("sentence, first", [(TIRED, "動物"), (WIDE, "通り")])

@@ -251,3 +251,76 @@ def test_a_value_page_opens_at_its_hash_and_shows_exact_numbers(browser, tmp_pat
     assert inline.evaluate("tgExplorer.goto(2)") == 2
     assert inline.evaluate("document.querySelector('#detail h2').textContent") == node_name(tr.steps[1].node)
     assert problems == []
+
+
+# ------------------------------------------------------------ on a real prediction
+
+TIRED = "The animal didn't cross the street because it was too tired."
+
+
+@pytest.fixture(scope="module")
+def prediction_page(translator_checkpoint, tmp_path_factory):
+    """The CLI's page for logit(動物) − logit(通り) on the trained translator."""
+    path = tmp_path_factory.mktemp("prediction") / "why.html"
+    assert cli(["explore", "--checkpoint", translator_checkpoint, "--sentence", TIRED,
+                "--token", "動物", "--versus", "通り", "-o", str(path)]) == 0
+    return str(path)
+
+
+def test_a_prediction_page_follows_the_gradient_to_each_source_word(prediction_page, translator):
+    from tinygrad_tf.demo import explain as E
+    data = ex.read_data(prediction_page)
+    words = "the animal didn't cross the street because it was too tired .".split()
+    assert data["title"] == "backward of logit(動物) − logit(通り)"
+    assert [w["label"] for w in data["watch"]] == ["memory (encoder output)", "input of encoder layer 1",
+                                                   "input of encoder layer 0", "word embeddings"]
+    assert all(w["rows"] == words for w in data["watch"])
+    text = open(prediction_page, encoding="utf-8").read()
+    for j, w in enumerate(words):                        # one input node per word, named by it
+        assert f"“{w}” (word {j})" in text
+    first = [next((k for k, s in enumerate(data["steps"]) if s["watch"][i] is not None), None)
+             for i in range(4)]
+    assert first[0] < first[1] < first[2] < first[3] == len(data["steps"]) - 2  # output → input, in order
+    ex_ = E.explain(translator.model, translator.corpus, TIRED, token="動物", versus="通り")
+    last = data["steps"][-1]["watch"][-1]                # Σ gradient × input per word: explain's scores
+    np.testing.assert_allclose([gx for _, gx in last], ex_.methods["gradient_x_input"], rtol=2e-3, atol=1e-4)
+    boxed = [s for s in data["steps"] if "box" in s]
+    assert boxed and all(1 <= s["box"]["k"] <= s["box"]["n"] for s in boxed)
+
+
+def test_a_prediction_page_in_chromium_changes_at_every_step(browser, prediction_page, tmp_path):
+    page, problems = open_page(browser, prediction_page)
+    steps = page.evaluate("tgExplorer.steps.length")
+    assert highlighted(page)[:2] == [0, None]
+    whole = page.evaluate("""(() => {
+        const p = document.getElementById('graph').getBoundingClientRect(),
+              s = document.querySelector('#graph svg').getBoundingClientRect();
+        return [s.left >= p.left - 1, s.right <= p.right + 1, s.top >= p.top - 1, s.bottom <= p.bottom + 1];
+        })()""")
+    assert whole == [True, True, True, True]              # step 0: the whole graph is in view
+    inside = lambda: page.evaluate(                       # noqa: E731  the op written into the current box
+        "(document.querySelector('#graph g.node.cur text.inside') || {}).textContent || null")
+    data = ex.read_data(prediction_page)
+    seen, previous = 0, None
+    for k in range(1, steps + 1):
+        page.evaluate(f"tgExplorer.goto({k})")
+        s = data["steps"][k - 1]
+        now = inside()
+        if "box" in s:                                   # inside a box: the box names this op
+            assert now == f"▸ {s['name']} (op {s['box']['k']} of {s['box']['n']} here)"
+            assert now != previous
+            seen += 1
+        else:
+            assert now is None
+        previous = now
+    assert seen > 50
+    assert page.evaluate("document.querySelectorAll('#graph text.inside').length") == 0   # closed again
+    page.goto(f"file://{prediction_page}#step=20")
+    page.wait_for_function("tgExplorer.current === 20")
+    assert "gradient that has reached each row so far" in page.inner_text("#detail")
+    assert problems == []
+
+
+def test_prediction_options_without_a_sentence_are_refused(tmp_path, capsys):
+    assert cli(["explore", "-o", str(tmp_path / "x.html"), "--token", "動物"]) == 2
+    assert "need --sentence" in capsys.readouterr().err

@@ -112,6 +112,13 @@ def explore(args):
     import tinygrad_tf as tg
     from tinygrad_tf import nn, viz
 
+    if args.sentence is not None:      # a real prediction of the demo's trained translator
+        from .demo.explain import explore_main
+        args.checkpoint = args.checkpoint or DEMO_CHECKPOINT
+        return explore_main(args)
+    if args.checkpoint is not None or args.token is not None or args.versus is not None:
+        print("explore: --checkpoint, --token and --versus need --sentence", file=sys.stderr)
+        return 2
     if args.value:                     # the example of docs/seeing.md's trace table
         a, b, c = tg.Value(2.0, "a"), tg.Value(-0.5, "b"), tg.Value(0.3, "c")
         loss = (a * b + c).tanh()
@@ -248,6 +255,13 @@ def make_parser():
                    help=BLOCK_HELP["--activation"])
     p.add_argument("--depth", type=positive_int, default=None, metavar="N",
                    help="draw each module at nesting depth N as one box (--model: 2, sublayers)")
+    p.add_argument("--sentence", metavar="TEXT", help="a real prediction instead: the backward of the demo "
+                   "translator's margin for this English sentence (see `explain`)")
+    p.add_argument("--checkpoint", metavar="PATH", help=f"with --sentence: the demo's checkpoint "
+                   f"(default {DEMO_CHECKPOINT})")
+    p.add_argument("--token", metavar="T", help="with --sentence: the Japanese word whose margin is "
+                   "traced (default: the first content word)")
+    p.add_argument("--versus", metavar="T2", help="with --sentence: the rival word, for logit(T) − logit(T2)")
 
     sub.add_parser("gradcheck", help="gradcheck every op and layer; exit 1 if any fails",
                    description=gradcheck.__doc__)

@@ -120,11 +120,25 @@ def margin_of(model, src, prefix, position, token, rival=None):
     return float(logits[token] - logits.max() - np.log(np.exp(logits - logits.max()).sum()))
 
 
-def _pick(vocab, word, what, translation):
-    if word not in vocab.stoi:
-        raise ValueError(f"explain: {what} {word!r} is not a Japanese word of the corpus "
-                         f"(the translation is 「{' '.join(translation)}」)")
-    return vocab.stoi[word]
+def _target(corpus, tr, token, versus, command):
+    """(token, its id, the rival's id or None, the output position) for a Translation `tr`:
+    the first position where the translation has `token` or `versus`."""
+    vocab = corpus.tgt_vocab
+    token = token or first_content_word(tr.tokens)
+    if token is None:
+        raise ValueError(f"{command}: the translation is empty")
+    for word, what in ((token, "--token"), (versus, "--versus")):
+        if word is not None and word not in vocab.stoi:
+            raise ValueError(f"{command}: {what} {word!r} is not a Japanese word of the corpus "
+                             f"(the translation is 「{' '.join(tr.tokens)}」)")
+    if versus == token:
+        raise ValueError(f"{command}: --token and --versus are the same word {token!r}")
+    where = [i for i, t in enumerate(tr.tokens) if t in (token, versus)]
+    if not where:
+        raise ValueError(f"{command}: {token!r} is not in the translation 「{' '.join(tr.tokens)}」"
+                         + ("" if versus is None else f", nor is {versus!r}")
+                         + "; choose one of its words")
+    return token, vocab.stoi[token], None if versus is None else vocab.stoi[versus], where[0]
 
 
 def explain(model, corpus, sentence, token=None, versus=None, steps=STEPS):
@@ -138,19 +152,7 @@ def explain(model, corpus, sentence, token=None, versus=None, steps=STEPS):
         raise ValueError(f"explain: unknown English word{'s' * (len(tr.unknown) > 1)} "
                          f"{', '.join(map(repr, tr.unknown))}")
     tgt = corpus.tgt_vocab
-    token = token or first_content_word(tr.tokens)
-    if token is None:
-        raise ValueError(f"explain: the translation of {sentence!r} is empty")
-    token_id = _pick(tgt, token, "--token", tr.tokens)
-    rival_id = None if versus is None else _pick(tgt, versus, "--versus", tr.tokens)
-    if versus == token:
-        raise ValueError(f"explain: --token and --versus are the same word {token!r}")
-    where = [i for i, t in enumerate(tr.tokens) if t in (token, versus)]
-    if not where:
-        raise ValueError(f"explain: {token!r} is not in the translation 「{' '.join(tr.tokens)}」"
-                         + ("" if versus is None else f", nor is {versus!r}")
-                         + "; choose one of its words")
-    position = where[0]
+    token, token_id, rival_id, position = _target(corpus, tr, token, versus, "explain")
     src = np.array(corpus.src_vocab.encode(tr.source))
     prefix = np.array([tgt.bos, *tgt.encode(tr.tokens)])
     f = margin_function(model, src, prefix, position, token_id, rival_id)
@@ -282,4 +284,73 @@ def main(args):
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(ex.json(), fh, ensure_ascii=False, indent=1)
         print(f"wrote {args.json}")
+    return 0
+
+
+# ------------------------------------------------------------------ the explorer on a prediction
+
+EXPLORE_DEPTH = 2                       # sublayers (self_attn, cross_attn, ffn, norms) as boxes
+
+
+def traced_prediction(model, corpus, sentence, token=None, versus=None):
+    """The backward of one prediction's margin, traced, for the explorer: each source word's
+    token embedding is its own input node, named by the word, stacked into the sentence.
+    Returns (margin Tensor, its trace, watch, Explanation-less facts dict) where `watch` lists
+    the tensors whose gradient per source word the explorer's panel follows: the memory
+    (encoder output), each encoder layer's input, and the word embeddings."""
+    from ..core.tensor import Tensor, stack
+    from ..seeing.trace import trace
+    tr = T.translate(model, corpus, sentence)
+    if tr.unknown:
+        raise ValueError(f"explore: unknown English word{'s' * (len(tr.unknown) > 1)} "
+                         f"{', '.join(map(repr, tr.unknown))}")
+    token, token_id, rival_id, position = _target(corpus, tr, token, versus, "explore")
+    src = np.array(corpus.src_vocab.encode(tr.source))
+    tgt = corpus.tgt_vocab
+    prefix = np.array([tgt.bos, *tgt.encode(tr.tokens)])[: position + 1]
+    e = source_embedding(model, src)
+    words = [Tensor(row, requires_grad=True, name=f"“{w}” (word {j})") for j, (w, row) in
+             enumerate(zip(tr.source, e))]
+    embedded = stack(words)                                                 # (S, d_model)
+    embedded.name = "source word embeddings"
+    mask = F.padding_mask(src[None], model.pad_id)
+    x = (embedded + model.src_embed.positions[: len(src)]).reshape(1, *e.shape)   # (1, S, d_model)
+    layer_inputs = []
+    for layer in model.encoder.layers:
+        layer_inputs.append(x)
+        x = layer(x, mask=mask)
+    memory = model.encoder.norm(x) if model.encoder.norm is not None else x
+    logits = model.generator(model.decode(prefix[None], memory, mask))[0, position]
+    margin = logits[token_id] - logits[rival_id] if rival_id is not None else logits.log_softmax(-1)[token_id]
+    what = f"logit({token}) − logit({versus})" if rival_id is not None else f"log p({token})"
+    margin.name = what
+    with trace() as tape:
+        margin.backward()
+    watch = [("memory (encoder output)", memory, tr.source)]
+    watch += [(f"input of encoder layer {l}", layer_inputs[l], tr.source)
+              for l in reversed(range(len(layer_inputs)))]
+    watch.append(("word embeddings", embedded, tr.source))
+    facts = dict(source=tr.source, translation=tr.tokens, token=token, versus=versus,
+                 position=position, what=what, margin=float(margin.data), embedding=e)
+    return margin, tape, watch, facts
+
+
+def explore_main(args):
+    """`python -m tinygrad_tf explore --checkpoint PATH --sentence "..." [--token T]
+    [--versus T2] -o page.html`: the explorer over the backward of one prediction's margin."""
+    from ..seeing.explore import explore
+
+    def work(run):
+        margin, tape, watch, facts = traced_prediction(run.model, run.corpus, args.sentence,
+                                                       args.token, args.versus)
+        return explore(margin, tape, args.output, depth=EXPLORE_DEPTH, watch=watch), tape, facts
+    done, code = on_checkpoint("explore", args.checkpoint, work)
+    if code:
+        return code
+    path, tape, facts = done
+    out = list(facts["translation"])
+    out[facts["position"]] = f"[{out[facts['position']]}]"
+    print(f"wrote {path}: {len(tape.steps)} steps of the backward of {facts['what']} = {facts['margin']:.3f} "
+          f"at 「{' '.join(out)}」, from the output to the {len(facts['source'])} source words; "
+          "open it in a browser")
     return 0

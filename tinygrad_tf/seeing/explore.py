@@ -45,11 +45,16 @@ class Page(str):
                 'style="width:100%; height:760px; border:1px solid #ccc"></iframe>')
 
 
-def explore(root, trace, path=None, depth=None):
+def explore(root, trace, path=None, depth=None, watch=None):
     """Write the page stepping through `trace` (a `tg.trace()` of the backward of `root`,
     a Tensor or a Value) over the graph of `root`, drawn as `draw_graph(root, trace,
     depth)` draws it. Returns its path as a `Page` (a str); with `path=None` the page
-    goes to a new temporary file."""
+    goes to a new temporary file.
+
+    watch: optional [(label, tensor, row labels), ...]: tensors of the graph whose rows
+    (axis −2, e.g. one per source word) the panel follows; at every step it shows, per
+    row, ‖the gradient the tensor has received so far‖ and Σ gradient × value (gradient
+    × input, once the backward is done)."""
     _check_root(root, "explore")
     if not isinstance(trace, Trace):
         raise TypeError(f"explore: trace must be a tg.trace(), not {type(trace).__name__}")
@@ -58,7 +63,7 @@ def explore(root, trace, path=None, depth=None):
                          "`with tg.trace() as tr:`")
     graph = draw_graph(root, trace=trace, depth=depth)
     svg = graph.pipe("svg").decode("utf-8")
-    data = page_data(root, trace, graph.drawn)
+    data = page_data(root, trace, graph.drawn, watch)
     text = render(svg[svg.index("<svg"):], data)
     if path is None:
         fd, path = tempfile.mkstemp(prefix="tinygrad_tf-explore-", suffix=".html")
@@ -84,24 +89,55 @@ def read_data(path):
     return json.loads(blob.group(1))
 
 
-def page_data(root, trace, drawn):
+def page_data(root, trace, drawn, watch=None):
     """Everything the page shows, as plain JSON-able values: one dict per step of the
     trace, and the root's seed. `drawn` maps each graph node to the SVG node id it is
-    drawn as (its own, or its module's box)."""
+    drawn as (its own, or its module's box); `watch` as `explore` takes it."""
     name = getattr(root, "label", None) or getattr(root, "name", None) or node_name(node_of(root))
     root = node_of(root)
     residual = {id(r.step): r for r in trace.residual_report()}   # none for a Value's trace
     so_far = {}                        # id(node) -> the gradient it has received so far
     steps = []
+    watched = [(node_of(t), np.asarray(t.data, dtype=np.float64)) for _, t, _ in watch or ()]
     for step in trace.steps:
         steps.append(_step(step, drawn, so_far, residual.get(id(step))))
+        if watch:
+            steps[-1]["watch"] = [_rows(so_far.get(id(node)), value) for node, value in watched]
+    _boxes(steps)
     first = trace.steps[0]
     scalar = isinstance(root, Value)
     seed = {"node": drawn.get(first.node), "name": name, **_gradient(first.grad_in, scalar)}
     reached = [n for s in steps for _, n in s["reach"] if n > 0] + [seed["norm"]]
     lo, hi = np.percentile(reached, [5, 100]) if reached else (0.0, 0.0)
-    return {"title": f"backward of {name}", "scalar": scalar, "seed": seed, "steps": steps,
+    data = {"title": f"backward of {name}", "scalar": scalar, "seed": seed, "steps": steps,
             "lo": float(lo), "hi": float(hi)}   # the shading's range: a few tiny norms stay below it
+    if watch:
+        data["watch"] = [{"label": label, "rows": [str(r) for r in rows]} for label, _, rows in watch]
+    return data
+
+
+def _rows(grad, value):
+    """Per row (axis −2) of a watched tensor: [‖gradient so far‖, Σ gradient × value], or
+    None before any gradient reached it."""
+    if grad is None:
+        return None
+    g = np.asarray(grad, dtype=np.float64)
+    g, v = g.reshape(-1, *g.shape[-2:]), value.reshape(-1, *value.shape[-2:])
+    norms = np.sqrt((g * g).sum(axis=(0, 2)))
+    return [[_number(f"{n:.4g}"), _number(f"{d:.4g}")] for n, d in zip(norms, (g * v).sum(axis=(0, 2)))]
+
+
+def _boxes(steps):
+    """Mark each step whose op is drawn folded into a module's box with its place among
+    that box's steps: "box": {"k": 1-based, "n": how many}. The page writes the op into
+    the box, so every step inside a box changes the picture."""
+    runs = {}
+    for s in steps:
+        if s["node"] and s["node"].startswith("box "):
+            runs.setdefault(s["node"], []).append(s)
+    for members in runs.values():
+        for k, s in enumerate(members, 1):
+            s["box"] = {"k": k, "n": len(members)}
 
 
 def _step(step, drawn, so_far, residual):
