@@ -36,6 +36,7 @@ from .core.tensor import (
     zeros,
     zeros_like,
 )
+from .core.threads import set_num_threads
 from .io import CheckpointError, load, save
 from .seeing import gradcheck  # the module, callable as its function
 from .seeing.attribute import Attribution, attribute
@@ -62,4 +63,5 @@ __all__ = [
     "gradcheck", "numerical_grad", "GradcheckError", "trace", "viz", "attribute", "Attribution",
     "exercises",
     "nn", "optim", "save", "load", "CheckpointError",
+    "set_num_threads",
 ]

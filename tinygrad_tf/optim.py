@@ -16,6 +16,7 @@ is None are skipped, as in PyTorch.
 """
 import numpy as np
 
+from .core import fused, threads
 from .core.tensor import Tensor
 
 
@@ -269,7 +270,9 @@ class Adam(Optimizer):
         if group["weight_decay"]:                       # decoupled (AdamW): p·(1 − lr·wd)
             for p in params:
                 p.data *= 1 - group["lr"] * group["weight_decay"]
-        _adam_step(g, m, v, scratch, t, group)
+        arrays = (g, m, v, scratch)                     # as blocks on the thread pool when large
+        threads.run(lambda todo: [_adam_step(*block, t, group) for block in todo],
+                    fused.blocks(*arrays) if threads.large(g.size) else [arrays], g.size)
         for p, step in zip(params, steps):
             p.data -= step
 

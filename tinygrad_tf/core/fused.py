@@ -13,6 +13,7 @@ import numpy as np
 from scipy.sparse import csr_array  # the one-hot matrix of Embedding's backward
 from scipy.special import ndtr  # Φ, the standard normal CDF (for exact GELU)
 
+from . import threads  # the elementwise thread pool: the block loops below run on it
 from .engine import Op, column_sums, ones_vector  # (Σ over rows, shared with engine.unbroadcast)
 
 # Abramowitz & Stegun's formula 7.1.26 for erfc, for float32 GELU (see exact_gelu):
@@ -56,10 +57,17 @@ def exact_gelu(a):
         return a * cdf, slope
     a = np.ascontiguousarray(a)
     y, slope = np.empty_like(a), np.empty_like(a)
-    work = np.empty((2, min(a.size, BLOCK)), dtype=np.float32)
-    for x, y_block, slope_block in blocks(a, y, slope):
-        _gelu_block(x, y_block, slope_block, *work[:, :x.size])
+    threads.run(_gelu_blocks, blocks(a, y, slope), a.size)
     return y, slope
+
+
+def _gelu_blocks(todo):
+    """_gelu_block on each (a, y, slope) block that `todo` gives, with this thread's scratch."""
+    work = np.empty((2, 0), dtype=np.float32)
+    for a, y, slope in todo:
+        if work.shape[1] < a.size:
+            work = np.empty((2, a.size), dtype=np.float32)
+        _gelu_block(a, y, slope, *work[:, :a.size])
 
 
 def _gelu_block(a, y, slope, u, gauss):
@@ -161,17 +169,24 @@ class LayerNorm(Op):
     name = "layer_norm"
 
     def forward(self, a, w, b, eps=1e-5):
-        n = w.size
+        n, w1, b1 = w.size, w.reshape(-1), b.reshape(-1)
         rows = a.reshape(math.prod(a.shape[:a.ndim - w.ndim]), n)  # (rows, n)
         mean_over_row = np.full(n, 1.0 / max(n, 1), dtype=a.dtype)  # rows @ this: row means
-        centred = rows - (rows @ mean_over_row)[:, None]
-        y = np.square(centred)                                   # (the output's buffer, lent)
-        r = 1.0 / np.sqrt(y @ mean_over_row + eps)[:, None]      # var = mean (a - mean)²
-        xhat = centred
-        xhat *= r                                                # in place: centred is ours
+        xhat, y = np.empty_like(rows), np.empty_like(rows)
+        r = np.empty((rows.shape[0], 1), dtype=a.dtype)
+
+        def work(todo):                                          # (on the thread pool)
+            for part in todo:
+                x, yp, rp = rows[part], y[part], r[part]
+                centred = np.subtract(x, (x @ mean_over_row)[:, None], out=xhat[part])
+                np.square(centred, out=yp)                       # (the output's buffer, lent)
+                np.divide(1.0, np.sqrt(yp @ mean_over_row + eps)[:, None], out=rp)  # var = mean (a − mean)²
+                centred *= rp                                    # x̂, in place
+                np.multiply(centred, w1, out=yp)
+                yp += b1
+
+        threads.run(work, pool_blocks(rows.shape), rows.size)
         self.saved = (xhat, r, w)
-        np.multiply(xhat, w.reshape(-1), out=y)
-        y += b.reshape(-1)
         return y.reshape(a.shape)
 
     def backward(self, g):
@@ -181,21 +196,28 @@ class LayerNorm(Op):
         xhat, r, w = self.saved
         w1, inv_n = w.reshape(-1), 1.0 / max(w.size, 1)
         g2 = g.reshape(xhat.shape)                               # (rows, n)
-        gx = g2 * xhat                                           # g⊙x̂, rows × n
-        ga = gw = gb = None
-        if self.needs[1]:
-            gw = column_sums(gx).reshape(w.shape)
-        if self.needs[2]:
-            gb = column_sums(g2).reshape(w.shape)
-        if self.needs[0]:
-            mean_gh = (g2 @ w1)[:, None] * inv_n                 # mean ĝ, per row
-            mean_ghx = (gx @ w1)[:, None] * inv_n                # mean(ĝ·x̂), per row
-            ga = g2 * w1                                         # ĝ
-            ga -= mean_gh
-            ga -= np.multiply(xhat, mean_ghx, out=gx)            # x̂·mean(ĝ·x̂), into gx's buffer
-            ga *= r
-            ga = ga.reshape(g.shape)
-        return ga, gw, gb
+        gx = np.empty(xhat.shape, dtype=np.result_type(g2, xhat))   # g⊙x̂, rows × n
+        ga = np.empty(xhat.shape, dtype=np.result_type(g2, w1)) if self.needs[0] else None
+
+        def work(todo):                                          # (on the thread pool)
+            scratch = np.empty((0, gx.shape[1]), dtype=gx.dtype)
+            for part in todo:
+                gxp = np.multiply(g2[part], xhat[part], out=gx[part])
+                if ga is None:
+                    continue
+                mean_gh = (g2[part] @ w1)[:, None] * inv_n       # mean ĝ, per row
+                mean_ghx = (gxp @ w1)[:, None] * inv_n           # mean(ĝ·x̂), per row
+                if len(scratch) < len(gxp):
+                    scratch = np.empty_like(gxp)
+                gap = np.multiply(g2[part], w1, out=ga[part])    # ĝ
+                gap -= mean_gh
+                gap -= np.multiply(xhat[part], mean_ghx, out=scratch[:len(gxp)])   # x̂·mean(ĝ·x̂)
+                gap *= r[part]
+
+        threads.run(work, pool_blocks(xhat.shape), xhat.size)
+        gw = column_sums(gx).reshape(w.shape) if self.needs[1] else None
+        gb = column_sums(g2).reshape(w.shape) if self.needs[2] else None
+        return None if ga is None else ga.reshape(g.shape), gw, gb
 
     @staticmethod
     def plain(a, w, b, eps=1e-5):
@@ -230,32 +252,40 @@ class MaskedSoftmax(Op):
     def forward(self, a, mask=None, scale=1.0):
         y = np.empty(a.shape, dtype=a.dtype)
         keep = None if mask is None else np.broadcast_to(mask.astype(a.dtype), a.shape)  # 1/0 (a view)
-        for rows in row_blocks(a.shape, SOFTMAX_BLOCK * BLOCK):
-            s = y[rows]
-            np.multiply(a[rows], scale, out=s)
-            with np.errstate(over="ignore", invalid="ignore"):   # (those rows are redone)
-                np.exp(s, out=s)
-                if keep is not None:
-                    s *= keep[rows]                              # exp(s), 0 where hidden
-            _, redo = normalise_rows(s)
-            if redo.any():
-                bad = a[rows][redo] * scale                          # (those rows, k)
-                _softmax_rows(bad, None if keep is None else keep[rows][redo] == 0)
-                s[redo] = bad
+
+        def work(todo):                                          # (on the thread pool)
+            for rows in todo:
+                s = y[rows]
+                np.multiply(a[rows], scale, out=s)
+                with np.errstate(over="ignore", invalid="ignore"):   # (those rows are redone)
+                    np.exp(s, out=s)
+                    if keep is not None:
+                        s *= keep[rows]                          # exp(s), 0 where hidden
+                _, redo = normalise_rows(s)
+                if redo.any():
+                    bad = a[rows][redo] * scale                  # (those rows, k)
+                    _softmax_rows(bad, None if keep is None else keep[rows][redo] == 0)
+                    s[redo] = bad
+
+        threads.run(work, row_blocks(a.shape, SOFTMAX_BLOCK * BLOCK), a.size)
         self.saved, self.scale = (y,), scale
         return y
 
     def backward(self, g):
         """∂a = scale · y ⊙ (g − Σ g·y)"""
-        y = self.saved[0]
+        y, scale = self.saved[0], self.scale
         ga = np.empty(y.shape, dtype=np.result_type(g, y))
-        for rows in row_blocks(y.shape, SOFTMAX_BLOCK * BLOCK):
-            gy, p = ga[rows], y[rows]
-            total = row_dots(g[rows], p)             # Σ g·y
-            np.subtract(g[rows], total, out=gy)      # g − Σ g·y
-            gy *= p
-            if self.scale != 1.0:
-                gy *= self.scale
+
+        def work(todo):                                          # (on the thread pool)
+            for rows in todo:
+                gy, p = ga[rows], y[rows]
+                total = row_dots(g[rows], p)                     # Σ g·y
+                np.subtract(g[rows], total, out=gy)              # g − Σ g·y
+                gy *= p
+                if scale != 1.0:
+                    gy *= scale
+
+        threads.run(work, row_blocks(y.shape, SOFTMAX_BLOCK * BLOCK), y.size)
         return (ga,)
 
     @staticmethod
@@ -270,6 +300,12 @@ class MaskedSoftmax(Op):
         e = (s - top.masked_fill(top.data == -np.inf, 0.0)).exp()
         total = e.sum(axis=-1, keepdims=True)
         return e / total.masked_fill(total.data == 0, 1.0)
+
+
+def pool_blocks(shape):
+    """The row blocks of an op that is worked on whole unless it is large enough for the
+    thread pool (threads.large): then rows of about BLOCK elements (row_blocks)."""
+    return row_blocks(shape, BLOCK) if threads.large(math.prod(shape)) else [slice(None)]
 
 
 def row_blocks(shape, size):
@@ -342,19 +378,14 @@ class SoftmaxCrossEntropy(Op):
             self.saved = (z, q, np.zeros_like(rows), mass, mass)
             return mass.reshape(z.shape[:-1])
         p = np.empty_like(rows)
-        total, redo = softmax_unshifted(rows, p)
-        with np.errstate(divide="ignore"):                      # (a zero sum is redone)
-            lse = np.log(total)[:, 0]
-        losses = mass * lse - row_dots(targets, rows)[:, 0]     # Σ q·lse − Σ q·z
-        if redo.any():                                          # the plain formula, shifted
-            top = rows[redo].max(axis=-1, keepdims=True)
-            shifted = rows[redo] - top                          # z − m
-            e = np.exp(shifted)
-            sums = row_sums(e)
-            p[redo] = e / sums
-            log_sums = np.log(sums)[:, 0]                       # lse(z) − m
-            lse[redo] = log_sums + top[:, 0]
-            losses[redo] = mass[redo] * log_sums - row_sums(targets[redo] * shifted)[:, 0]
+        lse, losses = np.empty((2, len(rows)), dtype=np.result_type(mass, rows))
+
+        def work(todo):                                         # (on the thread pool)
+            for part in todo:
+                _cross_entropy_rows(rows[part], targets[part], mass[part], p[part], lse[part],
+                                    losses[part])
+
+        threads.run(work, pool_blocks(rows.shape), rows.size)
         self.saved = (z, q, p, mass, lse)
         return losses.reshape(z.shape[:-1])
 
@@ -366,8 +397,14 @@ class SoftmaxCrossEntropy(Op):
         targets = q.reshape(-1, n_classes)
         gz = gq = None
         if self.needs[0]:
-            gz = p * (g1 * mass[:, None])
-            gz -= targets * g1
+            gz = np.empty(p.shape, dtype=np.result_type(p, g1, mass))
+
+            def work(todo):                                     # (on the thread pool)
+                for part in todo:
+                    gzp = np.multiply(p[part], g1[part] * mass[part, None], out=gz[part])
+                    gzp -= targets[part] * g1[part]
+
+            threads.run(work, pool_blocks(p.shape), p.size)
             gz = gz.reshape(z.shape)
         if self.needs[1]:
             gq = (lse[:, None] - z.reshape(-1, n_classes)) * g1   # −g·(z − lse)
@@ -378,6 +415,24 @@ class SoftmaxCrossEntropy(Op):
     def plain(z, q):
         """The composition: log_softmax, multiply by the targets, sum, negate."""
         return -(q * z.log_softmax(axis=-1)).sum(axis=-1)
+
+
+def _cross_entropy_rows(rows, targets, mass, p, lse, losses):
+    """SoftmaxCrossEntropy's forward on some rows z (classes last) into p = softmax(z),
+    lse = log Σ exp(z) and losses = Σ q·lse − Σ q·z, unshifted, its rows to redo shifted."""
+    total, redo = softmax_unshifted(rows, p)
+    with np.errstate(divide="ignore"):                          # (a zero sum is redone)
+        np.log(total[:, 0], out=lse)
+    np.subtract(mass * lse, row_dots(targets, rows)[:, 0], out=losses)   # Σ q·lse − Σ q·z
+    if redo.any():                                              # the plain formula, shifted
+        top = rows[redo].max(axis=-1, keepdims=True)
+        shifted = rows[redo] - top                              # z − m
+        e = np.exp(shifted)
+        sums = row_sums(e)
+        p[redo] = e / sums
+        log_sums = np.log(sums)[:, 0]                           # lse(z) − m
+        lse[redo] = log_sums + top[:, 0]
+        losses[redo] = mass[redo] * log_sums - row_sums(targets[redo] * shifted)[:, 0]
 
 
 class Embedding(Op):

@@ -19,7 +19,6 @@ import time
 import warnings
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 import tinygrad_tf as tg
 from tinygrad_tf.demo import corpus as C
@@ -457,10 +456,11 @@ def use_one_blas_thread():
     or OMP_NUM_THREADS). The demo multiplies small matrices, for which OpenBLAS's worker
     threads cost more to wake than they save; on a 2-core machine whose cores are busy
     they spin against the other processes, and one thread trained 6-10x faster than two.
-    One thread also makes the sums come out the same on every run (bit for bit)."""
+    One thread also makes the sums come out the same on every run (bit for bit).
+    (tg.set_num_threads: the elementwise thread pool too, which would not change a bit.)"""
     if "OPENBLAS_NUM_THREADS" in os.environ or "OMP_NUM_THREADS" in os.environ:
         return
-    threadpool_limits(limits=1, user_api="blas")
+    tg.set_num_threads(1)
 
 
 def add_arguments(parser):
