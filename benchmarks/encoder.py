@@ -192,7 +192,7 @@ def make_engines(size, norm_first):
     return steps, grads_of, skipped
 
 
-def workload(size, norm_first, gemm_gflops=None):
+def workload(size, norm_first):
     d, h, d_ff, seq, batch = SIZES[size]
     steps, grads_of, skipped = make_engines(size, norm_first)
 
@@ -204,11 +204,8 @@ def workload(size, norm_first, gemm_gflops=None):
         targets.append(("≤ torch's time", ratio_at_most("torch", 1.0, times_of("torch"))))
     if size == "base":
         targets.append(("≤1.15× hand NumPy", ratio_at_most("numpy", 1.15, times_of("numpy"))))
-    if size == "large" and gemm_gflops:
-        def gemm_share(row):
-            share = row["gflops"]["tinygrad_tf"] / gemm_gflops
-            return share >= 0.8, f"{100 * share:.0f}% of {gemm_gflops:.0f} GFLOP/s"
-        targets.append(("≥80% of NumPy GEMM rate", gemm_share))
+    if size == "large":     # (issue 14's ≥80% of a GEMM rate timed at another moment: not a ratio)
+        targets.append(("≤ hand NumPy's time", ratio_at_most("numpy", 1.0, times_of("numpy"))))
     targets.append(AUTOGRAD_TARGET)
     kind = "pre-LN" if norm_first else "post-LN"
     return Workload(f"encoder {size} (d {d}, h {h}, ff {d_ff}, T {seq}, B {batch}), {kind}",

@@ -10,7 +10,7 @@ import numpy as np
 import tinygrad_tf as tg
 
 from .compare import assert_agree
-from .harness import AUTOGRAD_TARGET, Workload, optional_import
+from .harness import Workload, optional_import, ratio_at_most, times_of
 
 SIZES = (784, 256, 256, 10)
 BATCH = 64
@@ -151,4 +151,5 @@ def workload():
         return assert_agree(grads, 1e-4)
 
     return Workload(f"MLP 784→256→256→10, batch {BATCH}, SGD step", engines, verify,
-                    skipped=skipped, targets=[AUTOGRAD_TARGET], memory=("tinygrad_tf", "numpy"))
+                    skipped=skipped, memory=("tinygrad_tf", "numpy"),
+                    targets=[("≤1.10× hand NumPy", ratio_at_most("numpy", 1.10, times_of("numpy")))])

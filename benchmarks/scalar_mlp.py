@@ -86,5 +86,5 @@ def workload():
 
     return Workload("scalar MLP 2→16→16→1, 100 points, train step", engines, verify,
                     skipped=skipped,
-                    targets=[("≥12× faster than micrograd", ratio_at_most("micrograd", 1 / 12))],
+                    targets=[("≥10× faster than micrograd", ratio_at_most("micrograd", 1 / 10))],
                     memory=tuple(engines))

@@ -2,7 +2,7 @@
 import os
 import time
 
-from . import chain, encoder, harness, lm, mlp, scalar_mlp
+from . import chain, encoder, harness, lm, mlp, scalar_mlp, translator
 
 RESULTS = os.path.join(os.path.dirname(__file__), "results")
 
@@ -14,15 +14,16 @@ MODES = {   # timed repeats; encoder sizes; ops in the chain; timing again while
 }
 
 
-def workloads(mode, gemm_gflops):
+def workloads(mode):
     m = MODES[mode]
     yield chain.workload(m["chain_ops"])
     yield scalar_mlp.workload()
     yield mlp.workload()
     for size in m["sizes"]:
         for norm_first in (False, True):
-            yield encoder.workload(size, norm_first, gemm_gflops)
+            yield encoder.workload(size, norm_first)
     yield lm.workload()
+    yield translator.workload()
 
 
 def memory_target(rows):
@@ -46,7 +47,7 @@ def run(mode="full", out_dir=RESULTS, repeats=None, log=print, only=None):
     gemm = harness.gemm_rate(max(repeats, 5), **quiet)
     log(f"  NumPy float32 GEMM: {gemm:.1f} GFLOP/s")
     rows = []
-    for w in workloads(mode, gemm):
+    for w in workloads(mode):
         if only and only not in w.name:
             continue
         rows.append(harness.run_workload(w, repeats, **quiet))
