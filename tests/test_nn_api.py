@@ -153,7 +153,7 @@ def test_numpy_arrays_and_lists_go_into_layers_and_functions_as_constants():
     assert nn.DecoderBlock(8, 2, 16)(x, x).shape == (2, 3, 8)
     assert nn.Linear(8, 4).astype(np.float64)(x).dtype == np.float64     # the layer's dtype
     for f in (F.relu, F.gelu, F.silu, F.softmax, F.log_softmax, F.dropout, lambda a: F.layer_norm(a, 8),
-              lambda a: F.linear(a, np.ones((2, 8))), lambda a: F.scaled_dot_product_attention(a, a, a)[0]):
+              lambda a: F.linear(a, np.ones((2, 8))), lambda a: F.attention(a, a, a).out):
         assert isinstance(f(x), tg.Tensor)
     with pytest.raises(TypeError, match="expected a Tensor or a NumPy array of numbers, got str"):
         nn.Linear(8, 4)("hello")

@@ -59,12 +59,12 @@ def test_sdpa_returns_output_and_weights_like_torch():
     q, k, v = randn64(2, 3, 4, 5, seed=0), randn64(2, 3, 6, 5, seed=1), randn64(2, 3, 6, 5, seed=2)
     allowed = np.random.default_rng(0).random((2, 1, 4, 6)) < 0.7
     allowed[..., 0] = True
-    out, w = F.scaled_dot_product_attention(q, k, v, mask=allowed)
+    out, w = F.attention(q, k, v, mask=allowed)
     tq, tk, tv = (torch.tensor(t.data) for t in (q, k, v))
     expect = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, attn_mask=torch.tensor(allowed))
     assert_close(out, expect, "output")
     assert np.allclose(w.data.sum(-1), 1.0) and np.all(w.data[np.broadcast_to(~allowed, w.shape)] == 0)
-    assert tg.gradcheck(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, allowed, True)[0],
+    assert tg.gradcheck(lambda q, k, v: F.attention(q, k, v, allowed, True).out,
                         [q, k, v])
 
 
@@ -154,7 +154,7 @@ def test_float_masks_are_added_to_the_scores_as_torch():
     bias, tbias = pair(3, 4, 6, seed=3)                  # a float mask that requires grad
     bias.data[0, 1, 2:] = -np.inf                         # -inf: may not attend
     tbias = torch.tensor(bias.data, requires_grad=True)
-    out, weights = F.scaled_dot_product_attention(q, k, v, mask=bias)
+    out, weights = F.attention(q, k, v, mask=bias)
     tout = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, attn_mask=tbias)
     assert_close(out, tout, "output")
     assert np.all(weights.data[:, 0, 1, 2:] == 0.0)
@@ -162,12 +162,12 @@ def test_float_masks_are_added_to_the_scores_as_torch():
     for ours, theirs, what in ((q, tq, "q"), (k, tk, "k"), (v, tv, "v"), (bias, tbias, "mask")):
         assert_close(ours.grad, theirs.grad, f"{what} grad")
     # causal folds in as -inf; a float32 query keeps a float64 array mask in float32
-    out, _ = F.scaled_dot_product_attention(q, k, v, mask=bias.data, causal=True)
+    out, _ = F.attention(q, k, v, mask=bias.data, causal=True)
     tout = torch.nn.functional.scaled_dot_product_attention(
         tq, tk, tv, attn_mask=tbias.detach() + torch.tensor(np.where(np.tri(4, 6), 0, -np.inf)))
     assert_close(out, tout, "causal output")
     q32 = tg.randn(1, 2, 3)
-    assert F.scaled_dot_product_attention(q32, q32, q32, mask=np.zeros((2, 2)))[0].dtype == np.float32
+    assert F.attention(q32, q32, q32, mask=np.zeros((2, 2))).out.dtype == np.float32
 
 
 def test_a_float_mask_in_multi_head_attention_matches_torch_and_the_boolean_one():
@@ -187,7 +187,7 @@ def test_a_float_mask_in_multi_head_attention_matches_torch_and_the_boolean_one(
     row[1] = -np.inf                                          # a query with no key: zeros, no NaN
     mha(x, mask=row).sum().backward()
     assert np.all(mha.attn[:, :, 1] == 0) and np.isfinite(x.grad).all()
-    assert tg.gradcheck(lambda q, b: F.scaled_dot_product_attention(q, q, q, mask=b)[0],
+    assert tg.gradcheck(lambda q, b: F.attention(q, q, q, mask=b).out,
                         [randn64(2, 3, 4), randn64(3, 3, seed=5)])
 
 
@@ -206,7 +206,7 @@ def test_attention_over_an_empty_sequence_computes_as_torch():
     assert y.shape == (2, 0, D)
     y.sum().backward()
     assert empty.grad.shape == (2, 0, D)
-    out, w = F.scaled_dot_product_attention(tg.randn(3, 4), tg.randn(0, 4), tg.randn(0, 2))
+    out, w = F.attention(tg.randn(3, 4), tg.randn(0, 4), tg.randn(0, 2))
     assert out.shape == (3, 2) and w.shape == (3, 0) and np.all(out.data == 0)
 
 
@@ -219,10 +219,10 @@ def test_pytorch_keyword_names_work_and_a_pasted_single_output_line_is_told_what
     tout = torch.nn.functional.scaled_dot_product_attention(
         tq, tk, tv, attn_mask=torch.tensor(bias + np.where(np.tri(4, 5), 0, -np.inf)), scale=0.3)
     assert_close(out, tout, "output")
-    result = F.scaled_dot_product_attention(q, k, v)
+    result = F.attention(q, k, v)
     assert result.out is result[0] and result.weights is result[1]
-    with pytest.raises(AttributeError, match=r"returns \(out, weights\), not the output alone as "
-                                             r"PyTorch's does: write `out, weights = .*use out.transpose"):
+    with pytest.raises(AttributeError, match=r"F.attention returns \(out, weights\), not the output "
+                                             r"alone: write `out, weights = .*use out.transpose"):
         result.transpose(1, 2)
     with pytest.raises(TypeError, match="got both mask and attn_mask"):
         F.scaled_dot_product_attention(q, k, v, mask=bias, attn_mask=bias)

@@ -44,10 +44,10 @@ def const(value):
 
 def sdpa(M, q, k, v, mask=None, causal=False):
     """The attention output: PyTorch's call (`attn_mask=`, `is_causal=`) or ours (`mask=`,
-    `causal=`, which gives the weights too)."""
+    `causal=`)."""
     if M is TORCH:
         return M.F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
-    return M.F.scaled_dot_product_attention(q, k, v, mask=mask, causal=causal)[0]
+    return M.F.attention(q, k, v, mask=mask, causal=causal).out
 
 
 LABELS = A([0, 4, 2, 2])

@@ -267,7 +267,7 @@ def _attention_cases(seed):
 def _attention():
     cases = []
     for label, q, k, v, g in _attention_cases(8):
-        grads = _vjp(lambda q, k, v: F.scaled_dot_product_attention(q, k, v).out, (q, k, v), g)[1]
+        grads = _vjp(lambda q, k, v: F.attention(q, k, v).out, (q, k, v), g)[1]
         cases.append(Case(label, (q, k, v, g), grads, ("dq", "dk", "dv")))
     return cases
 
@@ -325,7 +325,7 @@ def _cross():
     for label, xs, ms, d, dk, dv in shapes:
         x, m = r.normal(size=xs + (d,)), r.normal(size=ms + (d,))
         Wq, Wk, Wv = r.normal(size=(dk, d)), r.normal(size=(dk, d)), r.normal(size=(dv, d))
-        out = F.scaled_dot_product_attention(
+        out = F.attention(
             F.linear(_c(x), _c(Wq)), F.linear(_c(m), _c(Wk)), F.linear(_c(m), _c(Wv))
         ).out
         cases.append(Case(label, (x, m, Wq, Wk, Wv), out.data))
@@ -399,7 +399,7 @@ def _masked():
     cases = []
     for label, q, k, v, mask in setups:
         g = r.normal(size=q.shape[:-1] + v.shape[-1:])
-        attend = lambda q, k, v, mask=mask: F.scaled_dot_product_attention(q, k, v, mask).out
+        attend = lambda q, k, v, mask=mask: F.attention(q, k, v, mask).out
         grads = _vjp(attend, (q, k, v), g)[1]
         cases.append(Case(label, (q, k, v, mask, g), grads, ("dq", "dk", "dv")))
     return cases

@@ -17,7 +17,7 @@ class MultiHeadAttention(Module):
     forward(x, context=None, mask=None, causal=False): x (batch, q_len, d_model);
     context (batch, k_len, d_model) for cross-attention. `mask` broadcasts to
     (batch, n_heads, q_len, k_len): boolean, True = may attend, or float, added to the
-    scaled scores (-inf = may not attend), as in F.scaled_dot_product_attention. After each call
+    scaled scores (-inf = may not attend), as in F.attention. After each call
     `.attn` holds the weights, an np.ndarray (batch, n_heads, q_len, k_len) (read-only).
     """
 
@@ -60,7 +60,7 @@ class MultiHeadAttention(Module):
         k = self._split_heads(self.k_proj(context))                # (B, h, k_len, d_head)
         v = self._split_heads(self.v_proj(context))                # (B, h, k_len, d_head)
         p = self.dropout if self.training else 0.0
-        out, weights = F.scaled_dot_product_attention(q, k, v, mask, dropout_p=p)
+        out, weights = F.attention(q, k, v, mask, dropout_p=p)
         self.attn = weights.data.view()                            # (B, h, q_len, k_len)
         self.attn.flags.writeable = False                          # backward still needs it
         out = out.permute(0, 2, 1, 3).reshape(b, q_len, self.d_model)   # heads side by side (a view:

@@ -202,20 +202,18 @@ def attention_mask(scores_shape, mask=None, causal=False, what="attention", like
 
 
 class Attention(namedtuple("Attention", "out weights")):
-    """What scaled_dot_product_attention returns: the output and the weights. PyTorch's
-    returns the output alone, so a pasted `y = F.scaled_dot_product_attention(...)`
-    followed by a Tensor method gets an error saying what to write instead."""
+    """What `attention` returns: the output and the weights."""
     __slots__ = ()
 
     def __getattr__(self, name):
-        raise AttributeError(f"scaled_dot_product_attention returns (out, weights), not the output "
-                             f"alone as PyTorch's does: write `out, weights = "
-                             f"F.scaled_dot_product_attention(...)` and use out.{name}")
+        raise AttributeError(f"F.attention returns (out, weights), not the output alone: write "
+                             f"`out, weights = F.attention(...)` and use out.{name}")
 
 
-def scaled_dot_product_attention(q, k, v, mask=None, causal=False, dropout_p=0.0, *,
-                                 attn_mask=None, is_causal=None, scale=None):
-    """softmax(q kᵀ/√d_head + bias) v on (..., seq, d_head) tensors → (out, weights).
+def attention(q, k, v, mask=None, causal=False, dropout_p=0.0, *, scale=None):
+    """softmax(q kᵀ/√d_head + bias) v on (..., seq, d_head) tensors → (out, weights),
+    a named tuple `Attention`; `scaled_dot_product_attention` is the same with PyTorch's
+    argument order, returning the output alone.
 
     `mask` broadcasts to (..., q_len, k_len) and is either boolean, True = may attend,
     or float, added to the scaled scores (the `bias`; -inf = may not attend), as
@@ -225,22 +223,15 @@ def scaled_dot_product_attention(q, k, v, mask=None, causal=False, dropout_p=0.0
     gives an all-zero output, as PyTorch.
     `dropout_p` > 0 drops weights on every call, as PyTorch's (pass 0 in eval, as
     MultiHeadAttention does); the weights returned are those before dropout.
-    PyTorch's keyword names work too: `attn_mask` for `mask`, `is_causal` for `causal`,
-    and `scale` replaces 1/√d_head.
+    `scale` replaces 1/√d_head.
     """
-    if attn_mask is not None:
-        if mask is not None:
-            raise TypeError("scaled_dot_product_attention: got both mask and attn_mask (the same "
-                            "argument, PyTorch's name); pass one")
-        mask = attn_mask
-    causal = causal or bool(is_causal)
     q, k, v = _tensor(q), _tensor(k), _tensor(v)
     if q.ndim < 2 or k.ndim < 2 or v.ndim < 2 or q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
-        raise ValueError(f"scaled_dot_product_attention: q {q.shape}, k {k.shape}, v {v.shape} "
+        raise ValueError(f"attention: q {q.shape}, k {k.shape}, v {v.shape} "
                          "need q and k to share d_head and k and v to share seq")
-    scores_shape = check_broadcast("scaled_dot_product_attention", q.shape[:-2], k.shape[:-2])
+    scores_shape = check_broadcast("attention", q.shape[:-2], k.shape[:-2])
     scores_shape += (q.shape[-2], k.shape[-2])
-    mask = attention_mask(scores_shape, mask, causal, "scaled_dot_product_attention", q)
+    mask = attention_mask(scores_shape, mask, causal, "attention", q)
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
     scores = q @ k.transpose(-2, -1)                                    # (..., q_len, k_len)
     if isinstance(mask, Tensor):                                        # additive: scale first
@@ -251,6 +242,18 @@ def scaled_dot_product_attention(q, k, v, mask=None, causal=False, dropout_p=0.0
     else:
         weights = apply(fused.MaskedSoftmax, scores, mask=mask, scale=scale)
     return Attention(dropout(weights, dropout_p) @ v, weights)          # (..., q_len, d_head)
+
+
+def scaled_dot_product_attention(q, k, v, mask=None, causal=False, dropout_p=0.0, *,
+                                 attn_mask=None, is_causal=None, scale=None):
+    """The output of `attention(q, k, v, ...)` (still a tuple here: phase one of moving
+    to PyTorch's return)."""
+    if attn_mask is not None:
+        if mask is not None:
+            raise TypeError("scaled_dot_product_attention: got both mask and attn_mask (the same "
+                            "argument, PyTorch's name); pass one")
+        mask = attn_mask
+    return attention(q, k, v, mask, causal or bool(is_causal), dropout_p, scale=scale)
 
 
 # -------------------------------------------------------------------- losses
