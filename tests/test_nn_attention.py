@@ -1,6 +1,9 @@
 """Attention: MultiHeadAttention against torch.nn.MultiheadAttention (outputs, `.attn`,
 every gradient), masks (True = may attend, causal, padding), exact zeros where a mask
 forbids, no NaN for a query with no allowed key, finite differences, clear errors."""
+import pathlib
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -210,21 +213,30 @@ def test_attention_over_an_empty_sequence_computes_as_torch():
     assert out.shape == (3, 2) and w.shape == (3, 0) and np.all(out.data == 0)
 
 
-def test_pytorch_keyword_names_work_and_a_pasted_single_output_line_is_told_what_to_write():
+def test_scaled_dot_product_attention_is_pytorchs_call_and_attention_the_pair():
     q, tq = pair(2, 2, 4, 3)
     k, tk = pair(2, 2, 5, 3, seed=1)
     v, tv = pair(2, 2, 5, 3, seed=2)
     bias = np.random.default_rng(3).standard_normal((4, 5))
-    out, weights = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, is_causal=True, scale=0.3)
-    tout = torch.nn.functional.scaled_dot_product_attention(
-        tq, tk, tv, attn_mask=torch.tensor(bias + np.where(np.tri(4, 5), 0, -np.inf)), scale=0.3)
+    tbias = torch.tensor(bias + np.where(np.tri(4, 5), 0, -np.inf))
+    tout = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, attn_mask=tbias, scale=0.3)
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, is_causal=True, scale=0.3)
+    assert isinstance(out, tg.Tensor)
     assert_close(out, tout, "output")
+    assert_close(F.scaled_dot_product_attention(q, k, v, bias, 0.0, True, 0.3), tout, "positional")
+    assert_close(F.scaled_dot_product_attention(q, k, v, mask=bias, causal=True, scale=0.3), tout, "ours")
+    out.sum().backward()
+    tout.sum().backward()
+    for mine, theirs in ((q, tq), (k, tk), (v, tv)):
+        np.testing.assert_allclose(mine.grad, theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
+    both = F.attention(q, k, v, bias, True, scale=0.3)
+    np.testing.assert_array_equal(both.out.data, out.data)
     result = F.attention(q, k, v)
     assert result.out is result[0] and result.weights is result[1]
     with pytest.raises(AttributeError, match=r"F.attention returns \(out, weights\), not the output "
                                              r"alone: write `out, weights = .*use out.transpose"):
         result.transpose(1, 2)
-    with pytest.raises(TypeError, match="got both mask and attn_mask"):
+    with pytest.raises(TypeError, match="got both attn_mask and mask"):
         F.scaled_dot_product_attention(q, k, v, mask=bias, attn_mask=bias)
     x = tg.randn(2, 3, seed=0, dtype=np.float64)
     np.testing.assert_array_equal(F.softmax(x, dim=0).data, F.softmax(x, axis=0).data)
@@ -267,3 +279,17 @@ def test_a_product_shaped_like_a_transposed_operand_is_made_in_its_layout():
     y = tg.Tensor(w) @ v
     np.testing.assert_allclose(y.data, w @ x.transpose(0, 2, 1, 3), rtol=1e-6)
     assert y.data.transpose(0, 2, 1, 3).flags.c_contiguous                      # v's layout
+
+
+def test_no_caller_unpacks_the_output_of_scaled_dot_product_attention_as_a_pair():
+    # it returned (out, weights) before it returned PyTorch's output alone: a caller left
+    # behind would unpack the output's first axis without a word
+    root = pathlib.Path(__file__).resolve().parent.parent
+    pair_of = re.compile(r"\w+\s*,\s*\w+\s*=\s*[\w.]*scaled_dot_product_attention\(|"
+                         r"scaled_dot_product_attention\([^()]*(\([^()]*\))?[^()]*\)(\[|\.out|\.weights)")
+    found = []
+    for path in root.rglob("*"):
+        if path.suffix in (".py", ".md", ".ipynb") and ".venv" not in path.parts and path.is_file():
+            text = path.read_text(encoding="utf-8")
+            found += [f"{path.relative_to(root)}: {m.group(0)}" for m in pair_of.finditer(text)]
+    assert not found, found

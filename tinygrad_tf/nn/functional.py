@@ -244,16 +244,19 @@ def attention(q, k, v, mask=None, causal=False, dropout_p=0.0, *, scale=None):
     return Attention(dropout(weights, dropout_p) @ v, weights)          # (..., q_len, d_head)
 
 
-def scaled_dot_product_attention(q, k, v, mask=None, causal=False, dropout_p=0.0, *,
-                                 attn_mask=None, is_causal=None, scale=None):
-    """The output of `attention(q, k, v, ...)` (still a tuple here: phase one of moving
-    to PyTorch's return)."""
-    if attn_mask is not None:
-        if mask is not None:
-            raise TypeError("scaled_dot_product_attention: got both mask and attn_mask (the same "
-                            "argument, PyTorch's name); pass one")
-        mask = attn_mask
-    return attention(q, k, v, mask, causal or bool(is_causal), dropout_p, scale=scale)
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
+                                 scale=None, *, mask=None, causal=None):
+    """PyTorch's call, in its argument order, returning the output alone:
+    `attention(query, key, value, attn_mask, is_causal, dropout_p, scale=scale).out`.
+    `mask=` and `causal=` are accepted as this library's names for `attn_mask` and
+    `is_causal`. (The weights: call `attention`, which returns `(out, weights)`.)"""
+    if mask is not None:
+        if attn_mask is not None:
+            raise TypeError("scaled_dot_product_attention: got both attn_mask and mask (the same "
+                            "argument, under PyTorch's name and this library's); pass one")
+        attn_mask = mask
+    is_causal = bool(is_causal) or bool(causal)
+    return attention(query, key, value, attn_mask, is_causal, dropout_p, scale=scale).out
 
 
 # -------------------------------------------------------------------- losses
