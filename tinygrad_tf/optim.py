@@ -17,6 +17,7 @@ is None are skipped, as in PyTorch.
 import numpy as np
 
 from .core import fused, threads
+from .core.engine import mark_all_changed
 from .core.tensor import Tensor
 
 
@@ -104,12 +105,15 @@ class Optimizer:
             p.grad = None
 
     def step(self):
-        """Update every parameter that has a gradient, in place, with its group's settings."""
+        """Update every parameter that has a gradient, in place, with its group's settings.
+        The parameters are stamped as changed: a graph built before the step refuses its
+        backward (its saved weights are gone), as PyTorch's."""
         i = 0
         for group in self.param_groups:
             n = len(group["params"])
             self._step_group(group, self.state[i:i + n])
             i += n
+        mark_all_changed([p for p in self.params if p.grad is not None], f"{type(self).__name__}.step()")
 
     def _step_group(self, group, states):
         """One group's update: each parameter that has a gradient in turn."""

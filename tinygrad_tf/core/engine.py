@@ -34,6 +34,7 @@ class _State:
         self.tracer = None         # a `tg.trace()` recording the running backward, or None
         self.check_finite = False  # `detect_anomaly()`: raise where a NaN or Inf is born
         self.plain = False         # `plain()`: the plain math instead of the fast paths
+        self.inplace_seq = 0       # the creation number of the last in-place change (see Op)
 
 
 state = _State()
@@ -151,16 +152,29 @@ class Op:
                         arrays that nothing else holds (not g, not a saved array, not
                         one array sent to two inputs): a leaf may then keep one as its
                         `.grad` without copying it
+    Version counters, so that no backward reads an array changed since its forward:
+    every in-place change (`+=`, `fill_`, `t[i] = v`, an optimizer step, ...) stamps
+    the changed node (a leaf tensor, or for a computed tensor the op that made it, and
+    back through the views it is one of) with a fresh creation number, `_version`
+    (unset: never changed). A backward that reads an input saved after that input's
+    last change (`saves_inputs`: stamp < this op's `_seq`) or its own unchanged output
+    (`saves_output`: no stamp) is exact; `check_saved` raises otherwise. Nothing is
+    stored per op for it: the loop checks only ops made before the last change anywhere
+    (`state.inplace_seq`), so a graph built after the last optimizer step costs one
+    comparison per op.
     `record` (`record2` for two inputs) fills the graph slots when the op joins a
     graph, and `vjp` is its backward as the loop calls it. An op never holds its
     output: a finished graph keeps no intermediate array alive (only the user's tensors point at ops, via
     `Tensor._ctx`). No __init__: making an op is most of the cost of a tiny one.
     """
-    __slots__ = ("_prev", "_seq", "shape", "saved", "needs", "module", "retained")
+    __slots__ = ("_prev", "_seq", "shape", "saved", "needs", "module", "retained", "_version")
     name = "op"
     formula = ""
     fresh_grads = False
     requires_grad = True     # an op is only recorded when some input needs a gradient
+    saves_inputs = ()        # the inputs whose arrays `saved` holds (backward reads them)
+    saves_output = False     # does `saved` hold the output array?
+    is_view = False          # is the output a view of input 0's array (reshape, permute, ...)?
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -208,6 +222,8 @@ class Op:
         freed (unless retain_graph)."""
         if self.retained is not None:
             _give_retained(self, g)
+        if self._seq < state.inplace_seq:
+            check_saved(self)
         if self.saved is None:
             raise RuntimeError(
                 f"backward through op '{self.name}' a second time: its saved arrays were "
@@ -219,6 +235,75 @@ class Op:
 
     def __repr__(self):
         return f"<op {self.name} {self.shape}>"
+
+
+def mark_changed(tensor, what):
+    """Stamp `tensor`'s data as changed in place by `what` ("fill_", "an optimizer step"):
+    its node (the tensor if a leaf, else the op that made it) and, back through views
+    (a reshape, a slice), the nodes whose arrays share its memory. Every backward that
+    reads one of them saved before now will refuse (`check_saved`)."""
+    seq = next_seq()
+    state.inplace_seq = seq
+    _changes[seq] = what
+    if len(_changes) > 256:                          # (only recent changes can be named)
+        del _changes[next(iter(_changes))]
+    node = tensor._ctx or tensor
+    while True:
+        node._version = seq
+        if not node.is_view:
+            break
+        node = node._prev[0]
+    return seq
+
+
+def mark_all_changed(tensors, what):
+    """mark_changed for many leaves at once (an optimizer step): one stamp for all."""
+    seq = next_seq()
+    state.inplace_seq = seq
+    _changes[seq] = what
+    for t in tensors:
+        t._version = seq
+
+
+_changes = {}                  # stamp → what made that in-place change, for the message
+
+
+def _changed_since(node, seq):
+    """The node, or a node it is a view of, stamped after creation number `seq`; or None."""
+    while True:
+        if getattr(node, "_version", 0) > seq:
+            return node
+        if not node.is_view:
+            return None
+        node = node._prev[0]
+
+
+def check_saved(op):
+    """Raise if an array `op` saved for its backward was changed in place after the
+    forward: its gradient would be computed from the new values, silently wrong."""
+    for i in op.saves_inputs:
+        if op.saved and i < len(op._prev):
+            changed = _changed_since(op._prev[i], op._seq)
+            if changed is not None:
+                raise RuntimeError(_modified_message(op, changed, f"input {i}"))
+    if op.saves_output and getattr(op, "_version", 0):
+        raise RuntimeError(_modified_message(op, op, "output"))
+
+
+def _modified_message(op, node, role):
+    """PyTorch's error for an in-place change under a saved array, naming the tensor
+    (its name, or its shape and maker), the op that saved it, its module, what to do."""
+    if node._seq == 0:                               # a leaf tensor
+        who = f"tensor '{node.name}' (shape {node.shape})" if node.name else f"a tensor of shape {node.shape}"
+    else:
+        who = f"the output of op '{node.name}' (shape {node.shape})"
+    by = _changes.get(node._version)
+    module = f" in module '{op.module}'" if op.module else ""
+    return (f"one of the variables needed for gradient computation has been modified by an inplace "
+            f"operation: {who}, saved by op '{op.name}'{module} (its {role}) for the backward, was changed "
+            f"in place{f' (by {by})' if by else ''} after the forward, so the gradient would be "
+            f"computed from the new values. Call backward() before changing it (e.g. loss.backward() "
+            f"before opt.step()), or change a copy (t.clone()) instead")
 
 
 def _give_retained(op, g):
@@ -320,12 +405,15 @@ def backward(root, seed, retain_graph=False):
     if state.plain:
         return backward_reference(root, seed, retain_graph)
     grads = {root: seed}
+    changed = state.inplace_seq    # ops made before the last in-place change get checked
     owned = set()                  # nodes whose gradient in `grads` only this loop holds
     watching = state.check_finite or state.tracer is not None
     waiting = []                   # the other ops that have a gradient, as a heap of (-_seq, op)
     node = root                    # whose top is the one made last
     while node is not None:
         grad = grads.pop(node)
+        if node._seq < changed:
+            check_saved(node)
         if node.retained is None and node.saved is not None and not retain_graph:
             input_grads = node.backward(grad)        # (Op.vjp's plain case, inlined)
             node.saved = None

@@ -131,6 +131,7 @@ class Linear(Op):
     rows of a, whatever its leading axes, go through one GEMM."""
     __slots__ = ()
     name = "linear"
+    saves_inputs = (0, 1)
     fresh_grads = True        # ∂a, ∂W: new products; ∂b: a new sum (a leaf keeps them uncopied)
 
     def forward(self, a, w, b=None):
@@ -167,6 +168,7 @@ class LayerNorm(Op):
     op owns."""
     __slots__ = ()
     name = "layer_norm"
+    saves_inputs = (1,)                  # w (x̂ and r are its own)
 
     def forward(self, a, w, b, eps=1e-5):
         n, w1, b1 = w.size, w.reshape(-1), b.reshape(-1)
@@ -248,6 +250,7 @@ class MaskedSoftmax(Op):
     are bit for bit unchanged by later ones)."""
     __slots__ = ("scale",)
     name = "masked_softmax"
+    saves_output = True
 
     def forward(self, a, mask=None, scale=1.0):
         y = np.empty(a.shape, dtype=a.dtype)
@@ -369,6 +372,7 @@ class SoftmaxCrossEntropy(Op):
     is too small to be exact (or NaN) is redone that way."""
     __slots__ = ()
     name = "softmax_cross_entropy"
+    saves_inputs = (0, 1)
 
     def forward(self, z, q):
         n_classes = z.shape[-1]

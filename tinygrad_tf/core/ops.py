@@ -76,6 +76,7 @@ class Neg(Op):
 class Mul(Op):
     __slots__ = ()
     name = "mul"
+    saves_inputs = (0, 1)
 
     def forward(self, a, b):
         self.saved = (a, b)
@@ -90,6 +91,7 @@ class Mul(Op):
 class Div(Op):
     __slots__ = ()
     name = "div"
+    saves_inputs = (0, 1)
 
     def forward(self, a, b):
         self.saved = (a, b)
@@ -107,6 +109,7 @@ class Pow(Op):
     no gradient to a where b = 0, none to b where a = 0 and b ≥ 0."""
     __slots__ = ()
     name = "pow"
+    saves_inputs, saves_output = (0, 1), True
 
     def forward(self, a, b):
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -146,6 +149,7 @@ class MatMul(Op):
     (`_product`): attention's head split and merge then need no copies."""
     __slots__ = ()
     name = "matmul"
+    saves_inputs = (0, 1)
     fresh_grads = True        # two new products (a[None, :]-style views of them at most)
 
     def forward(self, a, b):
@@ -181,6 +185,7 @@ class MatMul(Op):
 class Exp(Op):
     __slots__ = ()
     name = "exp"
+    saves_output = True
 
     def forward(self, a):
         y = np.exp(a)
@@ -195,6 +200,7 @@ class Exp(Op):
 class Log(Op):
     __slots__ = ()
     name = "log"
+    saves_inputs = (0,)
 
     def forward(self, a):
         self.saved = (a,)
@@ -208,6 +214,7 @@ class Log(Op):
 class Sqrt(Op):
     __slots__ = ()
     name = "sqrt"
+    saves_output = True
 
     def forward(self, a):
         y = np.sqrt(a)
@@ -222,6 +229,7 @@ class Sqrt(Op):
 class Abs(Op):
     __slots__ = ()
     name = "abs"
+    saves_inputs = (0,)
 
     def forward(self, a):
         self.saved = (a,)
@@ -235,6 +243,7 @@ class Abs(Op):
 class Tanh(Op):
     __slots__ = ()
     name = "tanh"
+    saves_output = True
 
     def forward(self, a):
         y = np.tanh(a)
@@ -255,6 +264,7 @@ def _sigmoid(a):
 class Sigmoid(Op):
     __slots__ = ()
     name = "sigmoid"
+    saves_output = True
 
     def forward(self, a):
         y = _sigmoid(a)
@@ -284,6 +294,7 @@ class Relu(Op):
 class Silu(Op):
     __slots__ = ()
     name = "silu"
+    saves_inputs = (0,)
 
     def forward(self, a):
         s = _sigmoid(a)
@@ -440,6 +451,7 @@ class Var(Op):
 class Reshape(Op):
     __slots__ = ()
     name = "reshape"
+    is_view = True                # (its output shares input 0's memory)
 
     def forward(self, a, shape):
         self.saved = (a.shape,)
@@ -453,6 +465,7 @@ class Reshape(Op):
 class Permute(Op):
     __slots__ = ("axes",)                  # kept after backward, for graph labels (Kᵀ)
     name = "permute"
+    is_view = True                # (its output shares input 0's memory)
 
     def forward(self, a, axes):
         self.axes = axes
@@ -474,6 +487,7 @@ def _is_basic(index):
 class GetItem(Op):
     __slots__ = ("index",)
     name = "getitem"
+    is_view = property(lambda self: _is_basic(self.index))   # a slice is a view
 
     def forward(self, a, index):
         self.saved, self.index = (a.shape, a.dtype), index
@@ -550,6 +564,7 @@ class Stack(Op):
 class Softmax(Op):
     __slots__ = ("axis",)
     name = "softmax"
+    saves_output = True
 
     def forward(self, a, axis=-1):
         self.saved, self.axis = (a,), axis
@@ -600,6 +615,7 @@ class Expand(Op):
     """a broadcast to a larger shape (a view: nothing is copied)."""
     __slots__ = ()
     name = "expand"
+    is_view = True                # (its output shares input 0's memory)
 
     def forward(self, a, shape):
         return np.broadcast_to(a, shape)
@@ -624,6 +640,7 @@ class Sign(Op):
 class Sin(Op):
     __slots__ = ()
     name = "sin"
+    saves_inputs = (0,)
 
     def forward(self, a):
         self.saved = (a,)
@@ -637,6 +654,7 @@ class Sin(Op):
 class Cos(Op):
     __slots__ = ()
     name = "cos"
+    saves_inputs = (0,)
 
     def forward(self, a):
         self.saved = (a,)
@@ -650,6 +668,7 @@ class Cos(Op):
 class Erf(Op):
     __slots__ = ()
     name = "erf"
+    saves_inputs = (0,)
 
     def forward(self, a):
         self.saved = (a,)
@@ -665,6 +684,7 @@ class Softplus(Op):
     """log(1 + e^(βa))/β, and a itself where βa > threshold (PyTorch's)."""
     __slots__ = ("beta", "threshold")
     name = "softplus"
+    saves_inputs = (0,)
 
     def forward(self, a, beta=1.0, threshold=20.0):
         self.saved, self.beta, self.threshold = (a,), beta, threshold
@@ -693,6 +713,7 @@ class Prod(Op):
     """Π a over `axis` (a tuple, or None for all)."""
     __slots__ = ("axis", "keepdims")
     name = "prod"
+    saves_inputs = (0,)
 
     def forward(self, a, axis=None, keepdims=False):
         self.saved, self.axis, self.keepdims = (a,), axis, keepdims
@@ -745,6 +766,7 @@ class Einsum(Op):
     within one operand (no diagonals)."""
     __slots__ = ("inputs", "output")
     name = "einsum"
+    saves_inputs = property(lambda self: range(len(self._prev)))
 
     def forward(self, *arrays, inputs, output):
         self.inputs, self.output, self.saved = inputs, output, arrays

@@ -11,7 +11,7 @@ from operator import attrgetter
 import numpy as np
 
 from . import ops
-from .engine import NonFiniteError, check_finite, state
+from .engine import NonFiniteError, check_finite, mark_changed, state
 from .engine import backward as _backward
 
 _new = object.__new__                  # (a Tensor without __init__: ops' outputs skip its checks)
@@ -57,9 +57,10 @@ def _from_dlpack(t):
 
 
 class Tensor:
-    __slots__ = ("data", "grad", "requires_grad", "name", "_ctx", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "name", "_ctx", "_version", "__weakref__")
     _prev = ()                         # as a node of the graph a tensor is always a leaf:
     _seq = 0                           # computed tensors are stood for by their op (_ctx)
+    is_view = False                    # (and not a view of another node: see engine.Op)
     __array_priority__ = 1000          # ndarray (op) Tensor defers to Tensor's operators
 
     def __init__(self, data, requires_grad=False, dtype=None, name=None):
@@ -75,6 +76,7 @@ class Tensor:
         self.grad = None
         self.name = name
         self._ctx = None
+        self._version = 0                  # stamped by each in-place change (engine.mark_changed)
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -86,6 +88,7 @@ class Tensor:
         t.data = data if type(data) is np.ndarray else np.asarray(data)
         t.grad = t.name = None
         t._ctx = ctx
+        t._version = 0
         t.requires_grad = ctx is not None
         return t
 
@@ -485,7 +488,9 @@ class Tensor:
         """Change this tensor in place, as PyTorch. A leaf that requires grad refuses outside
         no_grad. When a gradient is involved (this tensor or `source` is on a graph, grad on),
         the tensor becomes `compute()`'s result, recorded on the graph; otherwise
-        `update(self.data)` writes into the array, so views and references see the change."""
+        `update(self.data)` writes into the array, so views and references see the change,
+        and the change is stamped (`engine.mark_changed`): a backward that saved the old
+        values refuses, as PyTorch's version counters."""
         if not state.grad_enabled:
             tracked = False
         elif self.requires_grad and self._ctx is None:
@@ -500,6 +505,7 @@ class Tensor:
             except (TypeError, ValueError) as e:
                 raise (TypeError if isinstance(e, TypeError) else ValueError)(
                     f"{what}: into a {self.data.dtype} tensor of shape {self.shape}: {e}") from None
+            mark_changed(self, what)
             return self
         out = compute(self if self._ctx is not None else Tensor._make(self.data))
         if out.shape != self.shape or out.dtype != self.dtype:
@@ -540,6 +546,21 @@ class Tensor:
         value = src.data if isinstance(src, Tensor) else src
         return self._inplace("copy_", src, lambda t: (t.masked_fill(full, 0) + src).astype(self.dtype),
                              lambda data: np.copyto(data, value, casting="unsafe"))
+
+    def masked_fill_(self, mask, value):
+        """masked_fill in place: `value` where `mask` (broadcast to this shape) is True."""
+        mask = self._mask("masked_fill_", mask)
+        if np.broadcast_shapes(self.shape, mask.shape) != self.shape:
+            raise ValueError(f"masked_fill_: a mask of shape {mask.shape} doesn't broadcast to the "
+                             f"tensor's shape {self.shape}")
+        value = value.item() if isinstance(value, Tensor) else value
+        return self._inplace("masked_fill_", None, lambda t: t.masked_fill(mask, value),
+                             lambda data: np.copyto(data, value, where=mask, casting="unsafe"))
+
+    def relu_(self):
+        """relu in place (what `F.relu(x, inplace=True)` and `nn.ReLU(inplace=True)` do)."""
+        return self._inplace("relu_", None, lambda t: t.relu(),
+                             lambda data: np.maximum(data, 0, out=data))
 
     # ----------------------------------------------------------- elementwise
     def exp(self):
@@ -852,11 +873,16 @@ class Tensor:
         return apply(ops.GetItem, self, index=index)
 
     def masked_fill(self, mask, value):
-        mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
-        if mask.dtype != np.bool_:
-            raise TypeError(f"masked_fill: the mask must be boolean, not {mask.dtype}")
+        mask = self._mask("masked_fill", mask)
         check_broadcast("masked_fill", self.shape, mask.shape)
         return apply(ops.MaskedFill, self, mask=mask, value=value)
+
+    @staticmethod
+    def _mask(what, mask):
+        mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
+        if mask.dtype != np.bool_:
+            raise TypeError(f"{what}: the mask must be boolean, not {mask.dtype}")
+        return mask
 
     # ------------------------------------------------------------ normalised
     def softmax(self, axis=None, dim=None):

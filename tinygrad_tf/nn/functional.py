@@ -64,8 +64,9 @@ def _check_ids(ids, n, what, noun, kept=True):
 # (also `nn.manual_seed`) reseeds in place.
 # -------------------------------------------------------------- activations
 
-def relu(x):
-    return _tensor(x).relu()
+def relu(x, inplace=False):
+    """max(x, 0); `inplace=True` (PyTorch's option) writes it into x, as `x.relu_()`."""
+    return _tensor(x).relu_() if inplace else _tensor(x).relu()
 
 
 def gelu(x, approximate="none"):

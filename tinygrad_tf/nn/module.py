@@ -22,7 +22,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..core.engine import module_scope
+from ..core.engine import mark_all_changed, module_scope
 from ..core.tensor import Tensor
 
 
@@ -183,6 +183,7 @@ class Module:
         gradcheck); gradients are dropped. Returns the module."""
         for p in self.parameters():
             p.data, p.grad = p.data.astype(dtype), None
+        mark_all_changed(self.parameters(), f"{type(self).__name__}.astype")
         for _, module, k in self._named_buffers():
             buf = getattr(module, k)
             if np.issubdtype(buf.dtype, np.floating):
@@ -228,6 +229,7 @@ class Module:
                                 f"the model expects {current[name].shape}")
         if problems:
             raise ValueError(f"load_state_dict into {type(self).__name__}: " + "; ".join(problems))
+        mark_all_changed([params[name] for name in arrays if name in params], "load_state_dict")
         for name, array in arrays.items():
             if name in params:
                 params[name].data = array.astype(current[name].dtype)       # a fresh copy
