@@ -136,7 +136,10 @@ def test_a_float64_array_in_an_op_with_a_float64_tensor_stays_exact():
     a = np.array([1e-9 + 1 / 3])
     assert (t + a).data[0] == 1.0 + a[0]
     assert (t * a).dtype == np.float64
-    assert (tg.Tensor([1.0]) + a).dtype == np.float32                # float32 stays float32
+    assert (tg.Tensor([1.0]) + a).dtype == np.float64                # as torch: a tensor of its dtype
+    assert (torch.tensor([1.0]) + torch.from_numpy(a)).dtype == torch.float64
+    assert (tg.Tensor([1.0]) + np.array(0.5)).dtype == np.float32    # a 0-d array doesn't widen
+    assert (tg.Tensor([1.0]) + 1e-9).dtype == np.float32             # nor does a number
 
 
 def test_embedding_refuses_ids_out_of_range_instead_of_wrapping():

@@ -19,6 +19,7 @@ from .core.tensor import (
     einsum,
     full,
     manual_seed,
+    matmul,
     maximum,
     minimum,
     ones,
@@ -58,7 +59,7 @@ def __getattr__(name):
 __all__ = [
     "Value", "Tensor", "tensor", "zeros", "ones", "randn", "arange", "cat", "stack", "where",
     "zeros_like", "ones_like", "full", "rand", "randint", "manual_seed", "tril", "triu",
-    "maximum", "minimum", "outer", "dot", "einsum",
+    "maximum", "minimum", "outer", "dot", "matmul", "einsum",
     "residual", "no_grad", "plain", "detect_anomaly", "NonFiniteError",
     "gradcheck", "numerical_grad", "GradcheckError", "trace", "viz", "attribute", "Attribution",
     "exercises",

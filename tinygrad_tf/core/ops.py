@@ -446,6 +446,29 @@ class Var(Op):
         return (g * centred * (2.0 / np.asarray(self.n, centred.dtype)),)
 
 
+class Std(Var):
+    """√var: √(Σ(a - mean)² / (n - correction)). Its own op for the gradient where the
+    variance is 0: the chain rule through √ would give 0·∞ = NaN there, PyTorch gives 0."""
+    __slots__ = ()
+    name = "std"
+    saves_output = True
+
+    def forward(self, a, axis=None, keepdims=False, correction=0):
+        std = np.sqrt(super().forward(a, axis, True, correction))   # (with the reduced axes)
+        self.saved, self.keepdims = (self.saved[0], std), keepdims
+        return std if keepdims else np.squeeze(std, axis=axis)
+
+    def backward(self, g):
+        """∂a = g·(a − mean a)/((n − correction)·std), 0 where std = 0 (and n > correction)"""
+        centred, std = self.saved
+        g = _unreduce(g, centred.shape, self.axis, self.keepdims)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ga = g * centred / (np.asarray(self.n, centred.dtype) * std)
+        if self.n:
+            ga = np.where(std == 0, 0, ga).astype(centred.dtype, copy=False)
+        return (ga,)
+
+
 # --------------------------------------------------------------------- shape
 
 class Reshape(Op):

@@ -6,6 +6,7 @@ inputs came from (`op._prev`). `backward()` hands the graph to
 `engine.backward`, which walks it children-first.
 """
 import weakref
+from collections import namedtuple
 from operator import attrgetter
 
 import numpy as np
@@ -139,6 +140,20 @@ class Tensor:
     def double(self):
         return self.astype(np.float64)
 
+    def to(self, dtype):
+        """PyTorch's `t.to(dtype)`: as `astype`; "cpu" (or another tensor, whose dtype is
+        taken) as PyTorch. Everything is on the CPU here, so a device changes nothing."""
+        if isinstance(dtype, Tensor):
+            return self.astype(dtype.data.dtype)
+        if isinstance(dtype, str) and dtype == "cpu":
+            return self
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"to: expected a dtype (np.float32, np.float64, np.int64, ...) or "
+                            f"'cpu', got {dtype!r}; tinygrad_tf runs on NumPy, on the CPU") from None
+        return self.astype(dtype)
+
     def long(self):
         return self.astype(np.int64)
 
@@ -219,18 +234,23 @@ class Tensor:
 
     # ----------------------------------------------------------- op plumbing
     def _const(self, x):
-        """A number or array met in an op with this tensor, as a constant Tensor. Constants
+        """A number or array met in an op with this tensor, as a constant Tensor. A NumPy
+        array keeps its dtype and takes part in promotion as a tensor would (`result_dtype`:
+        a float64 array widens a float32 tensor, a 0-d one doesn't). Numbers (and lists)
         don't widen a tensor (PyTorch's rule for Python numbers): one of the same kind or a
         lower one (bool < int < float) takes this tensor's dtype, so float32 stays float32;
-        a float constant with an integer tensor is float32, an int with a bool one int64."""
+        a float number with an integer tensor is float32, an int with a bool one int64."""
         if isinstance(x, Tensor):
             return x
         if (type(x) is float or type(x) is int) and self.data.dtype.kind == "f":
             return Tensor._make(np.array(x, dtype=self.data.dtype))   # (the common case, direct)
+        array = type(x) is np.ndarray
         x = np.asarray(x)
         kind, mine = _KIND.get(x.dtype.kind), _KIND[self.data.dtype.kind]
         if kind is None:
             raise TypeError(f"expected a number, array or Tensor, got {x.dtype} data")
+        if array:                          # an array is a tensor of its own dtype (result_dtype)
+            return Tensor._make(x)
         return Tensor._make(x.astype(self.data.dtype if kind <= mine else _DEFAULT[kind], copy=False))
 
     def _pair(self, other):
@@ -664,8 +684,9 @@ class Tensor:
         axis, keepdims = _torch_names(axis, keepdims, dim, keepdim)
         return apply(ops.Mean, self._float(), axis=self._axis(axis), keepdims=keepdims)
 
-    def max(self, axis=None, keepdims=False, dim=None, keepdim=None):
-        """The largest values over `axis` (PyTorch's `amax`: ties share the gradient)."""
+    def amax(self, axis=None, keepdims=False, dim=None, keepdim=None):
+        """The largest values over `axis` (an int, a tuple, or None for all): PyTorch's
+        `amax`; ties share the gradient equally."""
         axis, keepdims = _torch_names(axis, keepdims, dim, keepdim)
         axis = self._axis(axis)
         if self.data.size == 0 and (axis is None or 0 in (self.shape[i] for i in axis)):
@@ -673,11 +694,45 @@ class Tensor:
                              "there is no largest of no values (PyTorch refuses too)")
         return apply(ops.Max, self, axis=axis, keepdims=keepdims)
 
-    def min(self, axis=None, keepdims=False, dim=None, keepdim=None):
-        """The smallest values over `axis` (PyTorch's `amin`): -max(-x)."""
-        return -(-self).max(axis, keepdims, dim, keepdim)
+    def amin(self, axis=None, keepdims=False, dim=None, keepdim=None):
+        """The smallest values over `axis` (PyTorch's `amin`): -amax(-x)."""
+        return -(-self).amax(axis, keepdims, dim, keepdim)
 
-    amax, amin = max, min                  # (PyTorch's names for the values-only forms)
+    def max(self, axis=None, keepdims=False, dim=None, keepdim=None):
+        """As PyTorch: with no axis, the largest value (a 0-d tensor, as `amax()`); with
+        one (`x.max(1)`, `dim=1` or `axis=1`), the named tuple `(values, indices)`, the
+        first of ties, whose values send their gradient to that index alone.
+        `amax(axis)` gives the values alone (and takes several axes)."""
+        axis, keepdims = _torch_names(axis, keepdims, dim, keepdim)
+        if axis is None:
+            return self.amax()
+        return self._pick("max", axis, keepdims)
+
+    def min(self, axis=None, keepdims=False, dim=None, keepdim=None):
+        """As `max`: the smallest value, or with an axis the named tuple `(values, indices)`."""
+        axis, keepdims = _torch_names(axis, keepdims, dim, keepdim)
+        if axis is None:
+            return self.amin()
+        return self._pick("min", axis, keepdims)
+
+    def _pick(self, what, axis, keepdims):
+        """max/min along one axis: (values, indices), the values read at the indices."""
+        if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
+            raise TypeError(f"{what}: dim must be one int, got {axis!r} (PyTorch's too); "
+                            f"for the values over several axes use a{what}({axis!r})")
+        if self.data.size == 0 and (not self.data.ndim or self.shape[self._axis(axis)[0]] == 0):
+            raise ValueError(f"{what}: there is no {what} over an axis of size 0 "
+                             f"(shape {self.shape}, axis {axis}); PyTorch refuses too")
+        result = Max if what == "max" else Min
+        if not self.data.ndim:             # one value: itself, at index 0 (as PyTorch)
+            self._axis(axis)
+            return result(self.reshape(()), Tensor._make(np.zeros((), dtype=np.int64)))
+        find = self.argmax if what == "max" else self.argmin
+        indices = find(axis, keepdims=True)
+        values = self.gather(axis, indices)
+        if not keepdims:
+            indices, values = indices.squeeze(axis), values.squeeze(axis)
+        return result(values, indices)
 
     def argmax(self, axis=None, keepdims=False, dim=None, keepdim=None):
         """Index of the largest value (the first of ties) over `axis`, or into the flattened
@@ -704,17 +759,21 @@ class Tensor:
             return self.reshape(())
         return apply(ops.Cumsum, self, axis=self._axis(axis)[0])
 
-    def var(self, axis=None, keepdims=False, correction=0, dim=None, keepdim=None, unbiased=None):
-        """Σ(x - mean)² / (n - correction). The default correction=0 (NumPy's, and the
-        biased variance of LayerNorm) is not PyTorch's 1: pass correction=1 for that.
-        PyTorch's older `unbiased=True/False` is correction=1/0."""
-        axis, keepdims = _torch_names(axis, keepdims, dim, keepdim)
-        correction = correction if unbiased is None else int(bool(unbiased))
-        return apply(ops.Var, self._float(), axis=self._axis(axis), keepdims=keepdims, correction=correction)
+    def var(self, axis=None, keepdims=False, correction=1, dim=None, keepdim=None, unbiased=None):
+        """Σ(x - mean)² / (n - correction), with PyTorch's default correction=1 (the
+        unbiased estimate); correction=0 is the biased variance (NumPy's default, and
+        LayerNorm's). PyTorch's older `unbiased=True/False` is correction=1/0."""
+        return self._spread(ops.Var, axis, keepdims, correction, dim, keepdim, unbiased)
 
     def std(self, axis=None, keepdims=False, correction=1, dim=None, keepdim=None, unbiased=None):
-        """√var with PyTorch's default correction=1 (the unbiased estimate)."""
-        return self.var(axis, keepdims, correction, dim, keepdim, unbiased).sqrt()
+        """√var, with var's default correction=1. Its gradient is 0 where the variance
+        is 0 (all values equal), as PyTorch's, not the 0·∞ of var().sqrt()."""
+        return self._spread(ops.Std, axis, keepdims, correction, dim, keepdim, unbiased)
+
+    def _spread(self, op, axis, keepdims, correction, dim, keepdim, unbiased):
+        axis, keepdims = _torch_names(axis, keepdims, dim, keepdim)
+        correction = correction if unbiased is None else int(bool(unbiased))
+        return apply(op, self._float(), axis=self._axis(axis), keepdims=keepdims, correction=correction)
 
     def logsumexp(self, axis=None, keepdims=False, dim=None, keepdim=None):
         """log Σ exp(x), computed as m + log Σ exp(x - m) with m the (constant) maximum, so
@@ -887,10 +946,16 @@ class Tensor:
     # ------------------------------------------------------------ normalised
     def softmax(self, axis=None, dim=None):
         axis, _ = _torch_names(axis, False, dim, None, default=-1)
+        if self.data.ndim == 0:            # one value, as PyTorch: softmax 1, log_softmax 0
+            self._axis(axis)
+            return self.reshape(1).softmax().reshape(())
         return apply(ops.Softmax, self._float(), axis=axis)
 
     def log_softmax(self, axis=None, dim=None):
         axis, _ = _torch_names(axis, False, dim, None, default=-1)
+        if self.data.ndim == 0:
+            self._axis(axis)
+            return self.reshape(1).log_softmax().reshape(())
         return apply(ops.LogSoftmax, self._float(), axis=axis)
 
 
@@ -905,6 +970,10 @@ class _Size(int):
 
     def __call__(self, dim=None):
         return self.shape if dim is None else self.shape[dim]
+
+
+Max = namedtuple("max", "values indices")      # what x.max(dim) and x.min(dim) give,
+Min = namedtuple("min", "values indices")      # as PyTorch's torch.return_types
 
 
 # ------------------------------------------------------------------ dtypes
@@ -974,9 +1043,10 @@ def _method(name):
                                               else a, name)(*args, **kwargs)
 
 
-_FUNCTIONS = {"sum": _method("sum"), "mean": _method("mean"), "max": _method("max"),
-              "amax": _method("max"), "min": _method("min"), "amin": _method("min"),
-              "var": _method("var"), "reshape": _method("reshape"),
+_FUNCTIONS = {"sum": _method("sum"), "mean": _method("mean"), "max": _method("amax"),
+              "amax": _method("amax"), "min": _method("amin"), "amin": _method("amin"),
+              "var": lambda a, axis=None, keepdims=False, ddof=0: _method("var")(
+                  a, axis, keepdims, correction=ddof), "reshape": _method("reshape"),
               "concatenate": lambda arrays, axis=0: cat(arrays, axis),
               "stack": lambda arrays, axis=0: stack(arrays, axis),
               "where": lambda cond, *ab: where(cond, *ab) if ab else _on_data(
@@ -1187,9 +1257,14 @@ def arange(start, stop=None, step=1, requires_grad=False, dtype=None):
     return Tensor(np.arange(start, stop, step), requires_grad=requires_grad, dtype=dtype)
 
 
+def _as_tensor(x):
+    """A Tensor as it is; a NumPy array as a constant of its own dtype; else Tensor(x)."""
+    return x if isinstance(x, Tensor) else Tensor._make(x) if type(x) is np.ndarray else Tensor(x)
+
+
 def _common_dtype(what, tensors):
     """The tensors (arrays made Tensors) cast to one dtype by `result_dtype`'s rule."""
-    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    tensors = [_as_tensor(t) for t in tensors]
     if not tensors:
         raise ValueError(f"{what}: needs at least one tensor")
     top = max(_KIND[t.data.dtype.kind] for t in tensors)
@@ -1231,7 +1306,7 @@ def where(cond, a, b):
     elif isinstance(b, Tensor):
         b, a = b._pair(a)
     else:
-        a, b = Tensor(a)._pair(b)
+        a, b = _as_tensor(a)._pair(b)
     check_broadcast("where", cond.shape, a.shape, b.shape)
     return apply(ops.Where, a, b, cond=cond)
 
@@ -1266,6 +1341,11 @@ def outer(a, b):
     if a.ndim != 1 or b.ndim != 1:
         raise ValueError(f"outer: needs two 1-D tensors, got shapes {a.shape} and {b.shape}")
     return a.reshape(-1, 1) * b.reshape(1, -1)
+
+
+def matmul(a, b):
+    """a @ b (NumPy's and PyTorch's matmul: batched, and 1-D vectors)."""
+    return _as_tensor(a).matmul(b)
 
 
 def dot(a, b):

@@ -136,7 +136,7 @@ class BatchNorm1d(Module):
                 raise ValueError(f"{module_name(self)}: training needs more than one value per "
                                  f"channel, got input of shape {x.shape}")
             mean = x.mean(axis=axes, keepdims=True)
-            var = x.var(axis=axes, keepdims=True)                  # biased: divides by n
+            var = x.var(axis=axes, keepdims=True, correction=0)    # biased: divides by n
             m = self.momentum                  # running statistics: NumPy on .data, not recorded
             self.running_mean = ((1 - m) * self.running_mean + m * mean.data.reshape(-1)
                                  ).astype(self.running_mean.dtype)

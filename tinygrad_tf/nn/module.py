@@ -17,8 +17,9 @@ ModuleList) keeps the name of its first place. Calling a module runs its `forwar
 inside `engine.module_scope(module._path)`, so every op made there records the same
 path (`op.module`), for graphs and traces.
 """
+import copy
 import functools
-from collections import namedtuple
+from collections import OrderedDict, namedtuple
 
 import numpy as np
 
@@ -66,12 +67,16 @@ class Parameter(Tensor):
         super().__init__(data, requires_grad=True, dtype=dtype)
         self._owner = None
 
+    def __deepcopy__(self, memo):
+        return _deep_copy(self, memo)
+
 
 class Module:
     """Subclasses set parameters and submodules as attributes in `__init__` (after
     `super().__init__()`) and define `forward`. Arrays named in `buffers` (such as
     BatchNorm's running statistics) are state, saved and loaded, but not trained."""
     buffers = ()
+    _temporary = ()         # buffers registered with persistent=False: not in state_dict
     training = True
     _path = ""              # dotted path from the outermost module this one hangs under
     _owner = None           # (module, attribute name) where it was first attached
@@ -96,6 +101,12 @@ class Module:
         old = vars(self).get(name)
         if isinstance(old, (Module, Parameter)) and old is not value and _owner(old) is self:
             old._owner = None
+
+    def __deepcopy__(self, memo):
+        """A copy of this module and what it owns, not of the model it hangs in (as
+        PyTorch's: `clones = [copy.deepcopy(layer) for _ in range(N)]`); the copy is
+        unattached, named from itself until it is attached somewhere."""
+        return _deep_copy(self, memo)
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
@@ -134,9 +145,28 @@ class Module:
     def parameters(self):
         return [p for _, p in self.named_parameters()]
 
-    def _named_buffers(self):
-        return [(_dotted(path, k), module, k)
-                for path, module in self.named_modules() for k in module.buffers]
+    def _named_buffers(self, persistent_only=False):
+        return [(_dotted(path, k), module, k) for path, module in self.named_modules()
+                for k in module.buffers + (() if persistent_only else module._temporary)
+                if getattr(module, k) is not None]
+
+    def register_buffer(self, name, tensor, persistent=True):
+        """Keep `tensor` (a Tensor, an array, or None) as state that is not trained, as
+        PyTorch: an attribute `name`, cast by `astype`/`to`, and (when `persistent`) saved
+        in `state_dict` and loaded by `load_state_dict`."""
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"register_buffer: a buffer's name must be a non-empty string without "
+                           f"dots, got {name!r}")
+        if hasattr(self, name) and name not in self.buffers + self._temporary:
+            raise KeyError(f"register_buffer: attribute {name!r} already exists")
+        if tensor is not None and not isinstance(tensor, (Tensor, np.ndarray)):
+            raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' "
+                            "(a Tensor, an array or None required)")
+        keep = [k for k in self.buffers if k != name], [k for k in self._temporary if k != name]
+        keep[0 if persistent else 1].append(name)
+        object.__setattr__(self, "buffers", tuple(keep[0]))
+        object.__setattr__(self, "_temporary", tuple(keep[1]))
+        object.__setattr__(self, name, tensor)
 
     def zero_grad(self):
         for p in self.parameters():
@@ -187,14 +217,22 @@ class Module:
         for _, module, k in self._named_buffers():
             buf = getattr(module, k)
             if np.issubdtype(buf.dtype, np.floating):
-                setattr(module, k, buf.astype(dtype))
+                object.__setattr__(module, k, buf.astype(dtype))
         return self
 
     # ---------------------------------------------------------- state
+    def double(self):
+        """Every parameter and float buffer to float64 (PyTorch's `module.double()`)."""
+        return self.astype(np.float64)
+
+    def float(self):
+        """Every parameter and float buffer to float32 (PyTorch's `module.float()`)."""
+        return self.astype(np.float32)
+
     def state_dict(self):
-        """{dotted name: copy of the array} for every parameter and buffer."""
+        """{dotted name: copy of the array} for every parameter and persistent buffer."""
         d = {name: p.data.copy() for name, p in self.named_parameters()}
-        for name, module, k in self._named_buffers():
+        for name, module, k in self._named_buffers(persistent_only=True):
             d[name] = np.array(getattr(module, k), copy=True)
         return d
 
@@ -211,7 +249,7 @@ class Module:
             raise TypeError(f"load_state_dict takes a dict of arrays (name → array), "
                             f"not {type(state_dict).__name__}")
         params = dict(self.named_parameters())
-        buffers = {name: (module, k) for name, module, k in self._named_buffers()}
+        buffers = {name: (module, k) for name, module, k in self._named_buffers(persistent_only=True)}
         current = {name: p.data for name, p in params.items()}
         current.update({name: getattr(module, k) for name, (module, k) in buffers.items()})
         arrays = {name: np.asarray(v) for name, v in state_dict.items()}
@@ -235,7 +273,11 @@ class Module:
                 params[name].data = array.astype(current[name].dtype)       # a fresh copy
             elif name in buffers:
                 module, k = buffers[name]
-                setattr(module, k, array.astype(current[name].dtype))
+                value = array.astype(current[name].dtype)
+                if isinstance(getattr(module, k), Tensor):
+                    getattr(module, k).data = value
+                else:
+                    setattr(module, k, value)
         return IncompatibleKeys(missing, unexpected)
 
     def __repr__(self):
@@ -258,6 +300,34 @@ def module_name(module):
 def _owner(x):
     """The module `x` (a Module or Parameter) was attached to, or None."""
     return x._owner[0] if x._owner is not None else None
+
+
+def _deep_copy(x, memo):
+    """copy.deepcopy of a Module or Parameter `x` that does not follow its owner link out
+    of what is copied: the copy is unattached (its owner and its path are reset), and
+    what it owns is named below it."""
+    new = object.__new__(type(x))
+    memo[id(x)] = new
+    if isinstance(x, Module):
+        for k, v in vars(x).items():
+            if k != "_owner":
+                object.__setattr__(new, k, copy.deepcopy(v, memo))
+        object.__setattr__(new, "_path", "")
+        object.__setattr__(new, "_owner", None)
+    else:
+        for k in ("data", "grad", "requires_grad", "name", "_ctx", "_version"):
+            object.__setattr__(new, k, copy.deepcopy(getattr(x, k), memo))
+        new._owner = None
+    owner = x._owner
+    if owner is not None and id(owner[0]) in memo:   # (copied along with its owner)
+        new._owner = (memo[id(owner[0])], owner[1])
+    if isinstance(x, Module):
+        for k, v in vars(new).items():
+            if isinstance(v, (Module, Parameter)) and v._owner is None:
+                v._owner = (new, k)                  # owned from outside the copy: now by it
+            if isinstance(v, (Module, Parameter)) and _owner(v) is new:
+                _name_tree(new, k, v)
+    return new
 
 
 def _name_tree(parent, name, value):
@@ -286,15 +356,30 @@ def scoped(method):
     return wrapper
 
 
+def _must_be_module(module, name):
+    """PyTorch's refusal of a non-Module where a submodule goes (a function, a number)."""
+    if not isinstance(module, Module):
+        what = getattr(module, "__name__", None) if callable(module) else None
+        hint = (f" (a function such as {what} goes in as its module, e.g. nn.ReLU() for F.relu)"
+                if what else " (pass the modules themselves: nn.Sequential(*modules))"
+                if isinstance(module, (list, tuple)) else "")
+        raise TypeError(f"{type(module).__name__} is not a Module subclass: {name} takes Modules"
+                        f"{hint}")
+
+
 class ModuleList(Module):
     """A list of submodules, named "0", "1", ...; it has no forward of its own."""
 
     def __init__(self, modules=()):
         super().__init__()
+        if isinstance(modules, Module):
+            raise TypeError(f"ModuleList takes a list of modules, not one {type(modules).__name__}: "
+                            "write ModuleList([module])")
         for m in modules:
             self.append(m)
 
     def append(self, module):
+        _must_be_module(module, type(self).__name__)
         setattr(self, str(len(self)), module)
         return self
 
@@ -310,9 +395,20 @@ class ModuleList(Module):
 
 
 class Sequential(ModuleList):
-    """Modules applied in order, each to the output of the one before; named "0", "1", ..."""
+    """Modules applied in order, each to the output of the one before; named "0", "1", ...,
+    or, given one OrderedDict (PyTorch's other form), by its keys:
+    `nn.Sequential(OrderedDict([("fc", nn.Linear(3, 2)), ("act", nn.ReLU())]))`."""
 
     def __init__(self, *modules):
+        if len(modules) == 1 and isinstance(modules[0], OrderedDict):
+            super().__init__()
+            for key, module in modules[0].items():
+                if not isinstance(key, str) or not key or "." in key or hasattr(self, key):
+                    raise KeyError(f"Sequential: a layer's name must be a new non-empty string "
+                                   f"without dots, got {key!r}")
+                _must_be_module(module, "Sequential")
+                setattr(self, key, module)
+            return
         super().__init__(modules)
 
     def __getitem__(self, i):
