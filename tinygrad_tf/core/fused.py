@@ -299,7 +299,7 @@ class MaskedSoftmax(Op):
         s = a * scale
         if mask is not None:
             s = s.masked_fill(~mask, -np.inf)
-        top = s.max(axis=-1, keepdims=True)
+        top = s.amax(axis=-1, keepdims=True)
         e = (s - top.masked_fill(top.data == -np.inf, 0.0)).exp()
         total = e.sum(axis=-1, keepdims=True)
         return e / total.masked_fill(total.data == 0, 1.0)
