@@ -233,16 +233,22 @@ PROMOTION = [  # (left, right): a tensor's dtype, "0d ...": a 0-d tensor, "py ..
     ("int64", "py int"), ("int32", "py float"), ("bool", "py int"), ("bool", "py float"),
     ("float64", "py bool"), ("int64", "py bool"), ("float64", "py float"), ("py float", "int32"),
     ("py int", "bool"), ("py float", "float64"),
-]
+    ("float32", "np float64"), ("np float64", "float32"), ("float32", "np 0d float64"),
+    ("int64", "np float64"), ("float64", "np int64"), ("int32", "np int64"), ("float32", "np bool"),
+]  # "np ...": a NumPy array as it is (torch: torch.from_numpy of it)
 
 
 def _operand(spec, lib):
     if spec in SCALARS:
         return SCALARS[spec]
+    array = spec.startswith("np ")
+    spec = spec.removeprefix("np ")
     zero_d = spec.startswith("0d ")
     name = spec.removeprefix("0d ")
     value = np.array(1 if zero_d else [1, 0, 1]).astype(name)
-    return tg.tensor(value, dtype=value.dtype) if lib == "tg" else torch.from_numpy(value)
+    if lib == "torch":
+        return torch.from_numpy(value)
+    return value if array else tg.tensor(value, dtype=value.dtype)
 
 
 @pytest.mark.parametrize("left,right", PROMOTION)
