@@ -22,8 +22,14 @@ from .core.tensor import Tensor
 
 
 def _at_least_0(optimizer, group, *keys):
-    """Refuse a group's `keys` below 0 (or NaN), naming the value; store each as a float."""
+    """Refuse a group's `keys` below 0 (or NaN), or not numbers, naming the value; store
+    each as a float."""
     for key in keys:
+        value = group[key]
+        if isinstance(value, (bool, str)) or not isinstance(value, (int, float, np.number)):
+            hint = f"; write {key}={value}" if isinstance(value, str) else ""
+            raise TypeError(f"{type(optimizer).__name__}: {key} must be a number, got {value!r} "
+                            f"({type(value).__name__}){hint}")
         if not group[key] >= 0:
             raise ValueError(f"{type(optimizer).__name__}: {key} must be >= 0, got {group[key]}")
         group[key] = float(group[key])
@@ -44,6 +50,13 @@ class Optimizer:
     def __init__(self, params, defaults):
         object.__setattr__(self, "defaults", defaults)
         self.param_groups, self.params, self.state = [], [], []
+        if hasattr(params, "parameters") and not isinstance(params, (list, tuple, dict)):
+            raise TypeError(f"{type(self).__name__}: pass the model's parameters, "
+                            f"{type(self).__name__}(model.parameters(), ...), not the "
+                            f"{type(params).__name__} itself")
+        if isinstance(params, Tensor):
+            raise TypeError(f"{type(self).__name__}: params must be a list of tensors (or of parameter "
+                            f"groups), not one tensor: write {type(self).__name__}([w], ...)")
         groups = list(params)
         if not groups:
             raise ValueError(f"{type(self).__name__}: got an empty list of parameters")
@@ -352,6 +365,9 @@ def clip_grad_norm_(params, max_norm):
         total = ‖(‖g₁‖, ‖g₂‖, ...)‖  (the norm of every gradient as one long vector)
         g ← g · min(max_norm / (total + 1e-6), 1)
     """
+    if isinstance(max_norm, bool) or not isinstance(max_norm, (int, float, np.number)) or not max_norm >= 0:
+        raise ValueError(f"clip_grad_norm_: max_norm must be a number >= 0, got {max_norm!r} (a negative "
+                         "one would flip every gradient's sign)")
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:
         return 0.0

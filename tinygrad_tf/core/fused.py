@@ -136,7 +136,8 @@ class Linear(Op):
 
     def forward(self, a, w, b=None):
         self.saved = (a, w)
-        y = a.reshape(-1, a.shape[-1]) @ w.T   # (rows, out): one GEMM for every row
+        rows = math.prod(a.shape[:-1])         # (not -1: no rows to infer from 0 features)
+        y = a.reshape(rows, a.shape[-1]) @ w.T   # (rows, out): one GEMM for every row
         if b is not None:
             y += b
         return y.reshape(*a.shape[:-1], w.shape[0])
@@ -144,9 +145,10 @@ class Linear(Op):
     def backward(self, g):
         """∂a = g·W,  ∂W = gᵀ·a,  ∂b = Σ g   (sums over every row of a)"""
         a, w = self.saved
-        g2 = g.reshape(-1, w.shape[0])                                   # (rows, out)
+        rows = math.prod(a.shape[:-1])
+        g2 = g.reshape(rows, w.shape[0])                                 # (rows, out)
         ga = (g2 @ w).reshape(a.shape) if self.needs[0] else None
-        gw = g2.T @ a.reshape(-1, w.shape[1]) if self.needs[1] else None   # (out, in)
+        gw = g2.T @ a.reshape(rows, w.shape[1]) if self.needs[1] else None   # (out, in)
         gb = column_sums(g2) if len(self.needs) > 2 and self.needs[2] else None
         return ga, gw, gb
 

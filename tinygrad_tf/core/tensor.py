@@ -58,7 +58,7 @@ def _from_dlpack(t):
 
 
 class Tensor:
-    __slots__ = ("data", "grad", "requires_grad", "name", "_ctx", "_version", "__weakref__")
+    __slots__ = ("data", "_grad", "requires_grad", "name", "_ctx", "_version", "__weakref__")
     _prev = ()                         # as a node of the graph a tensor is always a leaf:
     _seq = 0                           # computed tensors are stood for by their op (_ctx)
     is_view = False                    # (and not a view of another node: see engine.Op)
@@ -74,7 +74,7 @@ class Tensor:
         elif _float_dtype(data.dtype):
             data = data.astype(np.float32, copy=False)      # float data defaults to float32
         self.data = data
-        self.grad = None
+        self._grad = None
         self.name = name
         self._ctx = None
         self._version = 0                  # stamped by each in-place change (engine.mark_changed)
@@ -87,7 +87,7 @@ class Tensor:
         """An op's output (or a constant) from an array, without copying it."""
         t = _new(cls)
         t.data = data if type(data) is np.ndarray else np.asarray(data)
-        t.grad = t.name = None
+        t._grad = t.name = None
         t._ctx = ctx
         t._version = 0
         t.requires_grad = ctx is not None
@@ -199,16 +199,32 @@ class Tensor:
         """Add a gradient into `.grad`, in this tensor's dtype. The first one is copied,
         so `.grad` is never a view of another tensor's gradient, unless `owned` (the
         backward loop holds the only reference): then it is kept as it is."""
-        if self.grad is None:
+        if self._grad is None:
             if owned and type(grad) is np.ndarray and grad.dtype == self.data.dtype:
-                self.grad = grad
+                self._grad = grad
             else:                          # (a copy; also an array for a NumPy scalar's sum)
-                self.grad = np.array(grad, dtype=self.data.dtype)
+                self._grad = np.array(grad, dtype=self.data.dtype)
         else:
-            self.grad = np.asarray(self.grad + grad.astype(self.data.dtype, copy=False))
+            self._grad = np.asarray(self._grad + grad.astype(self.data.dtype, copy=False))
+
+    def _set_grad(self, grad):
+        """`t.grad = g`: None, or an array (or Tensor) of this tensor's shape, kept in its
+        dtype; another shape is refused here, where it is written (PyTorch's check)."""
+        if grad is not None:
+            grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad)
+            if grad.shape != self.data.shape:
+                who = f"tensor '{self.name}'" if self.name else "the tensor"
+                raise ValueError(f"assigned grad has shape {grad.shape}, but {who} has shape "
+                                 f"{self.data.shape}; a gradient has its tensor's shape")
+            if grad.dtype.kind not in "biuf":
+                raise TypeError(f"assigned grad must be numbers, not {grad.dtype}")
+            grad = grad.astype(self.data.dtype, copy=False)
+        self._grad = grad
+
+    grad = property(attrgetter("_grad"), _set_grad, doc="∂L/∂this tensor (an array), or None")
 
     def zero_grad(self):
-        self.grad = None
+        self._grad = None
 
     def backward(self, grad=None, retain_graph=False):
         """Add d(self)/d(leaf) · grad into the `.grad` of every leaf that requires grad."""
@@ -1137,7 +1153,7 @@ def _output(data, op):
     that joined the graph (a function call and a branch fewer than the classmethod)."""
     t = _new(Tensor)
     t.data = data if type(data) is np.ndarray else np.asarray(data)
-    t.grad = None
+    t._grad = None
     t.name = None
     t._ctx = op
     t.requires_grad = True

@@ -12,6 +12,16 @@ from . import functional as F
 from .module import Module, Parameter, module_name
 
 
+def _sizes(layer, **sizes):
+    """Refuse a layer size that is not a whole number >= 0, naming it (before NumPy's
+    random generator or math.sqrt would, obscurely)."""
+    for name, n in sizes.items():
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+            raise TypeError(f"{layer}: {name} must be an int, got {n!r} ({type(n).__name__})")
+        if n < 0:
+            raise ValueError(f"{layer}: {name} must be >= 0, got {n}")
+
+
 def _uniform(bound, shape):
     return F.rng.uniform(-bound, bound, shape).astype(np.float32)
 
@@ -22,6 +32,7 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True):
         super().__init__()
+        _sizes("Linear", in_features=in_features, out_features=out_features)
         self.in_features, self.out_features = in_features, out_features
         bound = 1.0 / math.sqrt(in_features) if in_features else 0.0
         self.weight = Parameter(_uniform(bound, (out_features, in_features)))
@@ -44,6 +55,7 @@ class Embedding(Module):
 
     def __init__(self, num_embeddings, embedding_dim):
         super().__init__()
+        _sizes("Embedding", num_embeddings=num_embeddings, embedding_dim=embedding_dim)
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.weight = Parameter(F.rng.standard_normal((num_embeddings, embedding_dim))
                                 .astype(np.float32))

@@ -315,7 +315,7 @@ def _deep_copy(x, memo):
         object.__setattr__(new, "_path", "")
         object.__setattr__(new, "_owner", None)
     else:
-        for k in ("data", "grad", "requires_grad", "name", "_ctx", "_version"):
+        for k in ("data", "_grad", "requires_grad", "name", "_ctx", "_version"):
             object.__setattr__(new, k, copy.deepcopy(getattr(x, k), memo))
         new._owner = None
     owner = x._owner

@@ -194,6 +194,9 @@ class Transformer(Module):
         """Translate by always taking the most likely next token: returns an integer
         np.ndarray (batch, ≤ max_len) that starts with `bos_id`; a sequence that has
         produced `eos_id` is padded with `pad_id` until all have finished."""
+        if isinstance(max_len, bool) or not isinstance(max_len, (int, np.integer)) or max_len < 1:
+            raise ValueError(f"greedy_decode: max_len counts the tokens returned, <bos> included, so "
+                             f"it must be an integer >= 1, got {max_len!r}")
         src = _ids(src)
         memory, src_mask = self.encode(src), F.padding_mask(src, self.pad_id)
         out = np.full((len(src), 1), bos_id, dtype=np.int64)

@@ -267,6 +267,8 @@ def draw_graph(root, trace=None, depth=None, show_grads=True, group_modules=True
         warnings.warn(f"draw_graph: {len(nodes):,} nodes are too many to draw; drawing the modules "
                       f"at depth 1 as boxes (pass depth= to choose)", stacklevel=2)
         depth = 1
+    if trace is not None:
+        _check_trace(trace, set(nodes), root)
     sent, got = _gradients(trace)
     ids = {node: f"n{k}" for k, node in enumerate(nodes)}
     drawn, boxes = _fold(nodes, module, ids, depth)
@@ -315,6 +317,20 @@ def draw_graph(root, trace=None, depth=None, show_grads=True, group_modules=True
 def _add(a, b):
     """a + b, where None means no gradient."""
     return b if a is None else a if b is None else a + b
+
+
+def _check_trace(trace, nodes, root):
+    """Refuse a trace whose steps are all ops of another graph: its gradients would be
+    drawn on no edge here. (A trace of a larger graph that holds this one is fine: the
+    backward of the loss, drawn for an intermediate.)"""
+    if not hasattr(trace, "steps"):
+        raise TypeError(f"draw_graph: trace= takes a tg.trace() (recorded around backward()), "
+                        f"not {type(trace).__name__}")
+    if trace.steps and not any(step.node in nodes for step in trace.steps):
+        raise ValueError(f"draw_graph: the trace recorded the backward of another graph (none of its "
+                         f"{len(trace.steps)} steps is an op in the graph of this root, made by "
+                         f"'{getattr(root, 'name', '?')}'); record the backward of this root: "
+                         "`with tg.trace() as tr: y.backward()`, then draw_graph(y, trace=tr)")
 
 
 def _gradients(trace):
