@@ -14,6 +14,8 @@ is None are skipped, as in PyTorch.
     opt.step()
     opt.zero_grad()
 """
+from collections import namedtuple
+
 import numpy as np
 
 from .core import fused, threads
@@ -241,6 +243,7 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         super().__init__(params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay})
+        self._flat = {}     # id(group) -> its FlatState, for `_step_group`
 
     def _check(self, group):
         super()._check(group)
@@ -278,8 +281,7 @@ class Adam(Optimizer):
         flat = self._flat_state(group, states)
         if flat is None:
             return super()._step_group(group, states)
-        m, v, g, scratch, grads, steps = flat
-        for p, view in zip(params, grads):
+        for p, view in zip(params, flat.grads):
             np.copyto(view, p.grad)
         t = states[0].get("step", 0) + 1
         for state in states:
@@ -287,28 +289,27 @@ class Adam(Optimizer):
         if group["weight_decay"]:                       # decoupled (AdamW): p·(1 − lr·wd)
             for p in params:
                 p.data *= 1 - group["lr"] * group["weight_decay"]
-        arrays = (g, m, v, scratch)                     # as blocks on the thread pool when large
+        arrays = (flat.g, flat.m, flat.v, flat.scratch)  # as blocks on the thread pool when large
         threads.run(lambda todo: [_adam_step(*block, t, group) for block in todo],
-                    fused.blocks(*arrays) if threads.large(g.size) else [arrays], g.size)
-        for p, step in zip(params, steps):
+                    fused.blocks(*arrays) if threads.large(flat.g.size) else [arrays], flat.g.size)
+        for p, step in zip(params, flat.steps):
             p.data -= step
 
     def _flat_state(self, group, states):
-        """(m, v, g, scratch, each parameter's view of g and of scratch) for `_step_group`, made
-        on a first step or taken over from separate arrays (a loaded state), or None when
-        the group has to be updated one parameter at a time."""
+        """The group's `FlatState` for `_step_group`, made on a first step or taken over from
+        separate arrays (a loaded state), or None when the group has to be updated one
+        parameter at a time."""
         params = group["params"]
         if (len(params) < 2 or any(p.grad is None or p.grad.dtype != p.dtype for p in params)
                 or len({p.dtype for p in params}) > 1
                 or (group["weight_decay"] and not self.decoupled)
                 or len({state.get("step", 0) for state in states}) > 1):
             return None
-        cache = vars(self).setdefault("_flat", {})
-        flat = cache.get(id(group))
-        if (flat is not None and flat[-1] == [p.shape for p in params]
+        flat = self._flat.get(id(group))
+        if (flat is not None and flat.shapes == [p.shape for p in params]
                 and all(state.get("exp_avg") is mv and state.get("exp_avg_sq") is vv
-                        for state, mv, vv in zip(states, *flat[6:8]))):
-            return flat[:6]
+                        for state, mv, vv in zip(states, flat.m_views, flat.v_views))):
+            return flat
         if any(("exp_avg" in state) != ("exp_avg" in states[0]) for state in states):
             return None
         sizes = [p.data.size for p in params]
@@ -322,9 +323,17 @@ class Adam(Optimizer):
                 mv[...], vv[...] = state["exp_avg"], state["exp_avg_sq"]
             state["exp_avg"], state["exp_avg_sq"] = mv, vv
         grads, steps = ([a[lo:hi].reshape(shape) for lo, hi, shape in cut] for a in (g, scratch))
-        cache[id(group)] = flat = (m, v, g, scratch, grads, steps, m_views, v_views,
-                                   [p.shape for p in params])
-        return flat[:6]
+        self._flat[id(group)] = flat = FlatState(m, v, g, scratch, grads, steps, m_views, v_views,
+                                                [p.shape for p in params])
+        return flat
+
+
+FlatState = namedtuple("FlatState", "m v g scratch grads steps m_views v_views shapes")
+FlatState.__doc__ = """One parameter group's Adam state as flat arrays (`Adam._step_group`): the
+moments m and v, the gradients copied into g, the step worked out in scratch (four flat
+arrays, each as long as all the group's parameters); each parameter's view of g and of
+scratch (`grads`, `steps`) and of m and v (`m_views`, `v_views`: the arrays its `state`
+holds as exp_avg and exp_avg_sq), and the parameters' shapes they were cut for."""
 
 
 def _adam_step(g, m, v, scratch, t, group):
