@@ -2,7 +2,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test bench setup docs-images
+.PHONY: demo test test-no-torch bench setup docs-images
 
 setup: $(VENV)/.installed
 
@@ -26,6 +26,12 @@ test: setup
 	cache=$$(mktemp -d) && TINYGRAD_TF_CACHE=$$cache OPENBLAS_NUM_THREADS=1 \
 	  $(PY) -m pytest -q -n 2 --nbmake --nbmake-timeout=120 tests notebooks; \
 	  status=$$?; rm -rf $$cache; exit $$status
+
+test-no-torch: setup  # the tests with PyTorch hidden (as if uninstalled): only the parity checks skip
+	hide=$$(mktemp -d) && mkdir $$hide/torch && \
+	  echo "raise ModuleNotFoundError(\"No module named 'torch' (hidden)\", name='torch')" > $$hide/torch/__init__.py && \
+	  PYTHONPATH=$$hide:$(CURDIR) OPENBLAS_NUM_THREADS=1 $(PY) -m pytest -q -n 2 -p no:cacheprovider tests; \
+	  status=$$?; rm -rf $$hide; exit $$status
 
 bench: setup
 	$(PY) -m benchmarks

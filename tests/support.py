@@ -2,6 +2,10 @@
 finite differences, and for the nn tests, moving weights into PyTorch's modules and
 comparing.
 
+PyTorch is the oracle, not a dependency: `torch` and `TF` here import it on first use,
+so a test that compares with it is skipped where it is not installed, and every test of
+the engine alone still runs (`tests/test_no_torch.py` runs the suite with torch hidden).
+
 Our attention keeps q/k/v projections apart; PyTorch packs them into one
 `in_proj_weight` (q, k, v stacked along the output axis). Its Transformer layers
 call the FFN `linear1`/`linear2` and the cross-attention `multihead_attn`.
@@ -9,9 +13,27 @@ call the FFN `linear1`/`linear2` and the cross-attention `multihead_attn`.
 import re
 
 import numpy as np
-import torch
+import pytest
 
 import tinygrad_tf as tg
+
+
+class _OnFirstUse:
+    """The module `name`, imported when an attribute is first read, by pytest.importorskip:
+    where it is missing, the test reading it is skipped (a module that reads it at import
+    time is skipped whole)."""
+
+    def __init__(self, name):
+        self._name = name
+
+    def __getattr__(self, attr):
+        if attr.startswith("__"):           # (pytest's collection asks every name for __test__ ...)
+            raise AttributeError(attr)
+        return getattr(pytest.importorskip(self._name), attr)
+
+
+torch = _OnFirstUse("torch")
+TF = _OnFirstUse("torch.nn.functional")
 
 _RENAME = (("cross_attn.", "multihead_attn."), ("ffn.up.", "linear1."), ("ffn.down.", "linear2."))
 _QKV = re.compile(r"^(.*?)([qkv])_proj\.(weight|bias)$")
@@ -41,7 +63,7 @@ def load_into_torch(module, torch_module):
 def assert_close(ours, theirs, what="", rtol=1e-7):
     """max |ours - theirs| <= rtol · max |theirs|: relative to the array's scale."""
     ours = np.asarray(ours.data if isinstance(ours, tg.Tensor) else ours)
-    theirs = theirs.detach().numpy() if isinstance(theirs, torch.Tensor) else np.asarray(theirs)
+    theirs = theirs.detach().numpy() if hasattr(theirs, "detach") else np.asarray(theirs)
     assert ours.shape == theirs.shape, f"{what}: shape {ours.shape} vs {theirs.shape}"
     scale = max(np.abs(theirs).max(initial=0.0), 1e-12)
     err = np.abs(ours - theirs).max(initial=0.0)

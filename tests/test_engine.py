@@ -5,7 +5,7 @@ import weakref
 
 import numpy as np
 import pytest
-import torch
+from scipy import special
 from support import f64
 
 import tinygrad_tf as tg
@@ -268,9 +268,9 @@ def test_softmax_and_log_softmax_of_huge_logits_are_finite_and_exact():
     for name in ("softmax", "log_softmax"):
         x = f64(logits)
         y = getattr(x, name)(axis=-1)
-        ref = getattr(torch.tensor(logits), name)(dim=-1)
+        ref = getattr(special, name)(logits, axis=-1)
         assert np.isfinite(y.data).all()
-        np.testing.assert_allclose(y.data, ref.numpy(), rtol=1e-12, atol=0)
+        np.testing.assert_allclose(y.data, ref, rtol=1e-12, atol=0)
         y.backward(np.ones_like(logits))
         assert np.isfinite(x.grad).all()
 

@@ -6,8 +6,7 @@ import re
 
 import numpy as np
 import pytest
-import torch
-from support import assert_close, assert_grads_match, backward_both, load_into_torch, pair, randn64
+from support import assert_close, assert_grads_match, backward_both, load_into_torch, pair, randn64, torch
 
 import tinygrad_tf as tg
 from tinygrad_tf import nn

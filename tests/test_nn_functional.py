@@ -2,8 +2,7 @@
 PyTorch, padding masks, layer_norm, dtypes, and clear errors for bad targets."""
 import numpy as np
 import pytest
-import torch
-from support import assert_close, pair, randn64
+from support import assert_close, pair, randn64, torch
 
 import tinygrad_tf as tg
 from tinygrad_tf.core import fused

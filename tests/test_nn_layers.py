@@ -3,8 +3,7 @@ PyTorch parity in float64 (outputs and every gradient to 1e-7 relative), finite
 differences, PyTorch's initialisation, and clear errors."""
 import numpy as np
 import pytest
-import torch
-from support import assert_close, backward_both, load_into_torch, pair, randn64, randomize
+from support import assert_close, backward_both, load_into_torch, pair, randn64, randomize, torch
 
 import tinygrad_tf as tg
 from tinygrad_tf import nn

@@ -3,13 +3,11 @@ finite differences, and their refusals: mismatched shapes, bad probabilities,
 unknown reductions. PyTorch puts classes on axis 1; ours are on the last axis."""
 import numpy as np
 import pytest
-import torch
-from support import assert_close, pair
+from support import TF, assert_close, pair, torch
 
 import tinygrad_tf as tg
 from tinygrad_tf.nn import functional as F
 
-TF = torch.nn.functional
 REDUCTIONS = ["mean", "sum", "none"]
 
 

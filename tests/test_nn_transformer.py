@@ -3,8 +3,7 @@
 finite differences, masking of padding, and a small Transformer that learns to reverse."""
 import numpy as np
 import pytest
-import torch
-from support import assert_close, assert_grads_match, backward_both, load_into_torch, pair, randomize
+from support import assert_close, assert_grads_match, backward_both, load_into_torch, pair, randomize, torch
 
 import tinygrad_tf as tg
 from tinygrad_tf import nn, optim

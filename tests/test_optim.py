@@ -1,7 +1,7 @@
 """Optimizers, gradient clipping and the warmup schedule against torch.optim."""
 import numpy as np
 import pytest
-import torch
+from support import torch
 
 import tinygrad_tf as tg
 from tinygrad_tf import optim

@@ -243,7 +243,7 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         super().__init__(params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay})
-        self._flat = {}     # id(group) -> its FlatState, for `_step_group`
+        self._flat = {}     # id(group) -> its _FlatState, for `_step_group`
 
     def _check(self, group):
         super()._check(group)
@@ -296,7 +296,7 @@ class Adam(Optimizer):
             p.data -= step
 
     def _flat_state(self, group, states):
-        """The group's `FlatState` for `_step_group`, made on a first step or taken over from
+        """The group's `_FlatState` for `_step_group`, made on a first step or taken over from
         separate arrays (a loaded state), or None when the group has to be updated one
         parameter at a time."""
         params = group["params"]
@@ -323,13 +323,13 @@ class Adam(Optimizer):
                 mv[...], vv[...] = state["exp_avg"], state["exp_avg_sq"]
             state["exp_avg"], state["exp_avg_sq"] = mv, vv
         grads, steps = ([a[lo:hi].reshape(shape) for lo, hi, shape in cut] for a in (g, scratch))
-        self._flat[id(group)] = flat = FlatState(m, v, g, scratch, grads, steps, m_views, v_views,
+        self._flat[id(group)] = flat = _FlatState(m, v, g, scratch, grads, steps, m_views, v_views,
                                                 [p.shape for p in params])
         return flat
 
 
-FlatState = namedtuple("FlatState", "m v g scratch grads steps m_views v_views shapes")
-FlatState.__doc__ = """One parameter group's Adam state as flat arrays (`Adam._step_group`): the
+_FlatState = namedtuple("_FlatState", "m v g scratch grads steps m_views v_views shapes")
+_FlatState.__doc__ = """One parameter group's Adam state as flat arrays (`Adam._step_group`): the
 moments m and v, the gradients copied into g, the step worked out in scratch (four flat
 arrays, each as long as all the group's parameters); each parameter's view of g and of
 scratch (`grads`, `steps`) and of m and v (`m_views`, `v_views`: the arrays its `state`
