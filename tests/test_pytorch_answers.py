@@ -5,7 +5,7 @@ from collections import OrderedDict
 
 import numpy as np
 import pytest
-import torch
+from support import torch
 
 import tinygrad_tf as tg
 from tinygrad_tf import nn

@@ -4,7 +4,7 @@ instead of a silently wrong gradient. Each route that writes data in place, chec
 against PyTorch, which raises in the same places."""
 import numpy as np
 import pytest
-import torch
+from support import torch
 
 import tinygrad_tf as tg
 from tinygrad_tf import nn, optim
