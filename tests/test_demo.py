@@ -48,6 +48,7 @@ def test_short_demo_writes_every_file_and_the_loss_falls(short_run):
     assert (out / "decoder_block.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
     report = (out / "report.md").read_text(encoding="utf-8")
     assert lines[-1] in report and "![cross-attention](cross_attention.png)" in report
+    assert "## Why 動物? Why 通り?" in report and (out / "cat_self_attention.png").exists()
     run = T.load(out / "translator.npz")
     assert run.step == 24 and len(run.losses) == 24
     assert np.mean(run.losses[-4:]) < 0.8 * np.mean(run.losses[:4])           # it learns

@@ -83,3 +83,25 @@ def test_bad_requests_are_one_clear_line(checkpoint, argv, code, message, capsys
     assert cli(["explain", *argv]) == code
     err = capsys.readouterr().err
     assert message in err and err.startswith("explain: ") and err.count("\n") == 1
+
+
+def test_the_report_sections_count_every_held_out_it_sentence(translator, tmp_path, capsys):
+    from tinygrad_tf.demo import why
+    text = why.section(translator, str(tmp_path))
+    for name in ("why_tired.png", "why_wide.png", "cat_self_attention.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
+    stats = why.held_out_stats(translator)
+    assert stats["n"] + stats["skipped"] == 40
+    for m in E.METHODS:                                  # every sentence's top word lands in one column
+        assert sum(stats["tops"][m].values()) == stats["n"]
+        assert f"| {m.replace('_', ' ')} | " + " | ".join(str(stats["tops"][m][k]) for k in why.KINDS) in text
+    assert f"**{stats['top_drop']:.2f}**" in text and f"**{stats['median_drop']:.2f}**" in text
+    tokens, layers = why.encoder_self_attention(translator, why.CAT)
+    found = why.claims(tokens, layers)
+    assert [(c["word"], c["key"]) for c in found] == [("cat", "the"), ("cat", "sat"), ("sat", "cat"),
+                                                      ("sat", "mat"), ("mat", "on"), ("mat", "the")]
+    for c in found:                                      # the weight quoted is the largest over heads
+        i, k = tokens.index(c["word"]), c["key_position"]
+        assert c["weight"] == pytest.approx(max(layer[:, i, k].max() for layer in layers))
+        assert f"**{c['word']} → {c['key']}** (word {k}): {'yes' if c['does'] else 'no'}," in text
+    assert "## Why 動物? Why 通り?" in text and "7. Why 動物?" in capsys.readouterr().out

@@ -352,6 +352,7 @@ def run(steps=STEPS, seed=0, out_dir=OUT_DIR, resume=False, norm_first=False):
     plot_cross_attention(cat, font, paths["cross_attention.png"], best)
     plot_it_attention(it_pair, paths["it_attention.png"])
     paths["decoder_block.svg"] = draw_decoder_block(result, os.path.join(out_dir, "decoder_block.svg"))
+    why_text = why_section(result, out_dir, font, paths)
     summary = dict(steps=result.step, seconds=result.seconds, cpu_seconds=result.cpu_seconds,
                    tokens=result.tokens, wall=wall,
                    losses=result.losses, exact=(sum(exact), len(exact)), resolved=(sum(its), len(its)),
@@ -361,12 +362,25 @@ def run(steps=STEPS, seed=0, out_dir=OUT_DIR, resume=False, norm_first=False):
                    ga_top=None if best is None else
                    (cat["source"][int(np.argmax(cat["layers"][-1][best, 1]))],
                     float(cat["layers"][-1][best, 1].max())),
-                   config=result.config, n_params=n_params, paths=paths, checkpoint=checkpoint)
+                   config=result.config, n_params=n_params, paths=paths, checkpoint=checkpoint,
+                   why=why_text)
     write_report(summary, cat, paths["report.md"])
-    print(f"7. Wrote {', '.join(sorted(os.path.basename(p) for p in paths.values()))} "
+    print(f"8. Wrote {', '.join(sorted(os.path.basename(p) for p in paths.values()))} "
           f"and translator.npz to {out_dir}")
     print(final_line(summary))
     return summary
+
+
+def why_section(run, out_dir, font, paths):
+    """The report's sections "Why 動物? Why 通り?" and the cat sentence's self-attention
+    (tinygrad_tf.demo.why), their pictures added to `paths`; returns their markdown."""
+    from . import why
+    started = time.process_time()
+    text = why.section(run, out_dir, font)
+    for name in ("why_tired.png", "why_wide.png", "cat_self_attention.png"):
+        paths[name] = os.path.join(out_dir, name)
+    print(f"   (attribution and the report's sections: {time.process_time() - started:.1f} s of CPU)")
+    return text
 
 
 def percent(k, n):
@@ -438,8 +452,11 @@ place before its postposition, so the bright cells leave the diagonal: 座った
 ![it attention](it_attention.png)
 
 The encoder's self-attention from "it" in "The animal didn't cross the street because it was
-too tired / wide", one row per head, the two sentences side by side. {it_text}
+too tired / wide", one row per head, the two sentences side by side. {it_text} Which words
+the choice of 動物 or 通り actually depends on is measured, not read off attention, in
+[Why 動物? Why 通り?](#why-動物-why-通り) below.
 
+{s.get("why", "")}
 ## One decoder block's backward graph
 
 [decoder_block.svg](decoder_block.svg): decoder block 0 for the cat sentence, drawn at sublayer

@@ -194,12 +194,18 @@ ROWS = (("gradient_x_input", "gradient × input"), ("integrated_gradients", "int
         ("attention_rollout", "attention rollout"))
 
 
-def plot(ex, path=None, font=None):
+def plot(ex, path=None, font="auto"):
     """Source words (columns) × methods (rows): each row divided by its largest |score|
     (one diverging colour scale, red > 0 > blue), the raw score written in each cell.
     Rows: gradient × input, integrated gradients, attention rollout, and every decoder
-    layer's cross-attention row. Returns the Figure (saved to `path` when given)."""
+    layer's cross-attention row. `font`: one with Japanese glyphs ("auto": the demo's
+    `cjk_font()`; None or none found: the Japanese in romaji). Returns the Figure
+    (saved to `path` when given)."""
     import matplotlib.pyplot as plt
+    if font == "auto":
+        from .app import cjk_font
+        font = cjk_font()
+    ja = (lambda t: t) if font else C.romaji
     rows = [(label, ex.methods[m]) for m, label in ROWS]
     rows += [(f"cross-attention, layer {l}", c) for l, c in enumerate(ex.cross_layers)]
     m = np.array([r / (np.abs(r).max() or 1.0) for _, r in rows])
@@ -212,8 +218,8 @@ def plot(ex, path=None, font=None):
     ax.set_yticks(range(len(rows)), [label for label, _ in rows], fontsize=10)
     ax.axhline(len(ROWS) - 0.5, color="black", lw=1)
     fig.colorbar(im, ax=ax, label="score ÷ largest |score| of its row", fraction=0.04, pad=0.02)
-    what = (f"logit({ex.token}) − logit({ex.versus})" if ex.versus else f"log p({ex.token})")
-    out = list(ex.translation)
+    what = (f"logit({ja(ex.token)}) − logit({ja(ex.versus)})" if ex.versus else f"log p({ja(ex.token)})")
+    out = [ja(t) for t in ex.translation]
     out[ex.position] = f"[{out[ex.position]}]"
     fth = ex.faithfulness
     ax.set_title(f"{' '.join(ex.source)}\n→ {' '.join(out)}\nwhy {what} = {ex.margin:.2f} at position "
