@@ -60,7 +60,7 @@ def translate(args):
 def explain(args):
     """Why did the translator say that word? Attribution of one output word to the source
     words (gradient × input, integrated gradients, attention rollout, cross-attention)."""
-    from .demo.explain import main as explain_main
+    from .demo.app import explain_main
     return explain_main(args)
 
 
@@ -113,7 +113,7 @@ def explore(args):
     from tinygrad_tf import nn, viz
 
     if args.sentence is not None:      # a real prediction of the demo's trained translator
-        from .demo.explain import explore_main
+        from .demo.app import explore_main
         args.checkpoint = args.checkpoint or DEMO_CHECKPOINT
         return explore_main(args)
     if args.checkpoint is not None or args.token is not None or args.versus is not None:

@@ -540,3 +540,76 @@ def translate_main(args):
             print(f"head {h}")
             print(heatmap(last[h], tr.tokens + ["<eos>"], tr.source))
     return 0
+
+
+# ------------------------------------------------------------------ explain, and explore on a prediction
+
+def on_checkpoint(command, path, work):
+    """Load the demo's checkpoint at `path` (one BLAS thread, as the demo) and return
+    (work(run), 0); a problem is one line on stderr and (None, 1) for the file, (None, 2)
+    for the request (a ValueError)."""
+    use_one_blas_thread()
+    try:
+        return work(T.load(path)), 0
+    except tg.CheckpointError as e:
+        hint = " (train one with `python -m tinygrad_tf demo`)" if isinstance(e, FileNotFoundError) else ""
+        print(f"{command}: {e}{hint}", file=sys.stderr)
+        return None, 1
+    except ValueError as e:
+        print(f"{command}: {e}", file=sys.stderr)
+        return None, 2
+
+
+def explain_main(args):
+    """`python -m tinygrad_tf explain "SENTENCE" [--token T] [--versus T2] [--checkpoint PATH]
+    [-o PNG] [--json PATH]` (tinygrad_tf.demo.explain)."""
+    import json
+
+    from . import explain as E
+    sentence = " ".join(args.sentence)
+    ex, code = on_checkpoint("explain", args.checkpoint, lambda run: E.explain(
+        run.model, run.corpus, sentence, token=args.token, versus=args.versus))
+    if code:
+        return code
+    print(" ".join(ex.translation))
+    what = f"logit({ex.token}) − logit({ex.versus})" if ex.versus else f"log p({ex.token})"
+    print(f"explaining {what} = {ex.margin:.3f} at output position {ex.position} "
+          f"(「{ex.translation[ex.position]}」); integrated gradients over {E.STEPS} steps, "
+          f"completeness error {ex.completeness_error:.2e}")
+    print(E.table(ex, len(ex.source)))
+    fth = ex.faithfulness
+    print(f"faithfulness: deleting the top word by |IG| (\"{fth['top_word']}\") drops the margin by "
+          f"{fth['top_deleted_drop']:.3f}; the median one (\"{fth['median_word']}\") by "
+          f"{fth['median_deleted_drop']:.3f}")
+    if args.output:
+        import matplotlib.pyplot as plt
+        fig = E.plot(ex, args.output, font=cjk_font())
+        plt.close(fig)
+        print(f"wrote {args.output}")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(ex.json(), fh, ensure_ascii=False, indent=1)
+        print(f"wrote {args.json}")
+    return 0
+
+
+def explore_main(args):
+    """`python -m tinygrad_tf explore --checkpoint PATH --sentence "..." [--token T]
+    [--versus T2] -o page.html`: the explorer over the backward of one prediction's margin."""
+    from ..seeing.explore import explore
+    from .explain import EXPLORE_DEPTH, traced_prediction
+
+    def work(run):
+        margin, tape, watch, facts = traced_prediction(run.model, run.corpus, args.sentence,
+                                                       args.token, args.versus)
+        return explore(margin, tape, args.output, depth=EXPLORE_DEPTH, watch=watch), tape, facts
+    done, code = on_checkpoint("explore", args.checkpoint, work)
+    if code:
+        return code
+    path, tape, facts = done
+    out = list(facts["translation"])
+    out[facts["position"]] = f"[{out[facts['position']]}]"
+    print(f"wrote {path}: {len(tape.steps)} steps of the backward of {facts['what']} = {facts['margin']:.3f} "
+          f"at 「{' '.join(out)}」, from the output to the {len(facts['source'])} source words; "
+          "open it in a browser")
+    return 0

@@ -30,10 +30,9 @@ Faithfulness: rank the source words by |integrated gradients|, delete the top on
 margin drops; do the same for the median-ranked word. A faithful attribution's top
 word should matter much more.
 
-`python -m tinygrad_tf explain "SENTENCE" [--token T] [--versus T2] [-o PNG] [--json PATH]`.
+`python -m tinygrad_tf explain "SENTENCE" [--token T] [--versus T2] [-o PNG] [--json PATH]`
+(its command-line face is `app.explain_main`).
 """
-import json
-import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -194,17 +193,14 @@ ROWS = (("gradient_x_input", "gradient × input"), ("integrated_gradients", "int
         ("attention_rollout", "attention rollout"))
 
 
-def plot(ex, path=None, font="auto"):
+def plot(ex, path=None, font=None):
     """Source words (columns) × methods (rows): each row divided by its largest |score|
     (one diverging colour scale, red > 0 > blue), the raw score written in each cell.
     Rows: gradient × input, integrated gradients, attention rollout, and every decoder
-    layer's cross-attention row. `font`: one with Japanese glyphs ("auto": the demo's
-    `cjk_font()`; None or none found: the Japanese in romaji). Returns the Figure
-    (saved to `path` when given)."""
+    layer's cross-attention row. `font`: one with Japanese glyphs (the demo's
+    `app.cjk_font()`; None: the Japanese in romaji). Returns the Figure (saved to
+    `path` when given)."""
     import matplotlib.pyplot as plt
-    if font == "auto":
-        from .app import cjk_font
-        font = cjk_font()
     ja = (lambda t: t) if font else C.romaji
     rows = [(label, ex.methods[m]) for m, label in ROWS]
     rows += [(f"cross-attention, layer {l}", c) for l, c in enumerate(ex.cross_layers)]
@@ -242,55 +238,6 @@ def table(ex, width=5):
         lines.append(f"{k + 1:>4}  " + "  ".join(f"{ranked[m][k][0]:<12}{ranked[m][k][1]:>+9.3f} "
                                                  for m in METHODS))
     return "\n".join(lines)
-
-
-def on_checkpoint(command, path, work):
-    """Load the demo's checkpoint at `path` (one BLAS thread, as the demo) and return
-    (work(run), 0); a problem is one line on stderr and (None, 1) for the file, (None, 2)
-    for the request (a ValueError)."""
-    from ..io import CheckpointError
-    from .app import use_one_blas_thread
-    use_one_blas_thread()
-    try:
-        return work(T.load(path)), 0
-    except CheckpointError as e:
-        hint = " (train one with `python -m tinygrad_tf demo`)" if isinstance(e, FileNotFoundError) else ""
-        print(f"{command}: {e}{hint}", file=sys.stderr)
-        return None, 1
-    except ValueError as e:
-        print(f"{command}: {e}", file=sys.stderr)
-        return None, 2
-
-
-def main(args):
-    """`python -m tinygrad_tf explain "SENTENCE" [--token T] [--versus T2] [--checkpoint PATH]
-    [-o PNG] [--json PATH]`."""
-    from .app import cjk_font
-    sentence = " ".join(args.sentence)
-    ex, code = on_checkpoint("explain", args.checkpoint, lambda run: explain(
-        run.model, run.corpus, sentence, token=args.token, versus=args.versus))
-    if code:
-        return code
-    print(" ".join(ex.translation))
-    what = f"logit({ex.token}) − logit({ex.versus})" if ex.versus else f"log p({ex.token})"
-    print(f"explaining {what} = {ex.margin:.3f} at output position {ex.position} "
-          f"(「{ex.translation[ex.position]}」); integrated gradients over {STEPS} steps, "
-          f"completeness error {ex.completeness_error:.2e}")
-    print(table(ex, len(ex.source)))
-    fth = ex.faithfulness
-    print(f"faithfulness: deleting the top word by |IG| (\"{fth['top_word']}\") drops the margin by "
-          f"{fth['top_deleted_drop']:.3f}; the median one (\"{fth['median_word']}\") by "
-          f"{fth['median_deleted_drop']:.3f}")
-    if args.output:
-        import matplotlib.pyplot as plt
-        fig = plot(ex, args.output, font=cjk_font())
-        plt.close(fig)
-        print(f"wrote {args.output}")
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(ex.json(), fh, ensure_ascii=False, indent=1)
-        print(f"wrote {args.json}")
-    return 0
 
 
 # ------------------------------------------------------------------ the explorer on a prediction
@@ -339,24 +286,3 @@ def traced_prediction(model, corpus, sentence, token=None, versus=None):
     facts = dict(source=tr.source, translation=tr.tokens, token=token, versus=versus,
                  position=position, what=what, margin=float(margin.data), embedding=e)
     return margin, tape, watch, facts
-
-
-def explore_main(args):
-    """`python -m tinygrad_tf explore --checkpoint PATH --sentence "..." [--token T]
-    [--versus T2] -o page.html`: the explorer over the backward of one prediction's margin."""
-    from ..seeing.explore import explore
-
-    def work(run):
-        margin, tape, watch, facts = traced_prediction(run.model, run.corpus, args.sentence,
-                                                       args.token, args.versus)
-        return explore(margin, tape, args.output, depth=EXPLORE_DEPTH, watch=watch), tape, facts
-    done, code = on_checkpoint("explore", args.checkpoint, work)
-    if code:
-        return code
-    path, tape, facts = done
-    out = list(facts["translation"])
-    out[facts["position"]] = f"[{out[facts['position']]}]"
-    print(f"wrote {path}: {len(tape.steps)} steps of the backward of {facts['what']} = {facts['margin']:.3f} "
-          f"at 「{' '.join(out)}」, from the output to the {len(facts['source'])} source words; "
-          "open it in a browser")
-    return 0

@@ -118,7 +118,7 @@ def claims(tokens, layers):
     return rows
 
 
-def section(run, out_dir, font="auto"):
+def section(run, out_dir, font=None):
     """The two report sections as markdown; writes why_tired.png, why_wide.png and
     cat_self_attention.png to `out_dir` and prints what they found."""
     import matplotlib.pyplot as plt

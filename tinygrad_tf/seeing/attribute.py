@@ -71,7 +71,8 @@ class Attribution:
         m = self._matrix()
         labels = self.labels if labels is None else labels
         if ax is None:
-            fig, ax = plt.subplots(figsize=(min(2 + 0.6 * m.shape[1], 14), min(1.6 + 0.35 * m.shape[0], 10)))
+            width, height = min(max(6, 2 + 0.6 * m.shape[1]), 14), min(1.8 + 0.35 * m.shape[0], 10)
+            fig, ax = plt.subplots(figsize=(width, height))
         else:
             fig = ax.figure
         top = float(np.abs(m).max()) or 1.0
