@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-ENGINE_ORDER = ("tinygrad_tf", "torch", "autograd", "micrograd", "numpy")
+ENGINE_ORDER = ("tinygrad_tf", "torch", "autograd", "micrograd", "numpy", "fast")   # fast: tinygrad_tf
+                                                          # outside tg.plain() (the plain row's peer)
 
 
 @dataclass

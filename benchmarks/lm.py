@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+import tinygrad_tf as tg
 from tinygrad_tf import nn, optim
 
 from . import numpy_lm
@@ -75,36 +76,42 @@ def pairing(tg_names, torch_model):
     return pairs
 
 
+def tg_lm():
+    return nn.TransformerLM(VOCAB, D_MODEL, N_HEADS, N_LAYERS, D_FF, activation="gelu", norm_first=True)
+
+
+def tg_loss(model, tokens, targets):
+    return nn.functional.cross_entropy(model(tokens), targets)
+
+
+def tg_step(tokens, targets):
+    """A tinygrad_tf LM (fresh weights) and its Adam step: (model, step)."""
+    model = tg_lm()
+    opt = optim.Adam(model.parameters(), lr=LR)
+
+    def step():
+        opt.zero_grad()
+        tg_loss(model, tokens, targets).backward()
+        opt.step()
+    return model, step
+
+
+def tg_grads(reference, tokens, targets):
+    """The loss and {name: gradient} of `reference` on the batch."""
+    reference.zero_grad()
+    loss = tg_loss(reference, tokens, targets)
+    loss.backward()
+    return loss.item(), {name: p.grad for name, p in reference.named_parameters()}
+
+
 def workload():
     torch = optional_import("torch")
     tokens, targets = token_batch()
     engines, skipped, grads_of = {}, {}, {}
-
-    def tg_model():
-        return nn.TransformerLM(VOCAB, D_MODEL, N_HEADS, N_LAYERS, D_FF, activation="gelu",
-                                norm_first=True)
-
-    def tg_loss(model):
-        return nn.functional.cross_entropy(model(tokens), targets)
-
-    model = tg_model()
-    opt = optim.Adam(model.parameters(), lr=LR)
-
-    def tg_step():
-        opt.zero_grad()
-        tg_loss(model).backward()
-        opt.step()
-
-    reference = tg_model()            # fresh weights for the check, shared with PyTorch's copy
+    model, engines["tinygrad_tf"] = tg_step(tokens, targets)
+    reference = tg_lm()            # fresh weights for the check, shared with PyTorch's copy
     names = list(reference.state_dict())
-
-    def tg_grads():
-        reference.zero_grad()
-        loss = tg_loss(reference)
-        loss.backward()
-        return loss.item(), {name: p.grad for name, p in reference.named_parameters()}
-
-    engines["tinygrad_tf"], grads_of["tinygrad_tf"] = tg_step, tg_grads
+    grads_of["tinygrad_tf"] = lambda: tg_grads(reference, tokens, targets)
 
     if torch is None:
         skipped["torch"] = "not installed"
@@ -169,6 +176,36 @@ def workload():
              ("≤0.9× hand NumPy", ratio_at_most("numpy", 0.9, times_of("numpy")))]
     return Workload(NAME, engines, verify, skipped=skipped, memory=("tinygrad_tf", "numpy"),
                     targets=goals, note="autograd is not run on the LM (no equivalent written).")
+
+
+def plain_workload():
+    """The same LM step under `tg.plain()` (every fast path as its composition of primitives,
+    and the reference backward loop) against the fast path: what readability costs. In
+    this row the tinygrad_tf column is the plain step, "fast" the usual one."""
+    tokens, targets = token_batch()
+    _, fast = tg_step(tokens, targets)
+    _, step = tg_step(tokens, targets)
+    reference = tg_lm()
+
+    def plain():
+        with tg.plain():
+            step()
+
+    def plain_grads():
+        with tg.plain():
+            return tg_grads(reference, tokens, targets)
+
+    def verify():
+        grads = {}
+        for engine, fn in (("plain", plain_grads), ("fast", lambda: tg_grads(reference, tokens, targets))):
+            loss, g = fn()
+            grads[engine] = [loss] + [g[name] for name in sorted(g)]
+        return assert_agree(grads, 2e-3)
+
+    return Workload(NAME.replace("Adam step", "Adam step under tg.plain()"),
+                    {"tinygrad_tf": plain, "fast": fast}, verify,
+                    targets=[("≤2× the fast step's time", ratio_at_most("fast", 2.0, times_of("fast")))],
+                    note="tg.plain() against the fast path: the tinygrad_tf column is the plain step.")
 
 
 def outside_blocks(names, suffix):

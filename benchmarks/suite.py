@@ -23,6 +23,7 @@ def workloads(mode):
         for norm_first in (False, True):
             yield encoder.workload(size, norm_first)
     yield lm.workload()
+    yield lm.plain_workload()
     yield translator.workload()
 
 
