@@ -13,8 +13,8 @@ out the same way whichever thread takes it, and no block reads what another writ
 tests/test_threads.py compares gradients at pool sizes 1 and 2, bit for bit.
 """
 import os
+import queue
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 # An array of fewer elements is worked on by the calling thread alone, in one piece
 # (as with a pool of 1): handing blocks to another thread costs ~30-60 µs (waking it,
@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 # such an array's work. Measured: benchmarks/README.md, the elementwise pool's rows.
 MIN_ELEMENTS = 1 << 16
 
-_pool = {"size": None, "executor": None}     # the pool's size (None: not read yet), its other threads
+_pool = {"size": None, "inboxes": []}   # its size (None: not read yet); each helper thread's inbox
 _lock = threading.Lock()
 
 
@@ -43,14 +43,17 @@ def run(work, jobs, elements):
     if helpers < 1 or not large(elements):
         work(iter(jobs))
         return
-    todo = iter(jobs)                  # next() on it is one step under the GIL: no job twice
-    executor = _executor()
-    futures = [executor.submit(work, todo) for _ in range(helpers)]
+    todo, done = iter(jobs), queue.SimpleQueue()   # (next() on todo: one step under the GIL)
+    inboxes = _inboxes(helpers)
+    for inbox in inboxes:
+        inbox.put((work, todo, done))
     try:
         work(todo)
-    finally:
-        for f in futures:              # (all of them, even after an error here: no thread
-            f.result()                 # may still be writing when the caller moves on)
+    finally:                            # every helper is done before the caller moves on
+        errors = [done.get() for _ in inboxes]
+    for error in errors:
+        if error is not None:
+            raise error
 
 
 def size():
@@ -72,11 +75,7 @@ def set_num_threads(n):
 
 def _resize(n):
     """The pool alone at n threads (BLAS's left as they are: tests compare pool sizes)."""
-    with _lock:
-        old, _pool["executor"] = _pool["executor"], None
-        _pool["size"] = n
-    if old is not None:
-        old.shutdown(wait=True)
+    _pool["size"] = n
 
 
 def _blas_threads():
@@ -86,17 +85,34 @@ def _blas_threads():
     return max(1, min(max(counts, default=1), os.cpu_count() or 1))
 
 
-def _executor():
+def _inboxes(n):
+    """The inboxes of n helper threads, started on first need; they wait for work forever."""
     with _lock:
-        if _pool["executor"] is None:
-            _pool["executor"] = ThreadPoolExecutor(size() - 1, thread_name_prefix="tinygrad_tf")
-        return _pool["executor"]
+        while len(_pool["inboxes"]) < n:
+            inbox = queue.SimpleQueue()
+            threading.Thread(target=_serve, args=(inbox,), daemon=True,
+                             name=f"tinygrad_tf pool {len(_pool['inboxes']) + 1}").start()
+            _pool["inboxes"].append(inbox)
+        return _pool["inboxes"][:n]
+
+
+def _serve(inbox):
+    """A helper thread: work(todo) for each (work, todo, done) it is sent; puts the error or
+    None into `done`."""
+    while True:
+        work, todo, done = inbox.get()
+        try:
+            work(todo)
+        except Exception as error:
+            done.put(error)
+        else:
+            done.put(None)
 
 
 def _forget_after_fork():
-    """A forked child has none of the parent's threads: it starts a pool of its own."""
+    """A forked child has none of the parent's threads: it starts helpers of its own."""
     global _lock
-    _pool["executor"], _lock = None, threading.Lock()
+    _pool["inboxes"], _lock = [], threading.Lock()
 
 
 os.register_at_fork(after_in_child=_forget_after_fork)
