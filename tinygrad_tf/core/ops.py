@@ -20,8 +20,9 @@ import math
 import numpy as np
 from scipy.special import erf
 
+from . import threads
 from .engine import Op
-from .fused import exact_gelu, softmax_backward
+from .fused import exact_gelu, pool_blocks, softmax_backward
 
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
@@ -134,12 +135,25 @@ def _product(x, y, like):
     is a transposed view (plainly: x @ y). np.empty_like keeps a view's axis order, so a
     product that the graph transposes back the way `like` was made (attention's heads:
     (B, T, h, d) ↔ (B, h, T, d)) comes out contiguous there, with no copy. Only when the
-    layout leaves each matrix BLAS-ready (its unit stride on one of the last two axes)."""
-    if not like.flags.c_contiguous and like.ndim > 2 and like.shape == x.shape[:-1] + y.shape[-1:]:
+    layout leaves each matrix BLAS-ready (its unit stride on one of the last two axes).
+    A large stack of products (attention's, one per batch row and head) is made in blocks
+    of its first axis on the thread pool: each matrix's product is the same call either way."""
+    shape = x.shape[:-1] + y.shape[-1:]
+    if not like.flags.c_contiguous and like.ndim > 2 and like.shape == shape:
         out = np.empty_like(like, dtype=np.result_type(x, y))
-        if like.itemsize in out.strides[-2:] and x.shape[:-2] == y.shape[:-2]:
-            return np.matmul(x, y, out=out)
-    return x @ y
+        if not (like.itemsize in out.strides[-2:] and x.shape[:-2] == y.shape[:-2]):
+            return x @ y
+    elif x.ndim > 2 and x.shape[:-2] == y.shape[:-2] and threads.large(math.prod(shape)):
+        out = np.empty(shape, dtype=np.result_type(x, y))
+    else:
+        return x @ y
+
+    def work(todo):                                     # (on the thread pool)
+        for rows in todo:
+            np.matmul(x[rows], y[rows], out=out[rows])
+
+    threads.run(work, pool_blocks(shape), out.size)
+    return out
 
 
 class MatMul(Op):
