@@ -76,8 +76,19 @@ def test_translate_warns_of_unknown_words_and_refuses_bad_input(short_run, tmp_p
     out, err = capsys.readouterr()
     assert "unknown word 'penguin' read as <unk>" in err and out.strip()
 
+    assert main(["translate", "--checkpoint", ckpt, "the café is naïve. The cat sat on the mat"]) == 0
+    out, err = capsys.readouterr()
+    assert "unknown words 'café', 'is', 'naïve' read as <unk>, so the translation is a guess" in err
+    assert "docs/demo.md lists them" in err and "2 sentences" in err and out.strip()
+
     assert main(["translate", "--checkpoint", ckpt, " . "]) == 2
-    assert "has no words" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("translate: the sentence") and "has no words" in err
+    assert err.count("translate:") == 1
+
+    assert main(["translate", "--checkpoint", ckpt, "猫がマットの上に座った"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("translate: this model translates English into Japanese") and "no words" not in err
 
     other = tmp_path / "other_model.npz"
     tg.save({"encoder.weight": np.zeros((2, 2), np.float32)}, other)

@@ -8,29 +8,26 @@ import sys
 DEMO_CHECKPOINT = "out/demo/translator.npz"     # where `demo` (default --out) saves its model
 
 
-def positive_int(text):
-    """An argparse type: a whole number of at least 1 (`--steps -5` is refused)."""
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {n}")
-    return n
+# What each command's -o writes: the extensions it can (graph: any format Graphviz writes).
+OUTPUT_KINDS = {"explore": (".html", ".htm"), "explain": (".png", ".svg", ".pdf", ".jpg", ".jpeg"),
+                "export": (".pt", ".pth")}
 
 
-def output_problem(path, graph=True):
-    """Why `path` cannot be written (None if it can): its folder is missing, the path is
-    a folder, or (for a `graph`) its extension names no format Graphviz writes."""
+def output_problem(path, command="graph"):
+    """Why `path` cannot be written by `command` (None if it can): its folder is missing,
+    the path is a folder, or its extension names no format the command writes."""
     from .seeing.graph import FORMATS, format_of
     folder = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         return f"{path!r} is a directory; give a file name such as {os.path.join(path, 'block.svg')!r}"
     if not os.path.isdir(folder):
         return f"cannot write {path!r}: the folder {folder!r} does not exist"
-    if graph and format_of(path) not in FORMATS:
+    if command == "graph" and format_of(path) not in FORMATS:
         return (f"cannot tell the format of {path!r}: end it in .svg, .png, .pdf, .jpg, .dot or "
                 f"another extension Graphviz writes")
+    kinds = OUTPUT_KINDS.get(command)
+    if kinds and not path.lower().endswith(kinds):
+        return f"-o {path!r}: {command} writes {' or '.join(kinds)} files; end the name in {kinds[0]}"
     return None
 
 
@@ -119,6 +116,13 @@ def explore(args):
     if args.checkpoint is not None or args.token is not None or args.versus is not None:
         print("explore: --checkpoint, --token and --versus need --sentence", file=sys.stderr)
         return 2
+    if args.value and (args.norm_first or args.activation or args.depth):
+        given = [o for o, v in (("--norm-first", args.norm_first), ("--activation", args.activation),
+                                ("--depth", args.depth)) if v]
+        print(f"explore: --value and {', '.join(given)} conflict: a Value expression has no blocks "
+              "or modules (those options shape --block and --model)", file=sys.stderr)
+        return 2
+    args.activation = args.activation or "relu"
     if args.value:                     # the example of docs/seeing.md's trace table
         a, b, c = tg.Value(2.0, "a"), tg.Value(-0.5, "b"), tg.Value(0.3, "c")
         loss = (a * b + c).tanh()
@@ -203,7 +207,7 @@ BLOCK_HELP = {
 def make_parser():
     parser = argparse.ArgumentParser(prog="python -m tinygrad_tf", description=__doc__)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    from .demo import add_arguments
+    from .demo import add_arguments, positive_int
     add_arguments(sub.add_parser("demo", help="run the demo (the default)", description=demo.__doc__))
     p = sub.add_parser("translate", help="translate English into Japanese with the demo's model",
                        description=translate.__doc__)
@@ -251,7 +255,7 @@ def make_parser():
     what.add_argument("--model", action="store_true", help="a 2-layer encoder-decoder Transformer")
     what.add_argument("--value", action="store_true", help="a Value expression (exact numbers)")
     p.add_argument("--norm-first", action="store_true", help=BLOCK_HELP["--norm-first"])
-    p.add_argument("--activation", choices=["relu", "gelu", "swiglu"], default="relu",
+    p.add_argument("--activation", choices=["relu", "gelu", "swiglu"], default=None,
                    help=BLOCK_HELP["--activation"])
     p.add_argument("--depth", type=positive_int, default=None, metavar="N",
                    help="draw each module at nesting depth N as one box (--model: 2, sublayers)")
@@ -295,11 +299,9 @@ def main(argv=None):
     parser = make_parser()
     args = parser.parse_args(argv)
     command = args.command or "demo"
-    if getattr(args, "steps", None) is not None and args.steps < 1:
-        parser.error(f"argument --steps: must be at least 1, not {args.steps}")
     problem = None
-    if command in ("graph", "explore"):
-        problem = output_problem(args.output, graph=command == "graph")
+    if getattr(args, "output", None) is not None:
+        problem = output_problem(args.output, command)
     elif getattr(args, "out", None) is not None:     # the demo's folder: checked before training
         problem = out_dir_problem(args.out)
     if problem:

@@ -8,7 +8,7 @@ for seeing, interop) and nothing in the library uses it.
     translation.py  the model's settings, training loop, checkpoint format, decoding
     app.py          `python -m tinygrad_tf demo` and `translate`: the run, its pictures, its report
 """
-from .app import add_arguments, main, translate_main
+from .app import add_arguments, main, positive_int, translate_main
 
 
 def checkpoint_model(path):
@@ -23,4 +23,4 @@ def checkpoint_model(path):
     return interop.model_from_checkpoint(path)
 
 
-__all__ = ["main", "translate_main", "add_arguments", "checkpoint_model"]
+__all__ = ["main", "translate_main", "add_arguments", "positive_int", "checkpoint_model"]

@@ -12,6 +12,7 @@ The demo writes to `--out` (default out/demo/): the checkpoint `translator.npz`,
 
     held-out exact match: NN.N% (k/n); "it" resolved: NN.N% (k/n)
 """
+import argparse
 import glob
 import os
 import sys
@@ -26,6 +27,7 @@ from tinygrad_tf.demo import translation as T
 from tinygrad_tf.nn import functional as F
 
 OUT_DIR = os.path.join("out", "demo")   # out/ is git-ignored
+QUICK_OUT_DIR = os.path.join("out", "demo-quick")   # --quick's: never the model `translate` reads
 STEPS = 600
 QUICK_STEPS = 40
 CHECKPOINT_EVERY = 200
@@ -480,16 +482,30 @@ def use_one_blas_thread():
     tg.set_num_threads(1)
 
 
+def positive_int(text):
+    """An argparse type: a whole number of at least 1 (`--steps 0` is refused with the
+    command's usage)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {n}")
+    return n
+
+
 def add_arguments(parser):
     """The demo's options, for `python -m tinygrad_tf demo`."""
     length = parser.add_mutually_exclusive_group()
-    length.add_argument("--steps", type=int, default=STEPS, metavar="N",
+    length.add_argument("--steps", type=positive_int, default=STEPS, metavar="N",
                         help=f"training steps in all, at least 1 (default {STEPS}); with --resume, "
                              "up to this many")
     length.add_argument("--quick", action="store_true",
-                        help=f"a {QUICK_STEPS}-step smoke run (instead of --steps)")
-    parser.add_argument("--out", default=OUT_DIR, metavar="DIR",
-                        help=f"folder for the checkpoint and pictures, made if missing (default {OUT_DIR})")
+                        help=f"a {QUICK_STEPS}-step smoke run (instead of --steps), written to "
+                             f"{QUICK_OUT_DIR} unless --out says otherwise")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help=f"folder for the checkpoint and pictures, made if missing (default {OUT_DIR}; "
+                             f"with --quick, {QUICK_OUT_DIR}, so the trained model stays)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the weights and batches (default 0)")
     parser.add_argument("--resume", action="store_true",
                         help="continue from DIR/translator.npz, exactly where it stopped")
@@ -501,9 +517,11 @@ def main(args=None):
     use_one_blas_thread()
     chain_rule()
     try:
-        steps = QUICK_STEPS if getattr(args, "quick", False) else getattr(args, "steps", STEPS)
+        quick = getattr(args, "quick", False)
+        steps = QUICK_STEPS if quick else getattr(args, "steps", STEPS)
+        out_dir = getattr(args, "out", None) or (QUICK_OUT_DIR if quick else OUT_DIR)
         run(steps=steps, seed=getattr(args, "seed", 0),
-            out_dir=getattr(args, "out", OUT_DIR), resume=getattr(args, "resume", False),
+            out_dir=out_dir, resume=getattr(args, "resume", False),
             norm_first=getattr(args, "norm_first", False))
     except KeyboardInterrupt:
         return 130
@@ -527,10 +545,8 @@ def translate_main(args):
     except ValueError as e:
         print(f"translate: {e}", file=sys.stderr)
         return 2
-    if tr.unknown:
-        print(f"translate: warning: unknown word{'s' * (len(tr.unknown) > 1)} "
-              f"{', '.join(repr(w) for w in tr.unknown)} read as <unk>; the corpus knows "
-              f"{len(run_.corpus.src_vocab) - 4} English words", file=sys.stderr)
+    for warning in T.input_warnings(tr, run_.corpus):
+        print(f"translate: warning: {warning}", file=sys.stderr)
     print(tr.text)
     if args.attention:
         last = tr.cross_attention

@@ -160,8 +160,10 @@ def romaji(token):
 
 def tokenize(english):
     """An English sentence as the corpus's tokens: lower case, words split on spaces,
-    "." and "," and "!" and "?" tokens of their own (a final "." is added when missing)."""
-    tokens = re.findall(r"[a-z']+|[.,!?]", english.lower().replace("’", "'"))
+    "." and "," and "!" and "?" tokens of their own (a final "." is added when missing).
+    A word is letters of any alphabet, digits and apostrophes ("café" stays one word, an
+    unknown one, rather than "caf"); other characters separate words."""
+    tokens = re.findall(r"(?:[^\W_]|')+|[.,!?]", english.lower().replace("’", "'"))
     if tokens and tokens[-1] not in ".!?":
         tokens.append(".")
     return tokens

@@ -19,6 +19,7 @@ exactly: training 0→N in one go or 0→k, save, load, k→N gives the same bit
 import hashlib
 import json
 import os
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -288,11 +289,19 @@ class Translation:
         return " ".join(self.tokens)
 
 
+JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uff66-\uff9f]")  # kana, kanji
+
+
 def translate(model, corpus, sentence, max_len=DECODE_LEN):
-    """Greedy-decode one English sentence (a string) into Japanese tokens."""
+    """Greedy-decode one English sentence (a string) into Japanese tokens. Japanese
+    input, or a sentence with no words, is a ValueError saying so; unknown words come
+    back in `unknown` (see `input_warnings`)."""
+    if JAPANESE.search(sentence):
+        raise ValueError(f"this model translates English into Japanese, and {sentence!r} is "
+                         "Japanese already; give it an English sentence, e.g. \"The cat sat on the mat.\"")
     source = corpus_module.tokenize(sentence)
     if not any(t not in ".,!?" for t in source):
-        raise ValueError(f"translate: the sentence {sentence!r} has no words")
+        raise ValueError(f"the sentence {sentence!r} has no words")
     vocab = corpus.src_vocab
     unknown = vocab.unknown(source)
     src = np.array([vocab.encode(source)])
@@ -304,6 +313,23 @@ def translate(model, corpus, sentence, max_len=DECODE_LEN):
     attn = model.decoder.layers[-1].cross_attn.attn[0]
     return Translation([t if t in vocab.stoi else corpus_module.UNK for t in source], tokens,
                        unknown, np.array(attn))
+
+
+def input_warnings(translation, corpus):
+    """What a reader should know before trusting `translation` (from `translate`): the
+    words the model has never seen (read as <unk>: the Japanese is a guess), and more
+    than one sentence (it was trained on one at a time). [] when there is nothing to say."""
+    notes, words = [], [t for t in translation.unknown if t not in ".,!?"]
+    if words:
+        known = len(corpus.src_vocab) - len(corpus_module.SPECIALS)
+        notes.append(f"unknown word{'s' * (len(words) > 1)} {', '.join(repr(w) for w in words)} "
+                     f"read as <unk>, so the translation is a guess: the model knows only the demo's "
+                     f"{known} English words (docs/demo.md lists them)")
+    ends = [i for i, t in enumerate(translation.source[:-1]) if t in ".!?"]
+    if ends:
+        notes.append(f"{len(ends) + 1} sentences: the model was trained on one sentence at a time, "
+                     "so translate each on its own")
+    return notes
 
 
 def evaluate(model, corpus, pairs, batch=512):
