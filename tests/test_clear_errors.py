@@ -2,7 +2,7 @@
 NumPy traceback) or none at all: each now gets an error naming the problem."""
 import numpy as np
 import pytest
-import torch
+from support import torch
 
 import tinygrad_tf as tg
 from tinygrad_tf import nn, optim
