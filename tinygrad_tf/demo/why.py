@@ -118,9 +118,10 @@ def claims(tokens, layers):
     return rows
 
 
-def section(run, out_dir, font=None):
+def section(run, out_dir, font=None, stats=None):
     """The two report sections as markdown; writes why_tired.png, why_wide.png and
-    cat_self_attention.png to `out_dir` and prints what they found."""
+    cat_self_attention.png to `out_dir` and prints what they found. `stats`:
+    `held_out_stats(run)` if already computed."""
     import matplotlib.pyplot as plt
     tokens, layers = encoder_self_attention(run, CAT)
     plot_self_attention(tokens, layers, os.path.join(out_dir, "cat_self_attention.png"))
@@ -133,7 +134,7 @@ def section(run, out_dir, font=None):
             continue
         plt.close(E.plot(ex, os.path.join(out_dir, name), font=font))
         seeds.append((name, ex))
-    s = held_out_stats(run)
+    s = held_out_stats(run) if stats is None else stats
     if not seeds or not s["n"]:
         print("7. Why 動物? Why 通り?: the translations name neither 動物 nor 通り yet (train longer)")
         return ("## Why 動物? Why 通り?\n\nThis model's translations of the \"it\" sentences name neither "
