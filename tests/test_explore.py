@@ -158,7 +158,7 @@ def test_cli_writes_each_kind_of_page(tmp_path, capsys):
 @pytest.fixture(scope="module")
 def browser():
     if not os.path.exists(CHROMIUM):
-        pytest.fail(f"the browser tests need Chromium at {CHROMIUM} (make setup installs Debian's "
+        pytest.fail(f"the browser tests need Chromium at {CHROMIUM} (make setup-test installs Debian's "
                     "chromium; set CHROMIUM=/path/to/chromium to use another)")
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
