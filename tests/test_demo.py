@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+from test_explore import browser  # noqa: F401  (Chromium, for training.html)
 
 import tinygrad_tf as tg
 import tinygrad_tf.demo.app as demo
@@ -239,3 +240,22 @@ def test_pretrained_trains_once_then_loads_what_it_saved(tmp_path, monkeypatch):
         np.testing.assert_array_equal(a, b, err_msg=name)
     with pytest.raises(AssertionError, match="trained again"):      # other settings: another file
         T.pretrained(steps=3, **SMALL)
+
+
+def test_the_demo_records_its_training_for_the_page(short_run, browser):  # noqa: F811
+    """training.html: the recorded steps, the 猫 → "cat" cell, the "it" rows and the
+    notes' three relations over training, and the page's checks in Chromium."""
+    from test_watch import check_page
+    out, result = short_run
+    assert result.returncode == 0, result.stderr
+    path = out / "training.html"
+    assert 10_000 < path.stat().st_size < 400_000
+    run = check_page(browser, str(path))["runs"][0]
+    assert run["steps"] == [1, 10, 20] and len(run["loss"]) == 3
+    assert run["relations"]["names"] == list(demo.RELATIONS)
+    assert run["relations"]["modules"] == ["encoder.layers.0.self_attn", "encoder.layers.1.self_attn"]
+    assert len(run["relations"]["values"]) == 3
+    assert list(run["cells"]) == ['猫 → "cat"'] and len(run["cells"]['猫 → "cat"']["values"][0]) == 4
+    cat = next(m for label, m in run["maps"].items() if label.startswith("cross-attention"))
+    assert cat["rows"] == ["猫", "が", "マット", "の", "上", "に", "座った", "<eos>"]
+    assert [m["rows"] for label, m in run["maps"].items() if "from \"it\"" in label] == [["it"]] * 4

@@ -43,6 +43,7 @@ from .seeing import gradcheck  # the module, callable as its function
 from .seeing.attribute import Attribution, attribute
 from .seeing.gradcheck import GradcheckError, numerical_grad
 from .seeing.trace import trace
+from .seeing.watch import load_recording, watch
 
 
 def __getattr__(name):
@@ -63,6 +64,7 @@ __all__ = [
     "residual", "no_grad", "plain", "detect_anomaly", "NonFiniteError",
     "gradcheck", "numerical_grad", "GradcheckError", "trace", "viz", "attribute", "Attribution",
     "exercises",
+    "watch", "load_recording",
     "nn", "optim", "save", "load", "CheckpointError",
     "set_num_threads",
 ]

@@ -7,7 +7,8 @@ among them, and shows what its attention learned.
 Every gradient below flows through this package's own engine, attention and
 optimizer. The corpus is `tinygrad_tf.demo.corpus`, the training `tinygrad_tf.demo.translation`.
 The demo writes to `--out` (default out/demo/): the checkpoint `translator.npz`,
-`loss.png`, `cross_attention.png`, `it_attention.png`, `decoder_block.svg` and
+`loss.png`, `cross_attention.png`, `it_attention.png`, `decoder_block.svg`,
+`training.html` (its training, recorded by `tg.watch`, to scrub through) and
 `report.md`. Its last line is, for scripts,
 
     held-out exact match: NN.N% (k/n); "it" resolved: NN.N% (k/n)
@@ -275,6 +276,63 @@ def it_heads(its):
     return best, table
 
 
+# ------------------------------------------------------------------ watching it learn
+
+WATCH_EVERY = 10                        # training.html: a recorded step every 10
+RELATIONS = ('"it" → its referent', '"cross" → "animal" (verb → subject)',
+             '"tired" → "animal" (adjective → noun)')
+
+
+def probe_pairs(corpus):
+    """The fixed batch the recorder looks at: the cat sentence, the notes' two "it"
+    sentences, six more "it" sentences (other animals, places and adjectives) and seven
+    simple sentences: 16 pairs, all from training."""
+    by_text = {p.english: p for p in corpus.train}
+    named = [by_text[" ".join(C.tokenize(s))] for s in (CAT, *IT_PAIR)]
+    its = [p for p in corpus.train if p.is_it and p not in named]
+    simple = [p for p in corpus.train if not p.is_it and p not in named]
+    return named + its[::max(len(its) // 6, 1)][:6] + simple[::max(len(simple) // 7, 1)][:7]
+
+
+def watch_training(run, every=WATCH_EVERY):
+    """A `tg.watch` recorder for the demo's training: the probe is `probe_pairs`; it tracks
+    the 猫 → "cat" cell of the last decoder layer's cross-attention (the row producing 猫),
+    the cross-attention map of the cat sentence, the "it" row of each encoder layer in the
+    tired and the wide sentence, and the head × relation table of the notes' three
+    relations over the probe's "it" sentences."""
+    corpus, model = run.corpus, run.model
+    pairs = probe_pairs(corpus)
+    smoothing = run.config["label_smoothing"]
+    src = [p.english.split() for p in pairs]
+    last = f"decoder.layers.{len(model.decoder.layers) - 1}.cross_attn"
+    produced = pairs[0].japanese.split() + ["<eos>"]
+    maps = {f'cross-attention of "{CAT}" (row: the word being produced)': (last, 0, produced, src[0])}
+    for b in (1, 2):
+        adjective = src[b][-2]
+        for l in range(len(model.encoder.layers)):
+            maps[f'encoder layer {l}: from "it" (too {adjective})'] = (
+                f"encoder.layers.{l}.self_attn", b, [(src[b].index("it"), "it")], src[b])
+    relations = {name: ("encoder", []) for name in RELATIONS}
+    for b, p in enumerate(pairs):
+        if p.is_it:
+            s = src[b]
+            noun = p.subject if src[b][-2] in C.TOO_ANIMAL else p.place
+            relations[RELATIONS[0]][1].append((b, s.index("it"), s.index(p.referent)))
+            relations[RELATIONS[1]][1].append((b, s.index("cross"), s.index(p.subject)))
+            relations[RELATIONS[2]][1].append((b, len(s) - 2, s.index(noun)))
+    return tg.watch(model, every=every, probe=lambda m: T.loss_on(m, corpus, pairs, smoothing),
+                    cells={'猫 → "cat"': (last, 0, 0, src[0].index("cat"))}, maps=maps,
+                    relations=relations, name="demo")
+
+
+def write_training_page(run, path):
+    """training.html from the run's recorder (None if it recorded nothing, as when a
+    resumed run had no steps left)."""
+    if run.recorder is None or not run.recorder.steps:
+        return None
+    return run.recorder.page(path, title="The demo's Transformer learning English → Japanese")
+
+
 # ------------------------------------------------------------------ the run
 
 def run(steps=STEPS, seed=0, out_dir=OUT_DIR, resume=False, norm_first=False):
@@ -292,7 +350,7 @@ def run(steps=STEPS, seed=0, out_dir=OUT_DIR, resume=False, norm_first=False):
     try:
         result = T.train(steps=steps, seed=seed, checkpoint=checkpoint, resume=resume,
                          checkpoint_every=CHECKPOINT_EVERY, eval_every=EVAL_EVERY,
-                         norm_first=norm_first)
+                         norm_first=norm_first, watch=watch_training)
     except T.Interrupted as e:
         where = (f"the last checkpoint, step {e.checkpoint_step}, is intact: {checkpoint}; "
                  "continue with --resume") if e.checkpoint_step else "no checkpoint was written yet"
@@ -355,6 +413,8 @@ def run(steps=STEPS, seed=0, out_dir=OUT_DIR, resume=False, norm_first=False):
     plot_it_attention(it_pair, paths["it_attention.png"])
     paths["decoder_block.svg"] = draw_decoder_block(result, os.path.join(out_dir, "decoder_block.svg"))
     why_text = why_section(result, out_dir, font, paths)
+    if write_training_page(result, os.path.join(out_dir, "training.html")):
+        paths["training.html"] = os.path.join(out_dir, "training.html")
     summary = dict(steps=result.step, seconds=result.seconds, cpu_seconds=result.cpu_seconds,
                    tokens=result.tokens, wall=wall,
                    losses=result.losses, exact=(sum(exact), len(exact)), resolved=(sum(its), len(its)),

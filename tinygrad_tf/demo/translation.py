@@ -56,6 +56,7 @@ class Run:
     seconds: float = 0.0
     cpu_seconds: float = 0.0
     tokens: int = 0
+    recorder: object = None
 
 
 class Interrupted(Exception):
@@ -113,13 +114,15 @@ def loss_on(model, corpus, pairs, label_smoothing):
 
 
 def train(steps=600, seed=0, checkpoint=None, resume=False, checkpoint_every=250,
-          eval_every=100, progress=True, run=None, **config):
+          eval_every=100, progress=True, run=None, watch=None, **config):
     """Train to `steps` steps in all and return the Run.
 
     checkpoint: a path; every `checkpoint_every` steps and at the end the run is
     saved there (atomically). resume=True continues from it when it exists (its
     settings win; asking for other ones is an error). progress: a tqdm bar with
-    the loss and tokens/s. run: continue this Run instead (for notebooks).
+    the loss and tokens/s. run: continue this Run instead (for notebooks). watch: a
+    function of the Run that returns a `tg.watch` recorder (kept as `run.recorder`),
+    told each step's loss after its backward, before clipping and the optimizer step.
     Ctrl-C raises `Interrupted` (the checkpoint on disk is the last complete one)."""
     if run is None:
         if resume and checkpoint and os.path.exists(checkpoint):
@@ -134,6 +137,8 @@ def train(steps=600, seed=0, checkpoint=None, resume=False, checkpoint_every=250
         else:
             run = new_run(seed, **config)
     cfg, model, opt = run.config, run.model, run.optimizer
+    if watch is not None:
+        run.recorder = watch(run)
     sched = optim.NoamSchedule(opt, cfg["d_model"], cfg["warmup"], cfg["lr_factor"])
     sched.step_num = run.step                       # the schedule is a function of the step
     sched.step()
@@ -150,6 +155,8 @@ def train(steps=600, seed=0, checkpoint=None, resume=False, checkpoint_every=250
             pairs = [run.corpus.train[i] for i in batch_indices(run, run.step + 1)]
             loss = loss_on(model, run.corpus, pairs, cfg["label_smoothing"])
             loss.backward()
+            if run.recorder is not None:
+                run.recorder.step(loss)
             optim.clip_grad_norm_(model.parameters(), cfg["clip"])
             opt.step()
             sched.step()
