@@ -83,31 +83,31 @@ def test_every_recorded_number_is_the_quantity_itself():
     for k, step in enumerate(rec.steps):
         s = seen[step - 1]
         assert rec.loss[k] == pytest.approx(s["loss"], rel=1e-5)
-        assert grad[k] == pytest.approx([norm(g) for g in s["grads"]], rel=1e-3)
+        assert grad[k] == pytest.approx([norm(g) for g in s["grads"]], rel=5e-3)   # 3 digits kept
         after = seen[step]["weights"]                  # SGD: Δw = lr·g
         expected = [log_ratio(norm(a - b), norm(b)) for a, b in zip(after, s["weights"])]
-        assert ratio[k] == pytest.approx(expected, abs=2e-3, nan_ok=True)
+        assert ratio[k] == pytest.approx(expected, abs=6e-3, nan_ok=True)
         sgd = [log_ratio(0.05 * norm(g), norm(w)) for g, w in zip(s["grads"], s["weights"])]
         measurable = ~np.isnan(expected)               # (a k_proj bias's Δw, ~1e-10·w, is lost in float32)
-        assert ratio[k][measurable] == pytest.approx(np.array(sgd)[measurable], abs=2e-3)
+        assert ratio[k][measurable] == pytest.approx(np.array(sgd)[measurable], abs=6e-3)
         shares = rec.series("skip_share")[1][k]
-        assert shares == pytest.approx(s["shares"], rel=1e-3) and len(shares) == 10
+        assert shares == pytest.approx(s["shares"], rel=5e-3) and len(shares) == 10
         heads = s["attn"]["decoder.layers.1.cross_attn"][0, :, 1, 2]
-        assert rec.data["cells"]["dec → tok 2"]["values"][k] == pytest.approx(heads, abs=1e-4)
+        assert rec.data["cells"]["dec → tok 2"]["values"][k] == pytest.approx(heads, abs=1e-3)
         block = s["attn"]["encoder.layers.1.self_attn"][0, :, :5, :5]
         assert np.array(rec.data["maps"]["enc"]["values"][k]) == pytest.approx(block, abs=6e-3)
         table = rec.relation_table(k)
         enc0 = s["attn"]["encoder.layers.0.self_attn"][0, :, 1, 3]
         assert table[("encoder.layers.0.self_attn", "1 → 3")] == (int(np.argmax(enc0)),
-                                                                   pytest.approx(enc0.max(), abs=1e-4))
+                                                                   pytest.approx(enc0.max(), abs=1e-3))
         enc1 = s["attn"]["encoder.layers.1.self_attn"][0, :, [2, 3], 0].mean(axis=0)
         best, weight = table[("encoder.layers.1.self_attn", "2 → 0")]
-        assert (best, weight) == (int(np.argmax(enc1)), pytest.approx(enc1.max(), abs=1e-4))
+        assert (best, weight) == (int(np.argmax(enc1)), pytest.approx(enc1.max(), abs=1e-3))
         assert table[("encoder.layers.0.self_attn", "2 → 0")] == (None, None)   # layer 0: not asked
     rows = rec.series("skip_share")[0]
     assert rows[:2] == ["encoder.layers.0 · self_attn", "encoder.layers.0 · ffn"]
     assert rec.best_head_curve("1 → 3", "encoder.layers.0") == pytest.approx(
-        [seen[s - 1]["attn"]["encoder.layers.0.self_attn"][0, :, 1, 3].max() for s in rec.steps], abs=1e-4)
+        [seen[s - 1]["attn"]["encoder.layers.0.self_attn"][0, :, 1, 3].max() for s in rec.steps], abs=1e-3)
 
 
 def test_dead_units_and_entropy():
@@ -142,7 +142,7 @@ def test_without_a_probe_the_training_forward_gives_the_entropies():
     rec.step(loss)
     _, ent = rec.series("entropy")
     expected = np.concatenate([W.entropy(m.attn) for p, m in model.named_modules() if hasattr(m, "n_heads")])
-    assert ent[0] == pytest.approx(expected, rel=1e-3)
+    assert ent[0] == pytest.approx(expected, rel=5e-3)
     assert rec.series("skip_share")[0] == [] and rec.data["dead"]["values"] == []
 
 

@@ -1,5 +1,5 @@
 """Command line: `python -m tinygrad_tf COMMAND`, COMMAND one of demo, translate, explain, graph,
-explore, gradcheck, residuals, export, exercises, check (no command: the demo).
+explore, gradcheck, residuals, export, exercises, check, experiment (no command: the demo).
 `python -m tinygrad_tf COMMAND --help` explains each one."""
 import argparse
 import os
@@ -204,6 +204,13 @@ BLOCK_HELP = {
 }
 
 
+def experiment(args):
+    """Small trainings side by side on the demo's corpus, testing one of the notes' claims;
+    the conclusion is computed from the numbers (docs/seeing.md, "Experiments")."""
+    from .demo.experiments import main as run_experiment
+    return run_experiment(args)
+
+
 def make_parser():
     parser = argparse.ArgumentParser(prog="python -m tinygrad_tf", description=__doc__)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -292,6 +299,18 @@ def make_parser():
                        description=check.__doc__)
     p.add_argument("name", metavar="NAME", help="the exercise, e.g. softmax_backward")
     p.add_argument("file", metavar="FILE.py", help="a Python file defining the function NAME")
+
+    from .demo.experiments import EXPERIMENTS
+    p = sub.add_parser("experiment", help="train small models side by side to test a claim of the notes",
+                       description=experiment.__doc__)
+    p.add_argument("name", choices=list(EXPERIMENTS), metavar="NAME",
+                   help="one of: " + ", ".join(EXPERIMENTS))
+    p.add_argument("--quick", action="store_true", help="fewer, shorter runs (seconds; what the tests run)")
+    p.add_argument("--seed", type=int, default=0, help="seed of every run's weights and batches (default 0)")
+    p.add_argument("-o", "--output", default=os.path.join("out", "experiments"), metavar="DIR",
+                   help="folder for NAME.png and NAME.html (default out/experiments)")
+    p.add_argument("--json", default=None, metavar="PATH",
+                   help="also write the runs and the conclusion as JSON")
     return parser
 
 
@@ -309,7 +328,7 @@ def main(argv=None):
         return 1
     commands = {"demo": demo, "translate": translate, "explain": explain, "graph": graph, "explore": explore,
                 "gradcheck": gradcheck, "residuals": residuals, "export": export,
-                "exercises": exercises, "check": check}
+                "exercises": exercises, "check": check, "experiment": experiment}
     return commands[command](args)
 
 
