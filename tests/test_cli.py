@@ -18,7 +18,7 @@ def test_every_command_and_option_has_help():
     sub = subparsers()
     assert {c.dest for c in sub._choices_actions} == {"demo", "translate", "explain", "graph", "explore",
                                                       "gradcheck", "residuals", "export", "exercises",
-                                                      "check"}
+                                                      "check", "experiment"}
     assert all(c.help for c in sub._choices_actions)
     for name, parser in sub.choices.items():
         for action in parser._actions:

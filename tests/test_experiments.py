@@ -75,7 +75,7 @@ def test_activation_conclusion_both_ways():
                 fake("gelu", 1.0, dead=(0.0, 0.0), activation="gelu"),
                 fake("swiglu", 1.0, dead=(0.0, 0.0), activation="swiglu")]
     yes = X.conclude("activation", runs(0.25))
-    assert yes.startswith("ReLU units died") and "dead units up to 25.0%" in yes
+    assert yes.startswith("More ReLU units died") and "dead units up to 25.0%" in yes
     assert X.conclude("activation", runs(0.0)).startswith(NOT_SEEN)
 
 

@@ -250,7 +250,7 @@ def activation(seed, quick):
 
 
 def width(seed, quick):
-    steps = 25 if quick else 250
+    steps = 25 if quick else 120
     return [train_one(f"d_ff = {k}× d_model", steps, seed, peak=3 * PEAK_LR, warmup=steps // 6,
                       d_ff=k * BASE["d_model"], every=5 if quick else 10)
             for k in (1, 2, 4, 8)]
@@ -395,8 +395,12 @@ def conclude_activation(runs):
     numbers = "; ".join(f"{k}: loss {_loss(v)}, dead units up to {100 * dead[k]:.1f}%, "
                         f"mostly off at the end {100 * off[k]:.1f}%" for k, v in r.items())
     if dead["relu"] > 0 and dead["relu"] > max(dead["gelu"], dead["swiglu"]):
-        return f"ReLU units died and the smooth activations' did not, as the notes say ({numbers})."
+        return (f"More ReLU units died than GELU's or SwiGLU's, as the notes say (a GELU unit counted dead "
+                f"still passes a small gradient; a ReLU unit passes none): {numbers}.")
     return f"The expected effect did not appear (no ReLU unit died more than GELU's or SwiGLU's): {numbers}."
+
+
+GAIN = 0.01                       # a wider FFN "reaches a lower loss" if at least this much lower
 
 
 def conclude_width(runs):
@@ -404,11 +408,12 @@ def conclude_width(runs):
     losses = [x["final_loss"] for x in rs]
     numbers = "; ".join(f"d_ff {x['config']['d_ff']} ({x['params']:,} parameters): {_loss(x)}" for x in rs)
     gains = [a - b for a, b in zip(losses, losses[1:])]
-    if all(g > 0 for g in gains):
+    if all(g >= GAIN for g in gains):
         shrinking = all(a > b for a, b in zip(gains, gains[1:]))
         tail = " and each doubling gains less than the one before" if shrinking else ""
         return f"A wider FFN reaches a lower loss at every step of the sweep{tail} ({numbers})."
-    return f"The expected effect did not appear (a wider FFN is not better at every step): {numbers}."
+    return (f"The expected effect did not appear (a wider FFN is not {GAIN} lower in loss at every step of "
+            f"the sweep): {numbers}.")
 
 
 MARGIN = 0.1                      # a head "links it to its referent" if it beats the other noun by this
@@ -505,7 +510,7 @@ def picture(name, runs, path):
         side.legend(fontsize=7)
     side.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
 
 

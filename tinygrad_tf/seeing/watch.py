@@ -180,12 +180,12 @@ class Recording:
         for ax, (kind, s) in zip(axes, panels):
             if s is None:
                 ax.plot(steps, self.loss, color="C0")
-                ax.set(title="loss", xlabel="step")
+                ax.set(title="loss", xlabel="step", ylabel="loss")
                 continue
             rows, values = s
             for i, row in enumerate(rows):
                 ax.plot(steps, values[:, i], lw=1, label=row if len(rows) <= 8 else None)
-            ax.set(title=TITLES[kind], xlabel="step")
+            ax.set(title=TITLES[kind], xlabel="step", ylabel=YLABELS[kind])
             if kind == "module_grad_norm":
                 ax.set_yscale("log")
             if len(rows) <= 8:
@@ -199,6 +199,10 @@ TITLES = {"grad_norm": "‖grad‖ per parameter", "module_grad_norm": "‖grad�
           "update_ratio": "log10 ‖Δw‖/‖w‖ per parameter", "skip_share": "skip share per residual add",
           "dead": "dead units per FFN (off on every token)",
           "mostly_off": "units off on most tokens, per FFN"}
+
+
+YLABELS = {"grad_norm": "‖grad‖", "module_grad_norm": "‖grad‖", "update_ratio": "log10 ratio",
+           "skip_share": "share via skip", "dead": "fraction of units", "mostly_off": "fraction of units"}
 
 
 def load_recording(path):
