@@ -14,6 +14,7 @@ is None are skipped, as in PyTorch.
     opt.step()
     opt.zero_grad()
 """
+import math
 from collections import namedtuple
 
 import numpy as np
@@ -114,10 +115,14 @@ class Optimizer:
         else:
             object.__setattr__(self, key, value)
 
-    def zero_grad(self):
-        """Forget every gradient (sets `.grad = None`, PyTorch's default)."""
+    def zero_grad(self, set_to_none=True):
+        """Forget every gradient (sets `.grad = None`, PyTorch's default), or with
+        set_to_none=False fill it with zeros."""
         for p in self.params:
-            p.grad = None
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad[...] = 0
 
     def step(self):
         """Update every parameter that has a gradient, in place, with its group's settings.
@@ -203,14 +208,20 @@ class SGD(Optimizer):
         g ← g + wd·p                         (weight decay: the gradient of wd/2·‖p‖²)
         b ← g on the first step, else μ·b + g  (momentum buffer)
         p ← p − lr·b                          (p − lr·g without momentum)
+
+    With `nesterov=True` the step looks ahead along the momentum: p ← p − lr·(g + μ·b).
     """
 
-    def __init__(self, params, lr, momentum=0.0, weight_decay=0.0):
-        super().__init__(params, {"lr": lr, "momentum": momentum, "weight_decay": weight_decay})
+    def __init__(self, params, lr=1e-3, momentum=0.0, weight_decay=0.0, nesterov=False):
+        super().__init__(params, {"lr": lr, "momentum": momentum, "weight_decay": weight_decay,
+                                  "nesterov": nesterov})
 
     def _check(self, group):
         super()._check(group)
         _at_least_0(self, group, "momentum", "weight_decay")
+        group["nesterov"] = bool(group["nesterov"])
+        if group["nesterov"] and not group["momentum"]:
+            raise ValueError("SGD: nesterov=True needs a momentum > 0 (PyTorch's rule too)")
 
     def _update(self, p, g, state, group):
         if group["weight_decay"]:
@@ -222,7 +233,8 @@ class SGD(Optimizer):
                 buf = state["momentum_buffer"]
                 buf *= group["momentum"]
                 buf += g
-            g = state["momentum_buffer"]
+            g = g + group["momentum"] * state["momentum_buffer"] if group["nesterov"] else \
+                state["momentum_buffer"]
         p -= group["lr"] * g
 
 
@@ -423,3 +435,75 @@ class NoamSchedule:
         self.lr = noam_lr(self.step_num, self.d_model, self.warmup, self.factor)
         self.optimizer.lr = self.lr
         return self.lr
+
+
+# ----------------------------------------------------------------- schedules
+class LRScheduler:
+    """Set each parameter group's lr from its starting lr (`base_lrs`) and the count of
+    `.step()` calls so far (`last_epoch`), as `torch.optim.lr_scheduler`: making the
+    scheduler sets the lr for epoch 0; call `.step()` after each `optimizer.step()`.
+    A subclass gives `factor(epoch, base_lr, k)` (group k's lr at `epoch`)."""
+
+    def __init__(self, optimizer, last_epoch=-1):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(self).__name__}: expected an optimizer, got {type(optimizer).__name__}")
+        self.optimizer = optimizer
+        for group in optimizer.param_groups:
+            group.setdefault("initial_lr", group["lr"])
+        self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
+        self.last_epoch = last_epoch
+        self.step()
+
+    def step(self):
+        self.last_epoch += 1
+        for k, (group, base) in enumerate(zip(self.optimizer.param_groups, self.base_lrs)):
+            group["lr"] = self.lr_at(self.last_epoch, base, k)
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+    def get_last_lr(self):
+        """The lr of each group set by the last step."""
+        return list(self._last_lr)
+
+    def lr_at(self, epoch, base_lr, k):
+        raise NotImplementedError
+
+
+class LambdaLR(LRScheduler):
+    """lr = base_lr · lr_lambda(epoch) (one function, or one per parameter group)."""
+
+    def __init__(self, optimizer, lr_lambda, last_epoch=-1):
+        n = len(optimizer.param_groups)
+        self.lr_lambdas = list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else [lr_lambda] * n
+        if len(self.lr_lambdas) != n:
+            raise ValueError(f"LambdaLR: {len(self.lr_lambdas)} functions for {n} parameter groups")
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, epoch, base_lr, k):
+        return base_lr * self.lr_lambdas[k](epoch)
+
+
+class StepLR(LRScheduler):
+    """lr = base_lr · gamma^⌊epoch / step_size⌋: multiplied by gamma every step_size steps."""
+
+    def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
+        if step_size < 1:
+            raise ValueError(f"StepLR: step_size must be >= 1, got {step_size}")
+        self.step_size, self.gamma = step_size, gamma
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, epoch, base_lr, k):
+        return base_lr * self.gamma ** (epoch // self.step_size)
+
+
+class CosineAnnealingLR(LRScheduler):
+    """lr = eta_min + (base_lr − eta_min)·(1 + cos(π·epoch / T_max)) / 2: from base_lr
+    down to eta_min over T_max steps along half a cosine (and back up after, as PyTorch)."""
+
+    def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
+        if T_max <= 0:
+            raise ValueError(f"CosineAnnealingLR: T_max must be > 0, got {T_max}")
+        self.T_max, self.eta_min = T_max, eta_min
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, epoch, base_lr, k):
+        return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * epoch / self.T_max)) / 2

@@ -140,20 +140,6 @@ class Tensor:
     def double(self):
         return self.astype(np.float64)
 
-    def to(self, dtype):
-        """PyTorch's `t.to(dtype)`: as `astype`; "cpu" (or another tensor, whose dtype is
-        taken) as PyTorch. Everything is on the CPU here, so a device changes nothing."""
-        if isinstance(dtype, Tensor):
-            return self.astype(dtype.data.dtype)
-        if isinstance(dtype, str) and dtype == "cpu":
-            return self
-        try:
-            dtype = np.dtype(dtype)
-        except TypeError:
-            raise TypeError(f"to: expected a dtype (np.float32, np.float64, np.int64, ...) or "
-                            f"'cpu', got {dtype!r}; tinygrad_tf runs on NumPy, on the CPU") from None
-        return self.astype(dtype)
-
     def long(self):
         return self.astype(np.int64)
 
@@ -578,9 +564,12 @@ class Tensor:
 
     def copy_(self, src):
         """Write `src` (broadcast to this shape, cast to this dtype) into this tensor."""
+        return self._write("copy_", src)
+
+    def _write(self, what, src):
         full = np.ones(self.shape, dtype=bool)
         value = src.data if isinstance(src, Tensor) else src
-        return self._inplace("copy_", src, lambda t: (t.masked_fill(full, 0) + src).astype(self.dtype),
+        return self._inplace(what, src, lambda t: (t.masked_fill(full, 0) + src).astype(self.dtype),
                              lambda data: np.copyto(data, value, casting="unsafe"))
 
     def masked_fill_(self, mask, value):
@@ -974,6 +963,206 @@ class Tensor:
             return self.reshape(1).log_softmax().reshape(())
         return apply(ops.LogSoftmax, self._float(), axis=axis)
 
+    # ------------------------------------------------------- PyTorch's surface
+    # What tutorials call on torch tensors, with PyTorch's meaning: the device (always the
+    # CPU: NumPy's), casts by torch dtype name, in-place fills and index writes, sorting.
+    device = property(lambda self: CPU)
+    is_cuda = False
+
+    def to(self, *args, dtype=None, device=None, non_blocking=False, copy=False):
+        """PyTorch's `t.to(...)`: a device (a string or `torch.device`) must be the CPU,
+        where NumPy keeps everything; a dtype casts (as `astype`); a tensor means its dtype."""
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype = a.data.dtype
+            elif is_device(a):
+                device = a
+            else:
+                dtype = a
+        check_device(device, "to")
+        out = self if dtype is None else self.astype(dtype)
+        return out.clone() if copy and out is self else out
+
+    def cpu(self):
+        return self
+
+    def cuda(self, device=None):
+        check_device("cuda", "cuda()")
+
+    def type(self, dtype=None):
+        """With no argument, PyTorch's type name ('torch.FloatTensor'); with a dtype (or such a
+        name), this tensor cast to it."""
+        if dtype is None:
+            return f"torch.{_TYPE_NAMES.get(self.data.dtype, str(self.data.dtype))}"
+        if isinstance(dtype, str):
+            name = dtype.rpartition(".")[2]
+            dtype = next((d for d, n in _TYPE_NAMES.items() if n == name), None)
+            if dtype is None:
+                raise ValueError(f"type: unknown tensor type {name!r}; one of {sorted(_TYPE_NAMES.values())}")
+        return self.astype(dtype)
+
+    def type_as(self, other):
+        return self.astype(other.data.dtype if isinstance(other, Tensor) else np.asarray(other).dtype)
+
+    def __floordiv__(self, other):
+        """⌊a / b⌋ elementwise (rounding toward -inf, as PyTorch's `//`). It has no gradient
+        (PyTorch's backward refuses it), so a tensor that requires grad is refused here."""
+        a, b = self._pair(other)
+        if state.grad_enabled and (a.requires_grad or b.requires_grad):
+            raise TypeError("//: floor division has no gradient (PyTorch's backward refuses it "
+                            "too); use .detach() or run it under no_grad()")
+        return Tensor._make(np.floor_divide(a.data, b.data))
+
+    def __rfloordiv__(self, other):
+        return self._const(other) // self
+
+    # in place, PyTorch's underscore methods (the rules of `_inplace`)
+    def add_(self, other, alpha=1):
+        return self._inplace_binary("add_", np.add, other if alpha == 1 else other * alpha)
+
+    def sub_(self, other, alpha=1):
+        return self._inplace_binary("sub_", np.subtract, other if alpha == 1 else other * alpha)
+
+    def mul_(self, other):
+        return self._inplace_binary("mul_", np.multiply, other)
+
+    def div_(self, other):
+        return self._inplace_binary("div_", np.true_divide, other)
+
+    def uniform_(self, a=0.0, b=1.0):
+        """Fill with draws from U(a, b) (the shared generator, `tg.manual_seed`)."""
+        return self._write("uniform_", rng.uniform(a, b, self.shape))
+
+    def normal_(self, mean=0.0, std=1.0):
+        """Fill with draws from N(mean, std²) (the shared generator, `tg.manual_seed`)."""
+        return self._write("normal_", rng.normal(mean, std, self.shape))
+
+    def scatter(self, dim, index, src=None, *, value=None):
+        """A copy with out[index[i][j]][j] = src[i][j] for dim=0 (and so on), as PyTorch's
+        scatter: `src` a tensor (at least index's shape) or a number (`value`). The
+        written places take their gradient from `src`, the others from this tensor. If an
+        index repeats, the last write wins and only it gets the place's gradient (PyTorch
+        leaves the value undefined and gives each the gradient)."""
+        place, written = self._scatter_places("scatter", dim, index)
+        src = value if src is None else src
+        if not isinstance(src, Tensor):
+            if np.ndim(src) == 0:
+                return self.masked_fill(written, src)
+            src = Tensor(src)
+        if src.ndim != self.ndim or any(n > m for n, m in zip(place[0].shape, src.shape)):
+            raise ValueError(f"scatter: src of shape {src.shape} is smaller than index {place[0].shape}")
+        src = src[tuple(slice(0, n) for n in place[0].shape)].reshape(-1)
+        last = np.zeros(self.shape, dtype=np.int64)           # which src element each place takes
+        last[tuple(place)] = np.arange(src.shape[0]).reshape(place[0].shape)
+        return where(written, src.astype(self.data.dtype)[last], self)
+
+    def scatter_(self, dim, index, src=None, *, value=None):
+        """`scatter` in place."""
+        source = value if src is None else src
+        place, _ = self._scatter_places("scatter_", dim, index)
+        cut = tuple(slice(0, n) for n in place[0].shape)
+        return self._inplace("scatter_", source, lambda t: t.scatter(dim, index, source),
+                             lambda data: data.__setitem__(tuple(place), np.asarray(
+                                 source.data[cut] if isinstance(source, Tensor) else
+                                 source[cut] if np.ndim(source) else source)))
+
+    def _scatter_places(self, what, dim, index):
+        """The coordinates `index` writes to along `dim` (one array per axis) and the mask of them."""
+        index = np.asarray(index.data if isinstance(index, Tensor) else index)
+        axis = self._axis(dim)[0]
+        if index.dtype.kind not in "iu" or index.ndim != self.ndim or any(
+                i != axis and n > m for i, (n, m) in enumerate(zip(index.shape, self.shape))):
+            raise ValueError(f"{what}: index of shape {index.shape} and dtype {index.dtype} doesn't fit "
+                             f"a tensor of shape {self.shape} along dim {dim} (it needs integers, the "
+                             "same number of axes, and no larger a size off that dim)")
+        n = self.shape[axis]
+        if index.size and (index.min() < -n or index.max() >= n):
+            raise IndexError(f"{what}: index out of range for size {n} along dim {dim}")
+        place = list(np.indices(index.shape))
+        place[axis] = index % n
+        written = np.zeros(self.shape, dtype=bool)
+        written[tuple(place)] = True
+        return place, written
+
+    def _index_mask(self, what, dim, index):
+        """Boolean mask of the slices at `index` along `dim`, and the integer index."""
+        index = np.asarray(index.data if isinstance(index, Tensor) else index)
+        axis = self._axis(dim)[0] if self.ndim else 0
+        n = self.shape[axis] if self.ndim else 1
+        if index.dtype.kind not in "iu" or index.ndim > 1:
+            raise ValueError(f"{what}: index must be a 0-d or 1-D integer tensor, got shape "
+                             f"{index.shape} of {index.dtype}")
+        if index.size and (index.min() < -n or index.max() >= n):
+            raise IndexError(f"{what}: index {index.tolist()} out of range for size {n} along dim {dim}")
+        mask = np.zeros(n, dtype=bool)
+        mask[index.reshape(-1)] = True
+        return mask.reshape((n,) + (1,) * (self.ndim - axis - 1)), index.reshape(-1) % max(n, 1), axis
+
+    def index_fill(self, dim, index, value):
+        """A copy with the slices at `index` along `dim` set to `value`."""
+        return self.masked_fill(self._index_mask("index_fill", dim, index)[0], value)
+
+    def index_fill_(self, dim, index, value):
+        mask = self._index_mask("index_fill_", dim, index)[0]
+        value = value.item() if isinstance(value, Tensor) else value
+        return self._inplace("index_fill_", None, lambda t: t.masked_fill(mask, value),
+                             lambda data: np.copyto(data, value, where=np.broadcast_to(mask, data.shape)))
+
+    def index_select(self, dim, index):
+        """The slices at the 1-D `index` along `dim`, in its order (repeats allowed)."""
+        _, index, axis = self._index_mask("index_select", dim, index)
+        return self[(slice(None),) * axis + (index,)]
+
+    def nonzero(self, as_tuple=False):
+        """The indices of the non-zero elements: an (n, ndim) int64 tensor, or with
+        `as_tuple` one 1-D tensor per axis, as PyTorch."""
+        found = np.nonzero(self.data) if self.ndim else np.nonzero(self.data.reshape(1))
+        if as_tuple:
+            return tuple(Tensor._make(i.astype(np.int64)) for i in found)
+        return Tensor._make(np.stack(found, axis=1).astype(np.int64))
+
+    def repeat(self, *sizes):
+        """Tile: `sizes[i]` copies along axis i (leading new axes for extra sizes), as
+        PyTorch's repeat (NumPy's tile); the gradient sums the copies."""
+        sizes = _shape(sizes)
+        if len(sizes) < self.ndim:
+            raise ValueError(f"repeat: {len(sizes)} sizes for a tensor of {self.ndim} dimensions "
+                             f"{self.shape}; give at least one per dimension")
+        shape = (1,) * (len(sizes) - self.ndim) + self.shape
+        spread = tuple(x for n in shape for x in (1, n))                 # (1, a, 1, b, ...)
+        grown = tuple(x for r, n in zip(sizes, shape) for x in (r, n))   # (r1, a, r2, b, ...)
+        return self.reshape(spread).expand(*grown).reshape(tuple(r * n for r, n in zip(sizes, shape)))
+
+    def sort(self, dim=-1, descending=False, stable=False):
+        """(values, indices) along `dim`, ascending unless `descending`; ties keep their
+        order. The values carry the gradient back to where each came from."""
+        order = self.argsort(dim, descending)
+        return Sort(self.gather(dim, order), order)
+
+    def argsort(self, dim=-1, descending=False, stable=False):
+        axis = self._axis(dim)[0] if self.ndim else None
+        data = self.data if self.ndim else self.data.reshape(1)
+        if descending:                 # stable and descending: sort the reversed axis, reverse back
+            flipped = np.flip(data, axis or 0)
+            order = np.flip(np.argsort(flipped, axis=axis or 0, kind="stable"), axis or 0)
+            order = data.shape[axis or 0] - 1 - order
+        else:
+            order = np.argsort(data, axis=axis or 0, kind="stable")
+        return Tensor._make(order.reshape(self.shape).astype(np.int64))
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        """The k largest (or smallest) along `dim` as (values, indices), largest first."""
+        axis = self._axis(dim)[0] if self.ndim else 0
+        n = self.shape[axis] if self.ndim else 1
+        if not 0 <= k <= n:
+            raise ValueError(f"topk: k = {k} is out of range for size {n} along dim {dim}")
+        order = self.argsort(dim, descending=largest)
+        order = order[(slice(None),) * axis + (slice(0, k),)] if self.ndim else order
+        return TopK(self.gather(dim, order), order)
+
+    def multinomial(self, num_samples, replacement=False):
+        return multinomial(self, num_samples, replacement)
+
 
 class _Size(int):
     """`t.size`: the number of elements (NumPy's), and callable as PyTorch's `t.size()`
@@ -990,6 +1179,52 @@ class _Size(int):
 
 Max = namedtuple("max", "values indices")      # what x.max(dim) and x.min(dim) give,
 Min = namedtuple("min", "values indices")      # as PyTorch's torch.return_types
+Sort = namedtuple("sort", "values indices")      # x.sort(dim) and x.topk(k), likewise
+TopK = namedtuple("topk", "values indices")
+
+
+# ------------------------------------------------------------- the device
+class Device(str):
+    """PyTorch's `torch.device`: here always the CPU ("cpu"), where NumPy computes."""
+    __slots__ = ()
+    index = None
+
+    def __new__(cls, type="cpu", index=None):
+        check_device(type if index is None else f"{type}:{index}", "device")
+        return super().__new__(cls, "cpu")
+
+    type = property(str)
+
+    def __repr__(self):
+        return "device(type='cpu')"
+
+
+def is_device(x):
+    """A string that names a device ("cpu", "cuda:0"), not a dtype ("float32")."""
+    if not isinstance(x, str):
+        return False
+    try:
+        np.dtype(x)
+    except TypeError:
+        return True
+    return False
+
+
+def check_device(device, what):
+    """Accept None or the CPU ("cpu", "cpu:0", a Device); refuse any other device, saying why."""
+    if device is None or str(device) in ("cpu", "cpu:0"):
+        return
+    raise RuntimeError(f"{what}: device {str(device)!r} is not available: tinygrad_tf runs on NumPy, "
+                       "on the CPU, so 'cpu' is the only device (torch.cuda.is_available() is False "
+                       "here); write device = 'cpu'")
+
+
+CPU = Device()
+
+_TYPE_NAMES = {np.dtype(d): n for d, n in (
+    (np.float32, "FloatTensor"), (np.float64, "DoubleTensor"), (np.float16, "HalfTensor"),
+    (np.int64, "LongTensor"), (np.int32, "IntTensor"), (np.int16, "ShortTensor"),
+    (np.int8, "CharTensor"), (np.uint8, "ByteTensor"), (np.bool_, "BoolTensor"))}
 
 
 # ------------------------------------------------------------------ dtypes
@@ -1252,15 +1487,50 @@ def rand(*shape, seed=None, requires_grad=False, dtype=np.float32):
 
 
 def randint(low, high=None, size=(), seed=None, dtype=np.int64):
-    """Integers in [low, high) (or [0, low) when high is omitted), as PyTorch's
-    `randint(low=0, high, size)`."""
+    """Integers in [low, high), as PyTorch's `randint(low=0, high, size)`: also
+    `randint(high)` and `randint(high, size)` for [0, high)."""
     if high is None:
         low, high = 0, low
+    elif isinstance(high, (tuple, list)) and size == ():        # randint(high, size)
+        low, high, size = 0, low, high
     if high <= low:
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
     draw = rng if seed is None else np.random.default_rng(seed)
     size = (size,) if isinstance(size, (int, np.integer)) else tuple(size)
     return Tensor(draw.integers(low, high, size), dtype=dtype)
+
+
+def multinomial(probs, num_samples, replacement=False):
+    """Draw `num_samples` indices from each row of `probs` (1-D or 2-D, non-negative
+    weights, not necessarily summing to 1), as PyTorch's: without replacement each index
+    at most once per row. An int64 tensor (n,) or (rows, n)."""
+    w = np.asarray(probs.data if isinstance(probs, Tensor) else probs, dtype=np.float64)
+    if w.ndim not in (1, 2):
+        raise ValueError(f"multinomial: probs must be 1-D or 2-D, got shape {w.shape}")
+    rows = w.reshape(-1, w.shape[-1])
+    if not np.isfinite(rows).all() or (rows < 0).any() or (rows.sum(-1) <= 0).any():
+        raise ValueError("multinomial: every row of probs must be finite, >= 0, and have a positive sum")
+    if not replacement and num_samples > (rows > 0).sum(-1).min():
+        raise ValueError(f"multinomial: can't draw {num_samples} distinct indices from a row with "
+                         f"{(rows > 0).sum(-1).min()} non-zero weights; pass replacement=True")
+    out = np.stack([rng.choice(rows.shape[1], num_samples, replace=replacement, p=r / r.sum())
+                    for r in rows])
+    return Tensor._make(out.reshape(w.shape[:-1] + (num_samples,)).astype(np.int64))
+
+
+def eye(n, m=None, requires_grad=False, dtype=np.float32):
+    """The identity matrix (n, m) (m = n by default)."""
+    return Tensor(np.eye(n, n if m is None else m), requires_grad=requires_grad, dtype=dtype)
+
+
+def linspace(start, end, steps, requires_grad=False, dtype=np.float32):
+    """`steps` evenly spaced values from start to end, both included."""
+    return Tensor(np.linspace(start, end, steps), requires_grad=requires_grad, dtype=dtype)
+
+
+def empty(*shape, requires_grad=False, dtype=np.float32):
+    """A tensor of `shape` whose values are not meant to be read (here they are zeros)."""
+    return zeros(*shape, requires_grad=requires_grad, dtype=dtype)
 
 
 def arange(start, stop=None, step=1, requires_grad=False, dtype=None):

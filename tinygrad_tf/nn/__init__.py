@@ -2,7 +2,7 @@
 
 `from tinygrad_tf import nn`; `from tinygrad_tf.nn import functional as F`.
 """
-from . import functional
+from . import functional, init
 from .attention import MultiHeadAttention
 from .functional import manual_seed
 from .layers import (
@@ -18,6 +18,7 @@ from .layers import (
     SiLU,
     Tanh,
 )
+from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, KLDivLoss, MSELoss, NLLLoss
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
 from .transformer import DecoderBlock, DecoderOnlyBlock, EncoderBlock, Transformer, TransformerLM
 
@@ -25,5 +26,6 @@ __all__ = [
     "functional", "manual_seed", "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict",
     "Linear", "Embedding", "Dropout", "LayerNorm", "BatchNorm1d", "ReLU", "GELU", "SiLU", "Tanh", "Sigmoid",
     "FeedForward", "MultiHeadAttention", "EncoderBlock", "DecoderBlock", "DecoderOnlyBlock", "Transformer",
-    "TransformerLM",
+    "TransformerLM", "init", "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCELoss", "BCEWithLogitsLoss",
+    "KLDivLoss",
 ]

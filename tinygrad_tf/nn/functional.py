@@ -14,6 +14,7 @@ from ..core.engine import state
 from ..core.tensor import (  # noqa: F401 (rng and manual_seed: nn's, shared with tg)
     Tensor,
     apply,
+    cat,
     check_broadcast,
     manual_seed,
     rng,
@@ -77,6 +78,14 @@ def gelu(x, approximate="none"):
 def silu(x):
     """x·σ(x) (also called swish)."""
     return _tensor(x).silu()
+
+
+def tanh(x):
+    return _tensor(x).tanh()
+
+
+def sigmoid(x):
+    return _tensor(x).sigmoid()
 
 
 def softmax(x, axis=None, dim=None):
@@ -149,6 +158,28 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     if state.plain:            # tg.plain(): mean, subtract, square, ...; fused: 1 op, not 9, rows as BLAS
         return fused.LayerNorm.plain(x, weight, bias, eps=float(eps))
     return apply(fused.LayerNorm, x, weight, bias, eps=float(eps))
+
+
+def pad(x, pad, mode="constant", value=0.0):
+    """Pad with `value`, as PyTorch's F.pad: `pad` lists (before, after) pairs from the
+    LAST axis backwards, `(left, right)` for the last, then `(top, bottom)` for the one
+    before, ...; a negative amount cuts that many off. The gradient drops the padding."""
+    x = _tensor(x)
+    if mode != "constant":
+        raise ValueError(f"pad: only mode='constant' is here, not {mode!r}")
+    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise ValueError(f"pad: {tuple(pad)} must be (before, after) pairs for at most the "
+                         f"{x.ndim} axes of shape {x.shape}")
+    for k in range(len(pad) // 2):
+        axis, before, after = x.ndim - 1 - k, int(pad[2 * k]), int(pad[2 * k + 1])
+        n = x.shape[axis]
+        if n + min(before, 0) + min(after, 0) < 0:
+            raise ValueError(f"pad: cutting {-before}, {-after} off an axis of size {n}")
+        x = x[(slice(None),) * axis + (slice(-min(before, 0), n + min(after, 0)),)]
+        blocks = [np.full(x.shape[:axis] + (m,) + x.shape[axis + 1:], value, dtype=x.dtype)
+                  for m in (max(before, 0), max(after, 0))]
+        x = cat([blocks[0], x, blocks[1]], axis=axis)
+    return x
 
 
 # ---------------------------------------------------------------- attention
@@ -424,3 +455,21 @@ def binary_cross_entropy_with_logits(logits, target, weight=None, reduction="mea
     if weight is not None:
         losses = losses * _tensor(weight, logits)
     return _reduce(losses, reduction, "binary_cross_entropy_with_logits")
+
+
+def kl_div(input, target, reduction="mean", log_target=False):
+    """target·(log target - input) per element, for log-probabilities `input` and
+    probabilities `target` (or log-probabilities with `log_target`), as PyTorch's
+    F.kl_div: a target of 0 contributes 0. "batchmean" divides the sum by the batch size
+    (the first axis): the KL divergence per example; "mean" divides by every element."""
+    input = _tensor(input)
+    target = _tensor(target, input)
+    _same_shape("kl_div", input, target)
+    if log_target:
+        losses = target.exp() * (target - input)
+    else:
+        positive = target.data > 0
+        losses = where(positive, target * (where(positive, target, 1.0).log() - input), 0.0)
+    if reduction == "batchmean":
+        return losses.sum() * (1.0 / (input.shape[0] if input.ndim else 1))
+    return _reduce(losses, reduction, "kl_div")

@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 
+from ..core.tensor import Tensor
 from . import functional as F
 from .module import Module, Parameter, module_name
 
@@ -51,24 +52,37 @@ class Linear(Module):
 
 class Embedding(Module):
     """Row `i` of `weight` (num_embeddings, embedding_dim) for each integer id `i`;
-    initialised N(0, 1) as PyTorch. The backward adds each row's gradient back into it."""
+    initialised N(0, 1) as PyTorch. The backward adds each row's gradient back into it.
+    With `padding_idx`, that row starts at zero and gets no gradient (PyTorch's)."""
 
-    def __init__(self, num_embeddings, embedding_dim):
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None):
         super().__init__()
         _sizes("Embedding", num_embeddings=num_embeddings, embedding_dim=embedding_dim)
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        if padding_idx is not None:
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(f"Embedding: padding_idx {padding_idx} is out of range for "
+                                 f"{num_embeddings} embeddings")
+            padding_idx %= num_embeddings
+        self.padding_idx = padding_idx
         self.weight = Parameter(F.rng.standard_normal((num_embeddings, embedding_dim))
                                 .astype(np.float32))
+        if padding_idx is not None:
+            self.weight.data[padding_idx] = 0.0
 
     def forward(self, ids):
-        ids = np.asarray(ids)
+        ids = np.asarray(ids.data if isinstance(ids, Tensor) else ids)
         if not np.issubdtype(ids.dtype, np.integer):
             raise TypeError(f"{module_name(self)}: ids must be integers, not {ids.dtype}")
         F._check_ids(ids, self.num_embeddings, f"{module_name(self)}: id", "embeddings")
-        return F.embedding(ids, self.weight)                    # (*ids.shape, embedding_dim)
+        out = F.embedding(ids, self.weight)                     # (*ids.shape, embedding_dim)
+        if self.padding_idx is not None:      # the padding row's value, as a constant: no gradient
+            out = F.where((ids != self.padding_idx)[..., None], out, self.weight.data[self.padding_idx])
+        return out
 
     def extra_repr(self):
-        return f"{self.num_embeddings}, {self.embedding_dim}"
+        pad = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
+        return f"{self.num_embeddings}, {self.embedding_dim}{pad}"
 
 
 class Dropout(Module):
@@ -92,17 +106,18 @@ class LayerNorm(Module):
     """Normalise each position over its last axis (or, given a tuple `dim`, PyTorch's
     `normalized_shape`, over that many last axes): (x - mean)/√(var + eps)·weight + bias,
     with the biased variance and eps inside the root (PyTorch's); weight and bias
-    have the normalised shape."""
+    have the normalised shape. `bias=False` leaves out the bias, `elementwise_affine=False`
+    both (as PyTorch's options)."""
 
-    def __init__(self, dim, eps=1e-5):
+    def __init__(self, dim, eps=1e-5, elementwise_affine=True, bias=True):
         super().__init__()
         shape = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
         if not shape or not all(isinstance(n, (int, np.integer)) and n > 0 for n in shape):
             raise ValueError(f"LayerNorm: dim must be a positive int or a tuple of them "
                              f"(the normalised shape), got {dim!r}")
         self.dim, self.normalized_shape, self.eps = dim, shape, eps
-        self.weight = Parameter(np.ones(shape, dtype=np.float32))
-        self.bias = Parameter(np.zeros(shape, dtype=np.float32))
+        self.weight = Parameter(np.ones(shape, dtype=np.float32)) if elementwise_affine else None
+        self.bias = Parameter(np.zeros(shape, dtype=np.float32)) if elementwise_affine and bias else None
 
     def forward(self, x):
         x = F._tensor(x, self.weight)
@@ -113,7 +128,9 @@ class LayerNorm(Module):
         return F.layer_norm(x, shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
-        return f"{self.dim}, eps={self.eps}"
+        options = (", elementwise_affine=False" if self.weight is None
+                   else ", bias=False" if self.bias is None else "")
+        return f"{self.dim}, eps={self.eps}{options}"
 
 
 class BatchNorm1d(Module):

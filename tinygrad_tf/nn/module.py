@@ -24,7 +24,7 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from ..core.engine import mark_all_changed, module_scope
-from ..core.tensor import Tensor
+from ..core.tensor import Tensor, check_device, is_device
 
 
 class IncompatibleKeys(namedtuple("IncompatibleKeys", "missing_keys unexpected_keys")):
@@ -168,9 +168,13 @@ class Module:
         object.__setattr__(self, "_temporary", tuple(keep[1]))
         object.__setattr__(self, name, tensor)
 
-    def zero_grad(self):
+    def zero_grad(self, set_to_none=True):
+        """Forget every gradient (`.grad = None`), or with set_to_none=False fill it with 0."""
         for p in self.parameters():
-            p.grad = None
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad[...] = 0
 
     def train(self, mode=True):
         for m in self.modules():
@@ -197,7 +201,8 @@ class Module:
     def to(self, dtype):
         """PyTorch's `module.to(...)`: a float dtype casts as `astype`; "cpu" is where
         everything already is (NumPy), so it changes nothing. Returns this module."""
-        if isinstance(dtype, str) and dtype == "cpu":
+        if is_device(dtype):
+            check_device(dtype, "to")
             return self
         try:
             dtype = np.dtype(dtype)
