@@ -351,3 +351,17 @@ def test_normal_uniform_and_dropout_draw_the_right_distributions():
     kept = y.data != 0
     assert abs(kept.mean() - 0.7) < 0.01 and np.allclose(y.data[kept], 1 / 0.7)
     assert np.all(nn.Dropout(0.3).eval()(tt.ones(10)).data == 1)
+
+
+def test_the_grad_scaler_passes_through_as_pytorchs_does_without_a_gpu():
+    w = tt.tensor([1.0, -2.0], requires_grad=True)
+    opt = tt.optim.SGD([w], lr=0.5)
+    for scaler in (tt.amp.GradScaler(), tt.cuda.amp.GradScaler(enabled=True)):
+        loss = (w ** 2).sum()
+        scaler.scale(loss).backward()
+        scaler.unscale_(opt)
+        scaler.step(opt)
+        scaler.update()
+        opt.zero_grad(set_to_none=True)
+        assert not scaler.is_enabled() and scaler.get_scale() == 1.0
+    np.testing.assert_allclose(w.data, [0.0, 0.0])              # w - 0.5·2w, twice

@@ -35,7 +35,7 @@ from ..core.tensor import (  # noqa: F401
     triu,
     where,
 )
-from . import cuda, nn, optim  # noqa: F401
+from . import amp, cuda, nn, optim  # noqa: F401
 
 device = Device
 # ----------------------------------------------------------------- dtypes
