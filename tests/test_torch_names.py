@@ -365,3 +365,12 @@ def test_the_grad_scaler_passes_through_as_pytorchs_does_without_a_gpu():
         opt.zero_grad(set_to_none=True)
         assert not scaler.is_enabled() and scaler.get_scale() == 1.0
     np.testing.assert_allclose(w.data, [0.0, 0.0])              # w - 0.5·2w, twice
+
+
+def test_a_name_that_is_not_here_says_what_to_write_instead():
+    with pytest.raises(AttributeError, match=r"no attribute 'save': save a model with tg.save"):
+        tt.save({}, "model.pt")
+    with pytest.raises(AttributeError, match="'set_default_dtype': cast the model instead"):
+        tt.set_default_dtype(tt.float64)
+    with pytest.raises(AttributeError, match="'conv_transpose3d': see docs/engine.md"):
+        tt.conv_transpose3d(tt.ones(1))

@@ -176,3 +176,20 @@ maximum, minimum = _t.maximum, _t.minimum
 __all__ = [name for name in dir() if not name.startswith("_")
            and name not in ("builtins", "functools", "np")]
 del _name
+
+_NOT_HERE = {
+    "save": "save a model with tg.save(model.state_dict(), path)",
+    "load": "load one with model.load_state_dict(tg.load(path))",
+    "compile": "there is no compiler: use the model as it is",
+    "set_default_dtype": "cast the model instead: model.to(torch.float64)",
+    "backends": "there are no GPU backends to configure (the engine is NumPy, on the CPU)",
+    "autocast": "there is no mixed precision: float32 (or float64) throughout",
+    "bfloat16": "NumPy has no bfloat16: use torch.float32",
+    "Generator": "one generator: torch.manual_seed(seed)",
+    "utils": "no DataLoader or Dataset: draw batches with torch.randint, as the GPT lecture does",
+}
+
+
+def __getattr__(name):
+    hint = _NOT_HERE.get(name, "see docs/engine.md, 'Coming from PyTorch', for what is here")
+    raise AttributeError(f"module 'tinygrad_tf.torch' has no attribute {name!r}: {hint}")
