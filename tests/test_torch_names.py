@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-import torch
+from support import torch
 
 import tinygrad_tf as tg
 import tinygrad_tf.torch as tt
