@@ -7,6 +7,9 @@ for seeing, interop) and nothing in the library uses it.
     corpus.py       the grammar, its vocabularies and splits
     translation.py  the model's settings, training loop, checkpoint format, decoding
     app.py          `python -m tinygrad_tf demo` and `translate`: the run, its pictures, its report
+                    (and the command-line faces of `explain` and `explore --sentence`)
+    explain.py      why did it say 動物? one output word attributed to the source words
+    why.py          the report's sections on that, and on the cat sentence's self-attention
 """
 from .app import add_arguments, main, positive_int, translate_main
 

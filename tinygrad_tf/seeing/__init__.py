@@ -8,4 +8,5 @@ a corpus.
     graph.py       `draw_graph`: the graph as Graphviz (imports graphviz)
     explore.py     the page that steps through a traced backward (+ explore.html)
     viz.py         `tg.viz`: the face of the drawing tools, and gradient-flow plots
+    attribute.py   `tg.attribute`: gradient, gradient × input, integrated gradients; rollout
 """
