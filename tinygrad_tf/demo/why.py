@@ -29,16 +29,17 @@ def _japanese(word):
     return C.SUBJECTS[word][0] if word in C.SUBJECTS else C.PLACES[word][0]
 
 
-def held_out_stats(run):
+def held_out_stats(run, limit=None):
     """Over the held-out "it" sentences: for each method, how often its top source word
     (largest |score|; for attention, largest weight) is the adjective, the referent, or
     something else (and which), explaining logit(referent's Japanese) − logit(the other
     noun's) where the translation names one of them first; and the faithfulness check's
-    margin drops. Sentences whose translation names neither noun are counted as skipped."""
+    margin drops. Sentences whose translation names neither noun are counted as skipped.
+    `limit`: only the first that many sentences (for a quick look)."""
     tops = {m: Counter() for m in E.METHODS}
     others = {m: Counter() for m in E.METHODS}
     drops, skipped = [], 0
-    for pair in (p for p in run.corpus.test if p.is_it):
+    for pair in [p for p in run.corpus.test if p.is_it][:limit]:
         tokens = pair.english.split()
         other = pair.place if pair.referent == pair.subject else pair.subject
         try:
