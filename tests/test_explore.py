@@ -167,8 +167,9 @@ def browser():
         b.close()
 
 
-def open_page(browser, path):
-    """A page showing `path`, with a list collecting console errors and off-file requests."""
+def open_page(browser, path, ready="window.tgExplorer !== undefined"):
+    """A page showing `path` (a hash may follow it), once `ready` holds, with a list
+    collecting console errors and off-file requests."""
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     problems = []
     page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
@@ -176,7 +177,7 @@ def open_page(browser, path):
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     page.on("request", lambda r: None if r.url.startswith("file:") else problems.append(f"request {r.url}"))
     page.goto(f"file://{path}")
-    page.wait_for_function("window.tgExplorer !== undefined")
+    page.wait_for_function(ready)
     return page, problems
 
 

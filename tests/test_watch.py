@@ -8,6 +8,7 @@ import os
 import numpy as np
 import pytest
 from test_explore import browser  # noqa: F401  (the module's Chromium, shared fixture)
+from test_explore import open_page as explorer_page
 
 import tinygrad_tf as tg
 from tinygrad_tf import nn, optim
@@ -191,16 +192,8 @@ def test_plot_draws_every_panel():
 
 # ------------------------------------------------------------ the page, in a real browser
 
-def open_page(browser, url):  # noqa: F811
-    page = browser.new_page(viewport={"width": 1300, "height": 1000})
-    problems = []
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
-            if m.type in ("error", "warning") else None)
-    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    page.on("request", lambda r: None if r.url.startswith("file:") else problems.append(f"request {r.url}"))
-    page.goto(url)
-    page.wait_for_function("window.tgTraining !== undefined")
-    return page, problems
+def open_page(browser, path):  # noqa: F811
+    return explorer_page(browser, path, ready="window.tgTraining !== undefined")
 
 
 def check_page(browser, path, shots=None):  # noqa: F811
@@ -209,7 +202,7 @@ def check_page(browser, path, shots=None):  # noqa: F811
     data = W.read_page_data(path)
     text = open(path, encoding="utf-8").read()
     assert "<link" not in text and "src=" not in text and "https://" not in text
-    page, problems = open_page(browser, f"file://{path}")
+    page, problems = open_page(browser, path)
     run = data["runs"][0]
     assert page.evaluate("tgTraining.steps") == run["steps"]
     assert page.evaluate("tgTraining.current") == len(run["steps"]) - 1       # opens at the end
@@ -229,7 +222,7 @@ def check_page(browser, path, shots=None):  # noqa: F811
         assert header == ["attention layer", *run["relations"]["names"]]
     if shots:
         page.screenshot(path=shots, full_page=True)
-    page2, problems2 = open_page(browser, f"file://{path}#step=1")
+    page2, problems2 = open_page(browser, f"{path}#step=1")
     assert page2.evaluate("tgTraining.current") == 1
     assert problems == problems2 == []
     page.close()
@@ -248,7 +241,7 @@ def test_the_page_in_chromium(browser, tmp_path):  # noqa: F811
     other = recorder(small_model(), every=2)
     train(other.model, other, 4, lr=0.2)
     both = W.training_page({"lr 0.05": rec, "lr 0.2": other}, tmp_path / "both.html")
-    page, problems = open_page(browser, f"file://{both}")
+    page, problems = open_page(browser, both)
     assert page.evaluate("tgTraining.runs") == ["lr 0.05", "lr 0.2"]
     page.select_option("#run", "1")
     assert page.evaluate("[tgTraining.run, tgTraining.steps]") == [1, [1, 2, 4]]

@@ -7,6 +7,8 @@ a corpus.
     trace.py       `tg.trace()`: each chain-rule step of a backward
     graph.py       `draw_graph`: the graph as Graphviz (imports graphviz)
     explore.py     the page that steps through a traced backward (+ explore.html)
+    watch.py       `tg.watch`: a training recorder, and the page to scrub through it (+ training.html)
+    page.py        what both pages share: the template filled in, the file, the inline display
     viz.py         `tg.viz`: the face of the drawing tools, and gradient-flow plots
     attribute.py   `tg.attribute`: gradient, gradient × input, integrated gradients; rollout
 """

@@ -16,16 +16,12 @@ Step k of the page is `tr.steps[k - 1]`, numbered as `print(tr)` numbers them;
 step 0 is the start, before any op's backward ran.
 """
 import html
-import json
 import math
-import os
-import re
-import tempfile
-from importlib import resources
 
 import numpy as np
 
 from ..core.scalar import Value
+from . import page
 from .graph import _check_root, draw_graph
 from .trace import node_name, node_of, norm
 from .trace import trace as Trace
@@ -34,15 +30,9 @@ HEAT_ROWS, HEAT_COLS = 16, 32          # the most cells a gradient's heatmap sho
 SENT_ROWS, SENT_COLS = 8, 16           # ... and that of a gradient sent along an edge
 
 
-class Page(str):
-    """The path of a written page: a str, usable wherever a path is. In Jupyter it
-    displays the page itself, inline."""
-
-    def _repr_html_(self):
-        with open(self, encoding="utf-8") as f:
-            page = f.read()
-        return (f'<iframe srcdoc="{html.escape(page, quote=True)}" title="backprop explorer" '
-                'style="width:100%; height:760px; border:1px solid #ccc"></iframe>')
+class Page(page.Page):
+    """The path of a written explorer page (a str); in Jupyter it shows itself inline."""
+    title = "backprop explorer"
 
 
 def explore(root, trace, path=None, depth=None, watch=None):
@@ -65,28 +55,15 @@ def explore(root, trace, path=None, depth=None, watch=None):
     svg = graph.pipe("svg").decode("utf-8")
     data = page_data(root, trace, graph.drawn, watch)
     text = render(svg[svg.index("<svg"):], data)
-    if path is None:
-        fd, path = tempfile.mkstemp(prefix="tinygrad_tf-explore-", suffix=".html")
-        os.close(fd)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
-    return Page(os.fspath(path))
+    return Page(page.write(text, path, "explore"))
 
 
 def render(svg, data):
     """The page: the template with the title, the graph's SVG and the data put in."""
-    template = resources.files(__package__).joinpath("explore.html").read_text(encoding="utf-8")
-    blob = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
-    parts = {"TITLE": html.escape(data["title"]), "SVG": svg, "DATA": blob}
-    return re.sub(r"\{\{(TITLE|SVG|DATA)\}\}", lambda m: parts[m.group(1)], template)
+    return page.fill("explore.html", {"TITLE": html.escape(data["title"]), "SVG": svg}, data)
 
 
-def read_data(path):
-    """The data embedded in a written page (what `window.tgExplorer` is built from)."""
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
-    blob = re.search(r'<script type="application/json" id="tg-data">(.*?)</script>', text, re.S)
-    return json.loads(blob.group(1))
+read_data = page.read_data       # the data embedded in a written page (window.tgExplorer's)
 
 
 def page_data(root, trace, drawn, watch=None):

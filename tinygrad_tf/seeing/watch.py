@@ -41,12 +41,10 @@ import html
 import json
 import math
 import os
-import re
-import tempfile
-from importlib import resources
 
 import numpy as np
 
+from . import page as pages
 from .trace import trace
 
 FORMAT = "tinygrad_tf.recording/1"
@@ -402,14 +400,9 @@ def _check_relations(relations, attention):
 
 # ------------------------------------------------------------------ the page
 
-class Page(str):
-    """The path of a written page (a str); in Jupyter it displays the page inline."""
-
-    def _repr_html_(self):
-        with open(self, encoding="utf-8") as f:
-            page = f.read()
-        return (f'<iframe srcdoc="{html.escape(page, quote=True)}" title="training" '
-                'style="width:100%; height:900px; border:1px solid #ccc"></iframe>')
+class Page(pages.Page):
+    """The path of a written training page (a str); in Jupyter it shows itself inline."""
+    title, height = "training", 900
 
 
 def training_page(runs, path=None, title=None):
@@ -433,22 +426,8 @@ def training_page(runs, path=None, title=None):
                              "in the training loop)")
     title = title or ("training of " + ", ".join(runs))
     data = {"title": title, "runs": [{**rec.to_json(), "name": name} for name, rec in runs.items()]}
-    template = resources.files(__package__).joinpath("training.html").read_text(encoding="utf-8")
-    blob = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
-    text = re.sub(r"\{\{(TITLE|DATA)\}\}",
-                  lambda m: {"TITLE": html.escape(title), "DATA": blob}[m.group(1)], template)
-    if path is None:
-        fd, path = tempfile.mkstemp(prefix="tinygrad_tf-training-", suffix=".html")
-        os.close(fd)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
-    return Page(os.fspath(path))
+    text = pages.fill("training.html", {"TITLE": html.escape(title)}, data)
+    return Page(pages.write(text, path, "training"))
 
 
-def read_page_data(path):
-    """The data embedded in a written page."""
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
-    blob = re.search(r'<script type="application/json" id="tg-data">(.*?)</script>', text, re.S)
-    return json.loads(blob.group(1))
-
+read_page_data = pages.read_data   # the data embedded in a written page
