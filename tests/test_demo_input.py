@@ -55,7 +55,8 @@ def run_demo_with(monkeypatch, argv):
     return seen["out_dir"], seen["steps"]
 
 
-def test_demo_quick_writes_to_its_own_folder(monkeypatch):
+def test_demo_quick_writes_to_its_own_folder(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)                               # (--out folders are made up front)
     assert run_demo_with(monkeypatch, ["demo", "--quick"]) == (app.QUICK_OUT_DIR, app.QUICK_STEPS)
     assert run_demo_with(monkeypatch, ["demo"]) == (app.OUT_DIR, app.STEPS)
     assert os.path.dirname(DEMO_CHECKPOINT) == app.OUT_DIR != app.QUICK_OUT_DIR   # translate's model

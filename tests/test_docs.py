@@ -4,6 +4,8 @@ The blocks of one file run top to bottom in one namespace, as a reader pasting t
 into one Python session would (a later block may use what an earlier one made), in a
 scratch directory so files they write land there. Keep snippets small: this runs in
 the test suite."""
+import ast
+import builtins
 import importlib.util
 import pathlib
 import re
@@ -33,6 +35,36 @@ def test_every_python_block_runs(path, tmp_path, monkeypatch, capsys):
     for line, code in python_blocks(path):
         # padding keeps a traceback's line numbers those of the .md file
         exec(compile("\n" * (line - 1) + code, str(path), "exec"), namespace)
+
+
+def _free_names(code):
+    """The names a block reads but does not define (assign, import, def, a parameter)."""
+    tree = ast.parse(code)
+    defined, read = set(dir(builtins)), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (read if isinstance(node.ctx, ast.Load) else defined).add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            defined.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defined.add(node.name)
+        elif isinstance(node, ast.arg):
+            defined.add(node.arg)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            defined.add(node.name)
+    return read - defined
+
+
+@pytest.mark.parametrize("path", [p for p in DOCS if python_blocks(p)], ids=lambda p: p.name)
+def test_a_block_that_continues_an_earlier_one_says_so(path):
+    """A reader may copy one block alone: one that uses names an earlier block made says
+    so in a comment on its first line (`# (continues the block above: model, opt)`)."""
+    for line, code in python_blocks(path):
+        free = _free_names(code)
+        first = code.splitlines()[0] if code.strip() else ""
+        assert not free or (first.startswith("#") and ("continues" in first or "uses" in first)), (
+            f"{path.name}:{line}: uses {sorted(free)} from an earlier block; say so in a comment on "
+            "its first line, or make it self-contained")
 
 
 def test_the_blocks_are_found():

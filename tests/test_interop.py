@@ -6,6 +6,8 @@ import copy
 import importlib.util
 import json
 import os
+import pathlib
+import re
 import socket
 import subprocess
 import sys
@@ -423,7 +425,9 @@ def test_export_cli_writes_a_torch_model(tmp_path, capsys, monkeypatch):
     tg.save({**model.state_dict(), "config": json.dumps(config)}, tmp_path / "ckpt.npz")
     assert main(["export", "--checkpoint", str(tmp_path / "ckpt.npz"), "-o", str(tmp_path / "m.pt")]) == 0
     assert "wrote" in capsys.readouterr().out
-    tmodel = torch.load(tmp_path / "m.pt", weights_only=False)
+    saved = torch.load(tmp_path / "m.pt")                     # PyTorch's safe default: weights_only
+    assert saved["class"] == "TorchTransformer" and saved["config"]["activation"] == "gelu"
+    tmodel = interop.load_export(tmp_path / "m.pt")
     assert isinstance(tmodel, interop.TorchTransformer) and not tmodel.training
     with torch.no_grad():
         assert_close(model(SRC, TGT), tmodel(torch.tensor(SRC), torch.tensor(TGT)), "exported", 1e-5)
@@ -448,9 +452,44 @@ def test_export_of_the_demos_translation_checkpoint(tmp_path, monkeypatch):
     translation.save(run, tmp_path / "translator.npz")
     monkeypatch.chdir(tmp_path)
     assert main(["export", "--checkpoint", "translator.npz", "-o", "t.pt"]) == 0
-    tmodel = torch.load(tmp_path / "t.pt", weights_only=False)
+    tmodel = interop.load_export(tmp_path / "t.pt")
     model = translation.load(tmp_path / "translator.npz").model
     assert tmodel.src_embed.max_len == translation.MAX_LEN and tmodel.pad_id == model.pad_id
     src, tgt = np.array([[5, 6, 7, 8, 0, 0]]), np.array([[1, 5, 6]])
     with torch.no_grad():
         assert_close(model(src, tgt), tmodel(torch.tensor(src), torch.tensor(tgt)), "demo model", 1e-5)
+
+
+RECIPE = "# (uses `path` from the block above; needs nothing but torch)"
+
+
+def test_the_docs_recipe_rebuilds_an_export_in_plain_torch_without_tinygrad_tf(tmp_path):
+    """docs/interop.md's plain-PyTorch block, run where `import tinygrad_tf` fails, on
+    exports of a post-LN relu and a pre-LN gelu Transformer: the same logits as ours."""
+    text = (pathlib.Path(ROOT) / "docs" / "interop.md").read_text(encoding="utf-8")
+    [block] = [b for b in re.findall(r"^```python\n(.*?)^```", text, re.S | re.M) if b.startswith(RECIPE)]
+    hide = tmp_path / "hide" / "tinygrad_tf"
+    hide.mkdir(parents=True)
+    (hide / "__init__.py").write_text("raise ImportError('tinygrad_tf is hidden')\n")
+    src, tgt = np.array([[5, 6, 7, 0, 0], [8, 9, 4, 3, 2]]), np.array([[1, 7, 6], [1, 9, 8]])
+    np.save(tmp_path / "src.npy", src)
+    np.save(tmp_path / "tgt.npy", tgt)
+    expected = []
+    for k, (activation, norm_first) in enumerate([("relu", False), ("gelu", True)]):
+        model = randomize(nn.Transformer(10, 11, d_model=D, n_heads=H, d_ff=FF, activation=activation,
+                                         norm_first=norm_first, max_len=16)).eval()
+        interop.export(model, tmp_path / f"m{k}.pt")
+        expected.append(model(src, tgt).numpy())
+    script = ("import sys\ntry:\n    import tinygrad_tf\nexcept ImportError:\n    pass\nelse:\n"
+              "    raise SystemExit('tinygrad_tf was importable')\nimport numpy as np\n"
+              "src, tgt = np.load('src.npy'), np.load('tgt.npy')\n")
+    for k in range(2):
+        script += f"path = 'm{k}.pt'\n" + block + (
+            f"with torch.no_grad():\n    np.save('out{k}.npy', rebuilt(torch.tensor(src), "
+            "torch.tensor(tgt)).numpy())\n")
+    (tmp_path / "recipe.py").write_text(script)
+    run = subprocess.run([sys.executable, "recipe.py"], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=300, env={**os.environ, "PYTHONPATH": str(tmp_path / "hide")})
+    assert run.returncode == 0, run.stderr[-2000:]
+    for k, ours in enumerate(expected):
+        np.testing.assert_allclose(np.load(tmp_path / f"out{k}.npy"), ours, rtol=1e-5, atol=1e-5)

@@ -169,7 +169,9 @@ def residuals(args):
 
 
 def export(args):
-    """A checkpoint's Transformer as a PyTorch module file (needs torch); see docs/interop.md."""
+    """A checkpoint's Transformer as a .pt file that plain PyTorch reads safely, torch.load(path):
+    the state_dict and the settings (needs torch to write); docs/interop.md rebuilds the
+    model from it in torch.nn alone."""
     from .io import CheckpointError
     try:
         from .demo import checkpoint_model
@@ -181,8 +183,8 @@ def export(args):
         print(f"{e}{hint}", file=sys.stderr)
         return 1
     n = sum(p.numel() for p in theirs.parameters())
-    print(f"wrote {args.output}: {type(theirs).__name__}, {n} parameters; in PyTorch: "
-          f"model = torch.load({args.output!r}, weights_only=False)")
+    print(f"wrote {args.output}: a {type(theirs).__name__}'s state_dict and config, {n} parameters; in "
+          f"PyTorch: saved = torch.load({args.output!r}), then rebuild it as docs/interop.md shows")
     return 0
 
 
@@ -282,7 +284,7 @@ def make_parser():
     p.add_argument("--layers", type=positive_int, default=12, metavar="N",
                    help="encoder blocks in each stack (default: 12)")
 
-    p = sub.add_parser("export", help="write a checkpoint's model as a PyTorch module (.pt)",
+    p = sub.add_parser("export", help="write a checkpoint's model for PyTorch: state_dict + config (.pt)",
                        description=export.__doc__)
     p.add_argument("--checkpoint", default=DEMO_CHECKPOINT, metavar="PATH",
                    help=f"an .npz checkpoint: the demo's (default {DEMO_CHECKPOINT}), or tg.save "

@@ -36,7 +36,8 @@ from .nn.transformer import LayerStack, TokenEmbedding
 
 __all__ = ["to_torch", "from_torch", "to_torch_optimizer", "tensor_to_torch", "tensor_from_torch",
            "swiglu", "SwiGLU", "TorchFeedForward", "TorchTokenEmbedding", "TorchLayerStack",
-           "TorchTransformer", "TorchTransformerLM", "ConversionError"]
+           "TorchTransformer", "TorchTransformerLM", "ConversionError", "export", "load_export",
+           "model_from_checkpoint"]
 
 
 class ConversionError(TypeError):
@@ -702,14 +703,38 @@ def model_from_checkpoint(path):
     return model.eval()
 
 
+EXPORT_FORMAT = "tinygrad_tf.export/1"
+
+
 def export(model, output):
-    """Write `model` (ours) as a whole torch module to `output` (torch.save; read it
-    back with torch.load(output, weights_only=False), with tinygrad_tf importable).
-    Returns the torch module."""
+    """Write `model` (ours, a Transformer or TransformerLM) to `output` with torch.save
+    as what PyTorch's safe `torch.load(output)` (weights_only=True) reads, with no
+    tinygrad_tf needed: a dict of
+        "state_dict"  the weights under the names of TorchTransformer(LM), which are
+                      torch.nn's own (encoder.layers.0.self_attn.in_proj_weight, ...)
+        "config"      the constructor's settings (numbers, strings, bools)
+        "class"       "TorchTransformer" or "TorchTransformerLM";  "format"
+    docs/interop.md rebuilds the model from it in plain torch.nn. Returns the torch module."""
     import os
     directory = os.path.dirname(os.path.abspath(output))
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"export: directory '{directory}' does not exist (writing '{output}')")
     theirs = to_torch(model).eval()
-    torch.save(theirs, output)
+    if not isinstance(theirs, (TorchTransformer, TorchTransformerLM)):
+        raise ConversionError(f"export: writes a Transformer or TransformerLM, not a {type(model).__name__}")
+    torch.save({"format": EXPORT_FORMAT, "class": type(theirs).__name__,
+                "config": json.loads(json.dumps(theirs.config)),       # plain Python values only
+                "state_dict": theirs.state_dict()}, output)
     return theirs
+
+
+def load_export(path):
+    """The TorchTransformer(LM) that `export` wrote to `path`, read with torch.load's safe
+    default (weights_only=True), in eval mode."""
+    saved = torch.load(path)
+    if not isinstance(saved, dict) or saved.get("format") != EXPORT_FORMAT:
+        raise ValueError(f"load_export: '{path}' was not written by tinygrad_tf's export")
+    cls = {"TorchTransformer": TorchTransformer, "TorchTransformerLM": TorchTransformerLM}[saved["class"]]
+    theirs = cls(**saved["config"])
+    theirs.load_state_dict(saved["state_dict"])
+    return theirs.eval()
