@@ -321,7 +321,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     command = args.command or "demo"
     problem = None
-    if getattr(args, "output", None) is not None:
+    if (command == "graph" or command in OUTPUT_KINDS) and args.output is not None:   # -o FILE
         problem = output_problem(args.output, command)
     elif getattr(args, "out", None) is not None:     # the demo's folder: checked before training
         problem = out_dir_problem(args.out)
