@@ -71,3 +71,16 @@ def test_update_readme_rewrites_only_the_marked_part(tmp_path):
         f"# x\n\n## Benchmarks\nintro\n{suite.README_START}\n| a |\n{suite.README_END}\nafter\n")
     readme.write_text("no markers\n", encoding="utf-8")
     assert not suite.update_readme("| a |\n", str(readme))
+
+
+def test_pool_compares_each_pooled_op_and_puts_the_pool_back(monkeypatch, capsys):
+    from benchmarks import pool
+    from tinygrad_tf.core import threads
+    monkeypatch.setattr(pool, "ROWS", (64,))
+    before = (threads.MIN_ELEMENTS, threads.size())
+    pool.main(repeats=1)
+    out = capsys.readouterr().out
+    for op in ("gelu forward", "masked softmax backward", "layer norm backward", "cross-entropy forward",
+               "attention scores", "Adam update", "TransformerLM"):
+        assert op in out
+    assert (threads.MIN_ELEMENTS, threads.size()) == before
