@@ -259,3 +259,5 @@ def test_the_demo_records_its_training_for_the_page(short_run, browser):  # noqa
     cat = next(m for label, m in run["maps"].items() if label.startswith("cross-attention"))
     assert cat["rows"] == ["猫", "が", "マット", "の", "上", "に", "座った", "<eos>"]
     assert [m["rows"] for label, m in run["maps"].items() if "from \"it\"" in label] == [["it"]] * 4
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "[training.html](training.html)" in report and '"it" → its referent: 0.' in report

@@ -333,6 +333,30 @@ def write_training_page(run, path):
     return run.recorder.page(path, title="The demo's Transformer learning English → Japanese")
 
 
+def add_training_section(rec, path):
+    """Append to the report what the recorder saw: when the 猫 → "cat" cell formed and
+    what the best encoder head puts on each of the notes' relations at the end."""
+    cat = [max(w) for w in rec.data["cells"]['猫 → "cat"']["values"]]
+    formed = next((s for s, w in zip(rec.steps, cat) if w > 0.5), None)
+    when = (f"first passes 0.5 at step {formed} (it was {cat[0]:.2f} at step 1 and is "
+            f"{cat[-1]:.2f} at step {rec.steps[-1]})" if formed else
+            f"never passes 0.5 (it ends at {cat[-1]:.2f})")
+    table = rec.relation_table()
+    best = {r: max((table[(m, r)] for m in rec.data["relations"]["modules"]), key=lambda t: t[1])
+            for r in RELATIONS}
+    relations = "; ".join(f"{r}: {w:.2f}" for r, (_, w) in best.items())
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(f"""
+## Watching it learn
+
+[training.html](training.html) replays the training, recorded every {rec.every} steps by
+`tg.watch`: drag its slider to see the gradient norms, update ratios, skip shares, dead units
+and attention of every layer at any step. The weight the best head of the last decoder layer
+puts on "cat" while producing 猫 {when}. At the end, the best encoder head's weight on each of
+the notes' relations over the probe's "it" sentences: {relations}.
+""")
+
+
 # ------------------------------------------------------------------ the run
 
 def run(steps=STEPS, seed=0, out_dir=OUT_DIR, resume=False, norm_first=False):
@@ -427,6 +451,8 @@ def run(steps=STEPS, seed=0, out_dir=OUT_DIR, resume=False, norm_first=False):
                    config=result.config, n_params=n_params, paths=paths, checkpoint=checkpoint,
                    why=why_text)
     write_report(summary, cat, paths["report.md"])
+    if "training.html" in paths:
+        add_training_section(result.recorder, paths["report.md"])
     print(f"8. Wrote {', '.join(sorted(os.path.basename(p) for p in paths.values()))} "
           f"and translator.npz to {out_dir}")
     print(final_line(summary))
