@@ -309,8 +309,8 @@ def make_parser():
                    help="one of: " + ", ".join(EXPERIMENTS))
     p.add_argument("--quick", action="store_true", help="fewer, shorter runs (seconds; what the tests run)")
     p.add_argument("--seed", type=int, default=0, help="seed of every run's weights and batches (default 0)")
-    p.add_argument("-o", "--output", default=os.path.join("out", "experiments"), metavar="DIR",
-                   help="folder for NAME.png and NAME.html (default out/experiments)")
+    p.add_argument("-o", "--out", default=os.path.join("out", "experiments"), metavar="DIR",
+                   help="folder for NAME.png and NAME.html, made if missing (default out/experiments)")
     p.add_argument("--json", default=None, metavar="PATH",
                    help="also write the runs and the conclusion as JSON")
     return parser

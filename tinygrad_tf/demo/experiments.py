@@ -561,7 +561,7 @@ def main(args):
     from .app import use_one_blas_thread
     use_one_blas_thread()
     try:
-        run(args.name, seed=args.seed, quick=args.quick, out_dir=args.output, json_path=args.json)
+        run(args.name, seed=args.seed, quick=args.quick, out_dir=args.out, json_path=args.json)
     except (ValueError, OSError) as e:
         import sys
         print(f"experiment: {e}", file=sys.stderr)
