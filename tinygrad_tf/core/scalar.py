@@ -1,65 +1,48 @@
 """`Value`: reverse-mode autodiff on single numbers, the chain rule in plain sight.
 
-Each op makes its output and writes down, next to it, the local derivative of
-the output with respect to each of its (at most two) inputs. Backward is then
-one rule for every op: an input's gradient gains (local derivative) × (output's
-gradient).
+Each op computes its output and writes down, beside it, the local derivative of the
+output with respect to each of its (at most two) inputs:
 
     c = a * b      c.parents == (a, b)      c._d1, c._d2 == b.data, a.data
 
-Each op's docstring states its chain rule as the vector-Jacobian product, with
-g = ∂L/∂(its output) and ∂a = ∂L/∂a: `a * b` says `∂a = g·b,  ∂b = g·a`, as the tensor
-ops' backward does. `c.formula` reads it back.
+Backward is then one rule for every op: an input's gradient gains (local derivative) ×
+(the output's gradient). Each op's docstring is that rule as the tensor ops write it
+(the vector-Jacobian product, g = ∂L/∂output, ∂a = ∂L/∂a); `c.formula` reads it back.
 
-A Value keeps references to its parents only, never to its children or to a
-closure over itself, so the graph has no reference cycles and is freed the
-moment its last Value goes. Parents and local derivatives sit in the Value's
-own slots rather than in tuples: one object per op is all Python's cycle
-collector ever has to look at (what that saves: benchmarks/README.md).
+A Value refers to its parents only, in its own slots (no tuple, no closure over itself):
+its graph has no reference cycles, and one object per op is all Python's cycle collector
+sees, which is what makes it fast (benchmarks/README.md).
 """
 import math
 
-from .engine import next_seq, state
+from .engine import next_seq, state, topological_order
 
-_count = next_seq.__self__     # the engine's itertools.count: next(_count) gives what next_seq()
-#                                does, without going through a method wrapper (benchmarks/README.md)
-
+_count = next_seq.__self__     # the engine's counter: next(_count) is next_seq(), a call fewer
 _new = object.__new__
 _METHOD = {"+": "__add__", "-": "__sub__", "*": "__mul__", "/": "__truediv__", "neg": "__neg__",
            "exp": "exp", "log": "log", "tanh": "tanh", "relu": "relu", "sigmoid": "sigmoid"}
 
 
 class Value:
-    __slots__ = ("data", "grad", "_label", "_op", "_in1", "_in2", "_d1", "_d2", "_seq",
+    __slots__ = ("data", "grad", "_label", "_op", "_in1", "_d1", "_in2", "_d2", "_seq",
                  "_g", "_pending", "__weakref__")
 
-    def __init__(self, data, label="", _op="", _in1=None, _d1=0.0, _in2=None, _d2=0.0):
+    def __init__(self, data, label=""):
         try:
-            self.data = float(data)
+            data = float(data)
         except (TypeError, ValueError):
             raise TypeError(f"Value: data must be a number, not {type(data).__name__} ({data!r})") from None
-        self.grad = 0.0
+        self.data, self.grad, self._op = data, 0.0, ""       # a leaf: no op, no parents
+        self._in1 = self._in2 = None
+        self._d1 = self._d2 = 0.0
+        self._seq = self._pending = 0
         if label:
-            self._label = label        # unset (read as "") unless given: see `label`
-        self._op = _op                 # the op that made it ("" for a leaf)
-        self._in1, self._d1 = _in1, _d1  # first parent and d(self)/d(parent)
-        self._in2, self._d2 = _in2, _d2  # second parent (binary ops) and its derivative
-        self._seq = next_seq() if _in1 is not None else 0
-        self._pending = 0              # backward's scratch: the edges yet to bring a gradient
-        #                                (0 outside backward()); `_g`, the gradient so far, is
-        #                                set by backward() when it first reaches the node
+            self._label = label
 
-    @property
-    def label(self):
-        """A name for drawings and traces; "" unless set."""
-        try:                           # ops leave the slot unset: one attribute fewer to write
-            return self._label
-        except AttributeError:
-            return ""
-
-    @label.setter
-    def label(self, name):
-        self._label = name
+    label = property(lambda self: getattr(self, "_label", ""),     # ops leave the slot unset
+                     lambda self, name: setattr(self, "_label", name),
+                     doc='A name for drawings and traces ("" unless set).')
+    op = property(lambda self: self._op, doc='The op that made this Value ("" for a leaf).')
 
     @property
     def parents(self):
@@ -69,13 +52,8 @@ class Value:
     _prev = parents                    # the name the graph tools read on every node
 
     @property
-    def op(self):
-        return self._op
-
-    @property
     def formula(self):
-        """The vector-Jacobian product of the op that made this Value, g = ∂L/∂(this
-        Value): the docstring of that op's method ("" for a leaf)."""
+        """The chain rule of the op that made this Value: its method's docstring."""
         op = self._op
         method = "__pow__" if op.startswith("**") else "__rpow__" if op.endswith("**") else _METHOD.get(op)
         return getattr(Value, method).__doc__ if method else ""
@@ -84,154 +62,124 @@ class Value:
         label = f", label={self.label!r}" if self.label else ""
         return f"Value(data={self.data:.6g}, grad={self.grad:.6g}{label})"
 
-    # ------------------------------------------------------------ arithmetic
+    # ----------------------------------------- ops: output, and each local derivative
     def __add__(self, other):
         """∂a = g,  ∂b = g"""
-        if not isinstance(other, Value):
-            other = _const(other)
-        # = _node(self.data + other.data, "+", self, 1.0, other, 1.0), written out (see _node)
-        v = _new(Value)
-        v.data = self.data + other.data
-        v.grad = 0.0
-        v._op = "+"
-        v._in1 = self
-        v._d1 = 1.0
-        v._in2 = other
-        v._d2 = 1.0
-        v._seq = next(_count)
-        v._pending = 0
+        other = other if isinstance(other, Value) else Value(other)
+        v = _new(Value)                # _op(a + b, "+", a, 1.0, b, 1.0) written out: + and * make
+        v.data, v.grad, v._op = self.data + other.data, 0.0, "+"   # most nodes, and the call
+        v._in1, v._d1, v._in2 = self, 1.0, other                   # is an eighth of their cost
+        v._d2, v._seq, v._pending = 1.0, next(_count), 0
         return v
 
     def __sub__(self, other):
         """∂a = g,  ∂b = −g"""
-        if not isinstance(other, Value):
-            other = _const(other)
-        return _node(self.data - other.data, "-", self, 1.0, other, -1.0)
+        other = other if isinstance(other, Value) else Value(other)
+        return _op(self.data - other.data, "-", self, 1.0, other, -1.0)
 
     def __mul__(self, other):
         """∂a = g·b,  ∂b = g·a"""
-        if not isinstance(other, Value):
-            other = _const(other)
-        # = _node(self.data * other.data, "*", self, other.data, other, self.data), written out
-        v = _new(Value)
-        v.data = self.data * other.data
-        v.grad = 0.0
-        v._op = "*"
-        v._in1 = self
-        v._d1 = other.data
-        v._in2 = other
-        v._d2 = self.data
-        v._seq = next(_count)
-        v._pending = 0
+        other = other if isinstance(other, Value) else Value(other)
+        v = _new(Value)                # _op(a * b, "*", a, b, b, a), written out as in __add__
+        v.data, v.grad, v._op = self.data * other.data, 0.0, "*"
+        v._in1, v._d1, v._in2 = self, other.data, other
+        v._d2, v._seq, v._pending = self.data, next(_count), 0
         return v
 
     def __truediv__(self, other):
         """∂a = g/b,  ∂b = −g·a/b²"""
-        if not isinstance(other, Value):
-            other = _const(other)
+        other = other if isinstance(other, Value) else Value(other)
         a, b = self.data, other.data
-        return _node(a / b, "/", self, 1.0 / b, other, -a / (b * b))
+        return _op(a / b, "/", self, 1.0 / b, other, -a / (b * b))
 
     def __pow__(self, p):
         """a ** p for a number p:  ∂a = g·p·aᵖ⁻¹"""
         if not isinstance(p, (int, float)):
             raise TypeError(f"Value ** {type(p).__name__}: the exponent must be a number")
-        a = self.data
-        return Value(a ** p, "", f"**{p}", self, p * a ** (p - 1))
+        return _op(self.data ** p, f"**{p}", self, p * self.data ** (p - 1))
 
     def __rpow__(self, base):
         """b ** a for a number b:  ∂a = g·bᵃ·ln b"""
         y = base ** self.data
-        return Value(y, "", f"{base}**", self, y * math.log(base))
+        return _op(y, f"{base}**", self, y * math.log(base))
 
     def __neg__(self):
         """∂a = −g"""
-        return _node(-self.data, "neg", self, -1.0)
+        return _op(-self.data, "neg", self, -1.0)
 
-    def __radd__(self, other):         # other + self: the same op, `other` made a Value
-        return _const(other).__add__(self)
+    __radd__ = lambda self, other: Value(other) + self      # other + self: the same op, with
+    __rsub__ = lambda self, other: Value(other) - self      # `other` made a Value
+    __rmul__ = lambda self, other: Value(other) * self
+    __rtruediv__ = lambda self, other: Value(other) / self
 
-    def __rsub__(self, other):
-        return _const(other).__sub__(self)
-
-    def __rmul__(self, other):
-        return _const(other).__mul__(self)
-
-    def __rtruediv__(self, other):
-        return _const(other).__truediv__(self)
-
-    # ------------------------------------------------------------ functions
     def exp(self):
         """∂a = g·eᵃ"""
         y = _exp(self.data)
-        return _node(y, "exp", self, y)
+        return _op(y, "exp", self, y)
 
     def log(self):
         """∂a = g/a"""
         a = self.data
         y = math.log(a) if a > 0 else (-math.inf if a == 0 else math.nan)
-        return _node(y, "log", self, 1.0 / a if a else math.inf)
+        return _op(y, "log", self, 1.0 / a if a else math.inf)
 
     def tanh(self):
         """∂a = g·(1 − tanh²a)"""
         y = math.tanh(self.data)
-        return _node(y, "tanh", self, 1.0 - y * y)
+        return _op(y, "tanh", self, 1.0 - y * y)
 
     def relu(self):
         """∂a = g·[a > 0]"""
         a = self.data
-        return _node(a if a > 0 else 0.0, "relu", self, 1.0 if a > 0 else 0.0)
+        return _op(a if a > 0 else 0.0, "relu", self, 1.0 if a > 0 else 0.0)
 
     def sigmoid(self):
         """∂a = g·σ(a)(1 − σ(a))"""
         a = self.data
         y = 1.0 / (1.0 + _exp(-a)) if a >= 0 else _exp(a) / (1.0 + _exp(a))
-        return _node(y, "sigmoid", self, y * (1.0 - y))
+        return _op(y, "sigmoid", self, y * (1.0 - y))
 
-    # ------------------------------------------------------------- backward
+    # ------------------------------------------------------------------- backward
     def backward(self):
         """Seed d(self)/d(self) = 1 and add d(self)/d(v) into `v.grad` for every ancestor v.
 
         Kahn's algorithm, with a stack instead of recursion (a 100,000-op chain works):
-        1. walk the graph once and count, on each node, the edges that will bring it a
+        1. walk the graph once and count on each node the edges that will bring it a
            gradient (`_pending`: one per use by a node of this graph);
-        2. from self, pass each node's gradient on to its parents by the chain rule, and
-           take up a parent once its last edge has brought its share: its gradient is
-           then complete. No visited-set and no sorting; the counts are back to 0 after.
-        """
-        stack = [self]
+        2. from self, pass each node's gradient `_g` on to its parents by the chain rule,
+           and take up a parent once its last edge has brought its share: its gradient is
+           then whole. No visited-set and no sorting; the counts are back to 0 after."""
+        tracer, stack = state.tracer, [self]
         try:
-            while stack:                                    # 1. count the edges
+            while stack:                                     # 1. count the edges
                 v = stack.pop()
                 parent = v._in1
-                if parent is None:
+                if parent is None:                           # a leaf
                     continue
-                if not parent._pending:                     # reached for the first time
+                if not parent._pending:                      # reached for the first time
                     parent._g = 0.0
                     stack.append(parent)
                 parent._pending += 1
                 parent = v._in2
-                if parent is not None:
+                if parent is not None:                       # (the same for a second parent)
                     if not parent._pending:
                         parent._g = 0.0
                         stack.append(parent)
                     parent._pending += 1
-            tracer = state.tracer
-            self._g = 1.0              # this call's gradients; .grad accumulates across calls
-            stack = [self]
-            while stack:                                    # 2. the chain rule, children first
+            self._g, stack = 1.0, [self]   # this call's gradients; .grad adds them up across calls
+            while stack:                                     # 2. the chain rule, children first
                 v = stack.pop()
                 g = v._g
                 v.grad += g
                 parent = v._in1
-                if parent is None:
+                if parent is None:                           # a leaf
                     continue
-                parent._g += v._d1 * g                      # ∂parent += (local derivative)·g
+                parent._g += v._d1 * g                       # ∂parent += (local derivative)·g
                 parent._pending -= 1
-                if not parent._pending:                     # its last edge: its gradient is whole
+                if not parent._pending:                      # its last edge: its gradient is whole
                     stack.append(parent)
                 parent = v._in2
-                if parent is not None:
+                if parent is not None:                       # (the same for a second parent)
                     parent._g += v._d2 * g
                     parent._pending -= 1
                     if not parent._pending:
@@ -243,51 +191,20 @@ class Value:
             raise
 
 
+def _op(data, op, in1, d1, in2=None, d2=0.0):
+    """An op's output, made after its parents (`_seq`), without `__init__`'s number check
+    (an op's data is a float already: a fifth of an op's cost)."""
+    v = _new(Value)
+    v.data, v.grad, v._op = data, 0.0, op
+    v._in1, v._d1, v._in2 = in1, d1, in2
+    v._d2, v._seq, v._pending = d2, next(_count), 0
+    return v
+
+
 def _clear(root):
     """Zero backward's edge counts (`_pending`) on every node of root's graph."""
-    seen, stack = {root}, [root]
-    while stack:
-        v = stack.pop()
+    for v in topological_order(root):
         v._pending = 0
-        for parent in (v._in1, v._in2):
-            if parent is not None and parent not in seen:
-                seen.add(parent)
-                stack.append(parent)
-
-
-def _node(data, op, in1, d1, in2=None, d2=0.0):
-    """An op's output: `Value(data, "", op, in1, d1, in2, d2)` without `__init__`'s
-    number check (an op's `data` is already a float), which is a fifth of an op's cost.
-    `__add__` and `__mul__` write these lines out instead of calling: they make nearly
-    every node of an MLP, and the call is a tenth of their cost (benchmarks/README.md)."""
-    v = _new(Value)
-    v.data = data
-    v.grad = 0.0
-    v._op = op
-    v._in1 = in1
-    v._d1 = d1
-    v._in2 = in2
-    v._d2 = d2
-    v._seq = next(_count)
-    v._pending = 0
-    return v
-
-
-def _const(x):
-    """`Value(x)` for an operand x that is not a Value: a leaf holding the number. A float
-    (a network's input, a loss's constant) is set up in place as `_node` does, without
-    `__init__`'s number check; anything else goes through `Value(x)` and its check."""
-    if type(x) is not float:
-        return Value(x)
-    v = _new(Value)
-    v.data = x
-    v.grad = 0.0
-    v._op = ""
-    v._in1 = v._in2 = None
-    v._d1 = v._d2 = 0.0
-    v._seq = 0
-    v._pending = 0
-    return v
 
 
 def _exp(a):
