@@ -39,10 +39,19 @@ class Value:
         if label:
             self._label = label
 
-    label = property(lambda self: getattr(self, "_label", ""),     # ops leave the slot unset
-                     lambda self, name: setattr(self, "_label", name),
-                     doc='A name for drawings and traces ("" unless set).')
-    op = property(lambda self: self._op, doc='The op that made this Value ("" for a leaf).')
+    @property
+    def label(self):
+        """A name for drawings and traces; "" unless set."""
+        return getattr(self, "_label", "")          # (ops leave the slot unset)
+
+    @label.setter
+    def label(self, name):
+        self._label = name
+
+    @property
+    def op(self):
+        """The op that made this Value ("" for a leaf)."""
+        return self._op
 
     @property
     def parents(self):
