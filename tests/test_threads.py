@@ -78,9 +78,10 @@ def test_set_num_threads_sets_blas_and_the_pool(pool):
 
 
 def lm_steps(pool_size):
-    """Two Adam steps of the benchmarks' TransformerLM (d 64, T 64, B 16: GELU, the softmax,
-    LayerNorm, cross-entropy and Adam are all large enough for the pool); the losses,
-    the gradients of both steps and the weights after them."""
+    """Two Adam steps of the benchmarks' TransformerLM (d 64, T 64, B 16: GELU, the masked
+    softmax and attention's products are large enough for the pool at its real threshold;
+    the encoder test below puts every op on it); the losses, the gradients of both steps
+    and the weights after them."""
     threads._resize(pool_size)
     tg.manual_seed(0)
     model = nn.TransformerLM(65, 64, 4, 2, 256, activation="gelu", norm_first=True)

@@ -17,10 +17,11 @@ import queue
 import threading
 
 # An array of fewer elements is worked on by the calling thread alone, in one piece
-# (as with a pool of 1): handing blocks to another thread costs ~30-60 µs (waking it,
-# and the two threads taking turns at the GIL between NumPy calls), more than half of
-# such an array's work. Measured: benchmarks/README.md, the elementwise pool's rows.
-MIN_ELEMENTS = 1 << 16
+# (as with a pool of 1). Measured (`python -m benchmarks --pool`, 2026-12-07, a busy
+# 2-core VM, load ~3): 2 threads ÷ 1 was 0.92-1.41 on 16k-133k values (LayerNorm,
+# cross-entropy, Adam, attention's products cost 5-40% more) and 0.98-1.00 for GELU on
+# 262k-524k; benchmarks/README.md has the rows. Not yet measured on an idle machine.
+MIN_ELEMENTS = 1 << 18
 
 _pool = {"size": None, "inboxes": []}   # its size (None: not read yet); each helper thread's inbox
 _lock = threading.Lock()
