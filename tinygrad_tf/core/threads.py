@@ -20,7 +20,8 @@ import threading
 # (as with a pool of 1). Measured (`python -m benchmarks --pool`, 2026-12-07, a busy
 # 2-core VM, load ~3): 2 threads ÷ 1 was 0.92-1.41 on 16k-133k values (LayerNorm,
 # cross-entropy, Adam, attention's products cost 5-40% more) and 0.98-1.00 for GELU on
-# 262k-524k; benchmarks/README.md has the rows. Not yet measured on an idle machine.
+# 262k-524k; at load 1.7, 0.87-0.90 there and 1.0-1.7 on LayerNorm, cross-entropy and Adam
+# below 266k, and the LM step even (benchmarks/README.md has the rows).
 MIN_ELEMENTS = 1 << 18
 
 _pool = {"size": None, "inboxes": []}   # its size (None: not read yet); each helper thread's inbox
