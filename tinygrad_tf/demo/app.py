@@ -137,30 +137,11 @@ def plot_loss(run, path):
 
 def plot_cross_attention(tr, font, path, best):
     """Every decoder layer's cross-attention (rows) × head (columns) for one sentence."""
-    import matplotlib.pyplot as plt
-    layers = tr["layers"]                                 # list of (heads, rows, cols)
-    n_layers, n_heads = len(layers), layers[0].shape[0]
-    rows = japanese_labels(tr["tokens"] + ["<eos>"], font)
-    fig, axes = plt.subplots(n_layers, n_heads, figsize=(3.0 * n_heads + 0.8, 2.9 * n_layers + 0.6),
-                             squeeze=False, layout="constrained")
-    for l, layer in enumerate(layers):
-        for h in range(n_heads):
-            ax = axes[l, h]
-            image = ax.imshow(layer[h], vmin=0, vmax=1, cmap="Blues")
-            for (i, j), w in np.ndenumerate(layer[h]):
-                if w >= 0.3:
-                    ax.text(j, i, f"{w:.2f}", ha="center", va="center", fontsize=6,
-                            color="white" if w > 0.6 else "black")
-            ax.set_xticks(range(len(tr["source"])), tr["source"], rotation=60, fontsize=8)
-            ax.set_yticks(range(len(rows)), rows, fontsize=8, fontfamily=font or "sans-serif")
-            mark = "  ← best" if (l, h) == (n_layers - 1, best) else ""
-            ax.set_title(f"layer {l}, head {h}{mark}", fontsize=9)
-    fig.colorbar(image, ax=axes, shrink=0.6, label="attention weight (each row sums to 1)")
-    fig.suptitle(f"Decoder cross-attention: row = the word being produced, column = the English "
-                 f"word\n\"{tr['sentence']}\" → {' '.join(japanese_labels(tr['tokens'], font))}",
-                 fontsize=10, fontfamily=font or "sans-serif")
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    from .pictures import attention_grid
+    attention_grid(tr["layers"], japanese_labels(tr["tokens"] + ["<eos>"], font), tr["source"], path,
+                   title=f"Decoder cross-attention: row = the word being produced, column = the English "
+                         f"word\n\"{tr['sentence']}\" → {' '.join(japanese_labels(tr['tokens'], font))}",
+                   scale_label="attention weight (each row sums to 1)", threshold=0.3, font=font, best=best)
 
 
 def plot_it_attention(its, path):

@@ -15,6 +15,7 @@ import numpy as np
 from ..core.engine import no_grad
 from . import corpus as C
 from . import explain as E
+from .pictures import attention_grid
 
 TIRED = "The animal didn't cross the street because it was too tired."
 WIDE = "The animal didn't cross the street because it was too wide."
@@ -78,25 +79,9 @@ def encoder_self_attention(run, sentence):
 
 def plot_self_attention(tokens, layers, path):
     """Layers (rows) × heads (columns) of self-attention, query down, key across, one colour scale."""
-    import matplotlib.pyplot as plt
-    n_layers, n_heads = len(layers), layers[0].shape[0]
-    fig, axes = plt.subplots(n_layers, n_heads, figsize=(2.9 * n_heads + 1, 2.9 * n_layers + 0.6),
-                             squeeze=False, layout="constrained")
-    for l, layer in enumerate(layers):
-        for h in range(n_heads):
-            ax = axes[l, h]
-            image = ax.imshow(layer[h], vmin=0, vmax=1, cmap="Blues")
-            for (i, j), w in np.ndenumerate(layer[h]):
-                if w >= 0.25:
-                    ax.text(j, i, f"{w:.2f}", ha="center", va="center", fontsize=7,
-                            color="white" if w > 0.6 else "black")
-            ax.set_xticks(range(len(tokens)), tokens, rotation=60, fontsize=8)
-            ax.set_yticks(range(len(tokens)), tokens, fontsize=8)
-            ax.set_title(f"layer {l}, head {h}", fontsize=9)
-    fig.colorbar(image, ax=axes, shrink=0.8, label="attention weight (row: query, column: key)")
-    fig.suptitle(f"Encoder self-attention, every head: \"{' '.join(tokens)}\"", fontsize=10)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    attention_grid(layers, tokens, tokens, path, threshold=0.25,
+                   title=f"Encoder self-attention, every head: \"{' '.join(tokens)}\"",
+                   scale_label="attention weight (row: query, column: key)")
 
 
 LINK = 0.3          # a link "exists" when some head gives it at least this weight (uniform: 1/7)
