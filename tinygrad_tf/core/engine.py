@@ -412,13 +412,13 @@ def backward(root, seed, retain_graph=False):
     node = root                    # whose top is the one made last
     while node is not None:
         grad = grads.pop(node)
-        if node._seq < changed:
-            check_saved(node)
         if node.retained is None and node.saved is not None and not retain_graph:
-            input_grads = node.backward(grad)        # (Op.vjp's plain case, inlined)
+            if node._seq < changed:                  # (Op.vjp's plain case, inlined)
+                check_saved(node)
+            input_grads = node.backward(grad)
             node.saved = None
         else:
-            input_grads = node.vjp(grad, retain_graph)
+            input_grads = node.vjp(grad, retain_graph)   # (which checks the versions itself)
         fresh = node.fresh_grads and not watching
         for i, parent in enumerate(node._prev):      # (enumerate: cheaper than a zip)
             parent_grad = input_grads[i]
