@@ -129,7 +129,7 @@ def plot_loss(run, path):
     ax.set(xlabel="step (log scale)", ylabel=f"cross-entropy (label smoothing {eps})",
            title="English → Japanese: loss per step", ylim=(0, None), xlim=(1, len(run.losses)))
     ax.grid(alpha=0.3, which="both")
-    ax.legend(loc="upper right")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=8)   # below: off every curve
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
