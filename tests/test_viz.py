@@ -1,5 +1,6 @@
 """viz: graphs of Values and Tensors with modules, residual skips and gradient norms; grad_flow."""
 import io
+import pathlib
 import re
 import xml.etree.ElementTree as ET
 
@@ -289,3 +290,63 @@ def test_draw_graph_of_a_module_says_to_call_it_first():
         tg.viz.draw_graph(nn.Linear(2, 2))
     with pytest.raises(TypeError, match="expected the Tensor \\(or Value\\) whose graph to draw, got int"):
         tg.viz.draw_graph(3)
+
+
+NOTEBOOK_PX = 800     # the narrow end of a notebook's output area (classic Jupyter, JupyterLab: 800-900 px)
+
+
+def smallest_text_px(svg, shown_px=NOTEBOOK_PX):
+    """The smallest text of an SVG in CSS pixels as a notebook shows it: at its natural size
+    (width in pt x 96/72 px), or scaled down to the output area's width if wider."""
+    root = ET.fromstring(svg)
+    width_pt = float(root.get("width").removesuffix("pt"))
+    view_width = float(root.get("viewBox").split()[2])
+    natural_px = width_pt * 96 / 72
+    px_per_unit = min(natural_px, shown_px) / view_width
+    scale = re.search(r"scale\(([\d.]+)", svg)              # graphviz's top group: scale(1 1)
+    px_per_unit *= float(scale.group(1)) if scale else 1.0
+    sizes = [float(t.get("font-size")) for t in root.iter() if t.tag.endswith("text")]
+    return min(sizes) * px_per_unit
+
+
+def notebook_05_graphs():
+    """Notebook 05's three block graphs, built as the notebook builds them."""
+    nn.manual_seed(0)
+    rng = np.random.default_rng(0)
+    B, T, S, D, H, D_FF = 1, 6, 5, 16, 2, 32
+    enc = nn.EncoderBlock(D, H, D_FF)
+    x = tg.tensor(rng.normal(size=(B, S, D)), requires_grad=True, name="x")
+    y = enc(x)
+    with tg.trace() as tr_enc:
+        (y * rng.normal(size=y.shape)).sum().backward()
+    dec = nn.DecoderBlock(D, H, D_FF)
+    memory = tg.tensor(rng.normal(size=(B, S, D)), requires_grad=True, name="memory")
+    out = dec(tg.tensor(rng.normal(size=(B, T, D)), requires_grad=True, name="tgt"), memory)
+    with tg.trace() as tr_dec:
+        (out * rng.normal(size=out.shape)).sum().backward()
+    return {"encoder, depth 1": viz.draw_graph(y, trace=tr_enc, depth=1),
+            "decoder, depth 1": viz.draw_graph(out, trace=tr_dec, depth=1),
+            "encoder, depth 2": viz.draw_graph(y, trace=tr_enc, depth=2)}
+
+
+def test_notebook_05s_block_graphs_read_at_the_notebook_width():
+    """Every label, the small grey detail lines and edge numbers included, is at least 9 px
+    where the notebook shows it. The depth-2 encoder block was 925 pt wide (a staircase of
+    clusters, full dotted names in every box): scaled to 800 px its 9 pt lines were 7.8 px."""
+    graphs = notebook_05_graphs()
+    px = {name: round(smallest_text_px(g.pipe("svg").decode()), 2) for name, g in graphs.items()}
+    assert min(px.values()) >= 9, px
+    src = graphs["encoder, depth 2"].source    # boxes are named within their cluster, as clusters are
+    assert "<B>q_proj: Linear</B>" in src and "self_attn.q_proj: Linear" not in src
+    assert "<B>transpose ᵀ</B>" in src and "1 op · 2 params" in src
+
+
+def test_notebook_05s_stored_block_graphs_read_at_the_notebook_width():
+    """The pictures stored in the notebook (what a learner opening it sees) pass too."""
+    import nbformat
+    path = pathlib.Path(__file__).resolve().parent.parent / "notebooks" / "05_blocks_and_masks.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    svgs = [out["data"]["image/svg+xml"] for cell in nb.cells if cell.cell_type == "code"
+            for out in cell.get("outputs", []) if "image/svg+xml" in out.get("data", {})]
+    assert len(svgs) == 3
+    assert all(smallest_text_px(svg) >= 9 for svg in svgs), [round(smallest_text_px(s), 1) for s in svgs]

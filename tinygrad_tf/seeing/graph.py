@@ -30,6 +30,10 @@ from .trace import node_of, norm
 
 MAX_NODES = 3000     # more than this many drawn nodes: modules fold into boxes, then the earliest nodes
 SKIP_STYLE = {"style": "dashed", "color": "#d62728", "fontcolor": "#d62728"}  # residual skip edges
+# How hard dot pulls an edge's two ends into one column: the path from op to op runs straight
+# down, a parameter joins it from the side and a skip edge bends around; so a block stays
+# about as wide as its widest sublayer instead of stepping sideways at every residual add.
+WEIGHT = {"op": "3", "leaf": "1", "skip": "0"}
 INSTALL_HINT = ("install Graphviz (apt-get install graphviz, brew install graphviz, or conda install "
                 "graphviz), or write the DOT text instead: graph.source, or a file ending in .dot")
 
@@ -155,6 +159,11 @@ def _label(*lines):
     return f"<<B>{first}</B>{small}>"
 
 
+def _count(n, noun):
+    """'1 op', '3 ops'."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _fmt(x):
     return f"{x:.3g}"
 
@@ -186,17 +195,23 @@ def _node_attrs(node, module, step_in, show_grads, group_modules):
             "style": "filled", "fillcolor": "#fff7d6"}
 
 
-def _op_title(op):
-    """An op's name; a transpose of the last two axes (attention's Kᵀ) says so."""
+def _is_transpose(op):
+    """A permute that swaps the last two axes (attention's Kᵀ)."""
     axes = getattr(op, "axes", None)
-    if isinstance(op, Permute) and axes is not None and len(axes) >= 2 and \
-            list(axes) == [*range(len(axes) - 2), len(axes) - 1, len(axes) - 2]:
-        return "transpose ᵀ (last two axes)"
-    return op.name
+    return isinstance(op, Permute) and axes is not None and len(axes) >= 2 and \
+        list(axes) == [*range(len(axes) - 2), len(axes) - 1, len(axes) - 2]
+
+
+def _op_title(op):
+    """An op's name; a transpose of the last two axes says so: `transpose ᵀ`."""
+    return "transpose ᵀ" if _is_transpose(op) else op.name
 
 
 def _op_detail(op):
-    """A setting that changes what an op computes: attention's 1/√d scale."""
+    """A setting that changes what an op computes: the axes a transpose swaps,
+    attention's 1/√d scale."""
+    if _is_transpose(op):
+        return "last two axes"
     scale = getattr(op, "scale", None)
     if scale is None or scale == 1.0:
         return None
@@ -214,15 +229,15 @@ def _edge_text(grad):
 def _legend(trace_given, has_skip, has_boxes):
     """The graph's key, as an HTML-like label under it."""
     rows = ["arrows run forward: from an input to the op that used it"]
-    if trace_given:
-        rows.append("edge numbers: the gradient sent back along the edge in the traced backward "
-                    "(the signed value for a scalar, the norm ‖g‖ for an array)")
+    if trace_given:                         # lines kept short: the key must not set the picture's width
+        rows.append("edge numbers: the gradient sent back along the edge in the traced backward"
+                    '<BR ALIGN="LEFT"/>(the signed value for a scalar, the norm ‖g‖ for an array)')
     if has_skip:
-        rows.append('<FONT COLOR="#d62728">red dashed "skip": the skip path into a residual add '
-                    '(pink); the other input is the sublayer\'s branch</FONT>')
+        rows.append('<FONT COLOR="#d62728">red dashed "skip": the skip path into a residual add (pink);'
+                    '<BR ALIGN="LEFT"/>the other input is the sublayer\'s branch</FONT>')
     if has_boxes:
         rows.append("3-D boxes: a whole module drawn as one box")
-    cells = "".join(f'<TR><TD ALIGN="LEFT">{r}</TD></TR>' for r in rows)
+    cells = "".join(f'<TR><TD ALIGN="LEFT">{r}<BR ALIGN="LEFT"/></TD></TR>' for r in rows)
     return f'<<TABLE BORDER="0" CELLSPACING="1">{cells}</TABLE>>'
 
 
@@ -287,10 +302,13 @@ def draw_graph(root, trace=None, depth=None, show_grads=True, group_modules=True
                 attrs["penwidth"] = "2.5"
             members.setdefault(module[node] if group_modules else "", []).append((ids[node], attrs))
     for box, (n_ops, n_params) in boxes.items():   # a box sits in its parent's cluster
-        counts = (f"{n_ops:,} nodes, not drawn" if box == EARLIER else f"{n_ops} ops · {n_params} params")
-        title = f"{box}: {classes[box]}" if box in classes else box
+        counts = (f"{n_ops:,} nodes, not drawn" if box == EARLIER
+                  else f"{_count(n_ops, 'op')} · {_count(n_params, 'param')}")
+        where = _parent(box) if group_modules else ""
+        name = box[len(where) + 1:] if where else box      # named within its cluster, as clusters are
+        title = f"{name}: {classes[box]}" if box in classes else name
         attrs = {"label": _label(title, counts), "shape": "box3d", "style": "filled", "fillcolor": "#dbe9f6"}
-        members.setdefault(_parent(box) if group_modules else "", []).append(("box " + box, attrs))
+        members.setdefault(where, []).append(("box " + box, attrs))
     _emit_clusters(g, members, classes)
 
     edges = _edges(nodes, ids, drawn, sent)
@@ -298,7 +316,9 @@ def draw_graph(root, trace=None, depth=None, show_grads=True, group_modules=True
     positive = [n for n in norms if n > 0]
     lo, hi = (math.log10(min(positive)), math.log10(max(positive))) if positive else (0.0, 0.0)
     for e, n in zip(edges, norms):
+        kind = "skip" if e["skip"] else "leaf" if e["leaf"] else "op"
         attrs = dict(SKIP_STYLE, penwidth="2") if e["skip"] else {}
+        attrs["weight"] = WEIGHT[kind]
         text = ["skip"] if e["skip"] else []
         if e["grad"] is not None and show_grads:
             text.append(_edge_text(e["grad"]))
@@ -406,7 +426,8 @@ def _edges(nodes, ids, drawn, sent):
                 edges[key]["grad"] = _add(edges[key]["grad"], grad)
             else:
                 skip = isinstance(node, ResidualAdd) and i == 0 and dst == ids[node]
-                edges[key] = {"src": src, "dst": dst, "grad": grad, "skip": skip}
+                edges[key] = {"src": src, "dst": dst, "grad": grad, "skip": skip,
+                              "leaf": not parent._prev and src == ids[parent]}
     return list(edges.values())
 
 
