@@ -1,6 +1,6 @@
-"""Append the "Exercises" section to the end of notebooks 01-09 (or replace it, if there).
+"""Append the "Exercises" section to the end of notebooks 01-09 and 11-13 (or replace it, if there).
 
-    python notebooks/exercise_cells.py            # every notebook 01-09
+    python notebooks/exercise_cells.py            # every notebook that has exercises
     python notebooks/exercise_cells.py 03 07      # some of them
 
 The cells it writes carry the tag "exercises" in their metadata; running it again first
@@ -52,6 +52,12 @@ SETUP = """import numpy as np
 import tinygrad_tf as tg
 from tinygrad_tf import nn
 from tinygrad_tf.nn import functional as F"""
+
+# a notebook whose own names must survive the setup cell (13 runs the lecture's code, in which
+# torch, nn and F are tinygrad_tf.torch's: the exercises there call its model again)
+SETUPS = {
+    "13_lets_build_gpt": "import numpy as np\n\nimport tinygrad_tf as tg   # torch, nn and F stay the lecture's",
+}
 
 # name → (Japanese, English) prompt of a write-it-yourself exercise
 WRITE = {
@@ -204,6 +210,72 @@ WRITE = {
         "maps the block's parameter names to arrays; return a dict with each parameter's gradient "
         "under the same key, plus `\"x\"` for ∂L/∂x. It is checked parameter by parameter against "
         "the engine; build it from your earlier answers."),
+    "gradient_times_input": (
+        "この章の「勾配×入力」を自分で書いてみましょう。`x` は単語の埋め込み (..., T, d)、`g` はスコア（たとえば"
+        "マージン m）の `x` についての勾配 $\\partial m/\\partial x$ で、`x` と同じ形です。単語ごとのスコア "
+        "(..., T) を返してください。各単語の行で、特徴の軸について $x \\cdot \\partial m/\\partial x$ の和を"
+        "とります（基準点はゼロの埋め込みです）。",
+        "Write this notebook's gradient × input yourself. `x` holds the word embeddings (..., T, d) and "
+        "`g` the gradient of a score (the margin m, say) with respect to them, $\\partial m/\\partial x$, "
+        "of the same shape. Return one score per word, (..., T): the sum over each word's features of "
+        "$x \\cdot \\partial m/\\partial x$ (the baseline is the zero embedding)."),
+    "integrated_gradients": (
+        "積分勾配を中点則で書いてください。`f_grad(point)` は、`x` と同じ形の1点で $\\partial f/\\partial x$ を"
+        "返す関数です（中ではエンジンが逆伝播しています）。基準点 `baseline` から `x` へ向かう直線上の "
+        "`steps` 個の点 $\\mathrm{baseline} + \\alpha_k (x - \\mathrm{baseline})$"
+        "（$\\alpha_k = (k + \\tfrac12)/\\mathrm{steps}$）で勾配を平均し、$(x - \\mathrm{baseline})$ を"
+        "掛けます。採点では、まずスコアの合計が刻みの誤差の範囲で "
+        "$f(x) - f(\\mathrm{baseline})$ に一致するか（完全性）を確かめ、次に要素ごとにエンジンの "
+        "`tg.attribute` と比べます。",
+        "Integrated gradients by the midpoint rule. `f_grad(point)` returns $\\partial f/\\partial x$ at "
+        "one point of `x`'s shape (the engine's backward computes it). Average the gradient at the `steps` "
+        "points $\\mathrm{baseline} + \\alpha_k (x - \\mathrm{baseline})$, "
+        "$\\alpha_k = (k + \\tfrac12)/\\mathrm{steps}$, of the straight path from `baseline` to `x`, "
+        "and multiply by $(x - \\mathrm{baseline})$. The grader first checks completeness (your "
+        "scores should add up to $f(x) - f(\\mathrm{baseline})$, to the step error), then compares each "
+        "element with the engine's `tg.attribute`."),
+    "adamw_step": (
+        "この章の「更新量と重みの比」を決めているのは、オプティマイザの1ステップです。PyTorch と同じ定義の "
+        "AdamW を1ステップ分書いてください。重みの減衰は勾配に混ぜず、先に重みそのものを "
+        "$p \\leftarrow p\\,(1 - \\mathrm{lr}\\cdot\\mathrm{wd})$ と縮めます（分離した重み減衰）。"
+        "そのあと1次と2次のモーメントを更新し、ゼロから始めたことによる偏りを $1-\\beta_1^t$ と "
+        "$1-\\beta_2^t$ で補正します。$t$ は1から数えます。新しい `(p, m, v)` を返してください。採点では、"
+        "エンジンの `tg.optim.AdamW` を何ステップか動かしたときの状態と比べます。",
+        "What this notebook's update ratios measure is one optimizer step. Write one step of AdamW as "
+        "PyTorch defines it: the weight decay does not enter the gradient; the weights themselves shrink "
+        "first, $p \\leftarrow p\\,(1 - \\mathrm{lr}\\cdot\\mathrm{wd})$ (decoupled). Then update "
+        "both moments and correct their start at zero by $1-\\beta_1^t$ and $1-\\beta_2^t$, with $t$ "
+        "counted from 1. Return the new `(p, m, v)`. The grader compares them with the state of the "
+        "engine's `tg.optim.AdamW` after several steps of a run."),
+    "clip_grad_norm": (
+        "勾配ノルムのクリッピングを、`torch.nn.utils.clip_grad_norm_` と同じように書いてください。すべての"
+        "勾配を1本の長いベクトルとみなしたときの L2 ノルム（total）を求め、それが `max_norm` を超えていれば、"
+        "すべての配列に同じ係数 `max_norm / (total + 1e-6)` を掛けます。配列は**その場で**（in place）"
+        "書き換え、戻り値はクリッピング**前**のノルムです。",
+        "Gradient-norm clipping as `torch.nn.utils.clip_grad_norm_` does it: the L2 norm of all the "
+        "gradients taken as one long vector (total); if it is above `max_norm`, every array is multiplied "
+        "by the same factor `max_norm / (total + 1e-6)`. Change the arrays **in place**, and return the "
+        "norm **before** clipping."),
+    "gpt_loss": (
+        "講義の `forward` では、ロジットを `(B*T, C)` に、目標を `(B*T,)` に並べ直してから `F.cross_entropy` を"
+        "呼んでいました。同じ損失を NumPy で書いてください。最後の軸について log-softmax をとり、目標の"
+        "クラスの値を取り出して、B·T 個の位置すべての平均にマイナスを付けます。とても大きなロジットでも"
+        "あふれないように、各行の最大値を引いてから exp をとりましょう。",
+        "The lecture's `forward` reshapes the logits to `(B*T, C)` and the targets to `(B*T,)` before "
+        "`F.cross_entropy`. Write the same loss in NumPy: log-softmax over the last axis, pick the target "
+        "class's entry, and take minus the mean over all B·T positions. Subtract each row's maximum "
+        "before `exp`, so that very large logits do not overflow."),
+    "generate_greedy": (
+        "講義の `generate` は、次のトークンを `torch.multinomial` で確率的に選びます。ここでは、いちばん確率の"
+        "高いトークンを選ぶ貪欲法（greedy）で書いてください。各ステップで文脈を最後の `block_size` トークンに"
+        "切り詰めて `logits_fn` に渡し、**最後の位置**のロジットの argmax を新しい列として `idx` に付け足します。"
+        "位置の表は `block_size` 行しかないので、切り詰めないと `logits_fn` がエラーを出します。プロンプトと"
+        "新しいトークンを合わせた (B, T0 + max_new_tokens) の配列を返してください。",
+        "The lecture's `generate` samples the next token with `torch.multinomial`; write it greedy, the "
+        "most probable token each time. At each step crop the context to its last `block_size` tokens, "
+        "pass it to `logits_fn`, and append the argmax of the **last position's** logits to `idx` as a "
+        "new column. The position table has only `block_size` rows, so without the crop `logits_fn` "
+        "refuses. Return the prompt and the new tokens together, (B, T0 + max_new_tokens)."),
 }
 
 # name → (Japanese question, English question, code computing and folding the answer)
@@ -312,13 +384,78 @@ fall = loss.item() - F.cross_entropy(model(x), y).item()
 tg.exercises.reveal(f"lr·‖∇L‖² = {lr * squared:.6f}\\nthe loss fell by {fall:.6f}\\n"
                     "L(θ - lr∇L) ≈ L(θ) - lr ∇L·∇L: a small step downhill lowers the loss by the "
                     "learning rate times the squared length of the gradient.")"""),
+    "dog_attribution": (
+        "翻訳モデルは \"The dog sat on the mat.\" を「犬」から訳し始めます。その位置のマージン "
+        "logit(犬) − logit(猫) を英語の各単語に割り当てるとき、勾配×入力と積分勾配のそれぞれで、"
+        "いちばん大きなスコア（絶対値）をもらう単語はどれでしょうか。2つの方法の答えは一致するでしょうか。"
+        "上の tanh(3x) の例を思い出してから予想してください。",
+        "The translator starts \"The dog sat on the mat.\" with 犬. Split the margin "
+        "logit(犬) − logit(猫) at that position among the English words: which word gets the largest score "
+        "(by absolute value) from gradient × input, and which from integrated gradients? Do the two "
+        "agree? Think of the tanh(3x) example above before you run the cell.",
+        """ex = E.explain(model, data, "The dog sat on the mat.", token="犬", versus="猫")
+top = lambda method: ", ".join(f"{w} {v:+.2f}" for w, v in ex.ranked(method)[:3])
+dog = {m: float(ex.methods[m][ex.source.index("dog")]) for m in ("gradient_x_input", "integrated_gradients")}
+tg.exercises.reveal(
+    f"translation: {' '.join(ex.translation)}; margin logit(犬) − logit(猫) = {ex.margin:+.2f}\\n"
+    f"gradient × input, top three by |score|: {top('gradient_x_input')}\\n"
+    f"integrated gradients, top three:       {top('integrated_gradients')}\\n"
+    f"“dog” gets {dog['gradient_x_input']:+.2f} from gradient × input and "
+    f"{dog['integrated_gradients']:+.2f} from integrated gradients (whose scores add up to m − m(baseline), "
+    f"completeness error {ex.completeness_error:.1e}).\\n"
+    "Near the real embedding of “dog” the margin has saturated: the local slope there is small"
+    + (" (here even of the wrong sign)" if dog["gradient_x_input"] < 0 else "")
+    + ", so gradient × input sees little, while integrated gradients collect the slope along the "
+    "whole path from the zero embedding, where the margin was made.")"""),
+    "adam_first_step": (
+        "AdamW の最初の1ステップ（weight_decay = 0, lr = 1e-3）で、6つの重みの勾配が 1e-6 から 1e3 まで"
+        "大きく違うとします。それぞれの重みはどれだけ動くでしょうか。勾配が 10 億倍違えば、動く量も "
+        "10 億倍違うでしょうか。",
+        "The first AdamW step (weight_decay = 0, lr = 1e-3) on six weights whose gradients range from 1e-6 "
+        "to 1e3: how far does each weight move? If one gradient is a billion times another, does its "
+        "weight move a billion times as far?",
+        """g = np.array([1e-6, -1e-4, 1e-2, 1.0, -30.0, 1e3])
+w = tg.tensor(np.ones(6), dtype=np.float64, requires_grad=True)
+w.grad = g.copy()
+tg.optim.AdamW([w], lr=1e-3, weight_decay=0.0).step()
+moved = w.data - 1.0
+tg.exercises.reveal(
+    f"gradient:       {g}\\nchange of w:    {moved}\\n|change| / lr:  {np.abs(moved) / 1e-3}\\n"
+    "At step 1, m̂ = g and v̂ = g², so each weight moves by lr·g/(|g| + eps) ≈ lr·sign(g): the same "
+    "distance whatever the gradient's size (only a gradient near eps = 1e-8 moves a little less). That "
+    "is why the update ratios ‖Δw‖/‖w‖ of the first steps follow the learning rate and its warmup, "
+    "not the gradient norms.")"""),
+    "untrained_loss": (
+        "学習前のモデルの損失はいくつになるでしょうか。上の学習の step 0 にも出ていますが、なぜその値になるのかを"
+        "考えてください。また、`lm_head` の重みを標準偏差 0.02 ではなく 1 で初期化したら、損失はどうなる"
+        "でしょうか。",
+        "What is the loss of the model before training? Step 0 of the training above shows it, but why "
+        "that number? And what would it be if `lm_head`'s weights were drawn with standard deviation 1 "
+        "instead of 0.02?",
+        """torch.manual_seed(0)
+fresh = GPTLanguageModel()
+X, Y = get_batch('val')
+with torch.no_grad():
+    logits, loss_init = fresh(X, Y)
+    spread_init = logits.numpy().std()
+    torch.nn.init.normal_(fresh.lm_head.weight, mean=0.0, std=1.0)
+    logits, loss_std1 = fresh(X, Y)
+    spread_std1 = logits.numpy().std()
+tg.exercises.reveal(
+    f"ln(vocab_size) = ln {vocab_size} = {np.log(vocab_size):.4f}\\n"
+    f"untrained, lm_head std 0.02: loss {loss_init.item():.4f} (logits spread {spread_init:.3f})\\n"
+    f"untrained, lm_head std 1:    loss {loss_std1.item():.4f} (logits spread {spread_std1:.2f})\\n"
+    "With std 0.02 every logit is close to 0, the softmax is close to uniform, and the loss is "
+    "-ln(1/vocab_size) = ln(vocab_size). With std 1 the logits spread widely: the untrained model is "
+    "confidently wrong, its loss is far above ln(vocab_size), and training would first have to undo "
+    "that.")"""),
 }
 
 
 def cells_for(notebook):
     """The Exercises section of one notebook (its stem, e.g. '03_self_attention')."""
     md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
-    cells = [md(INTRO), code(SETUP)]
+    cells = [md(INTRO), code(SETUPS.get(notebook, SETUP))]
     number = notebook.split("_")[0].lstrip("0")
     for i, e in enumerate((e for e in EXERCISES.values() if e.notebook == notebook), 1):
         title = f"### 演習 {number}.{i} · Exercise {number}.{i}"
@@ -341,7 +478,8 @@ def main(which=()):
     missing = set(WRITE) ^ {e.name for e in EXERCISES.values() if e.kind == "write"}
     missing |= set(PREDICT) ^ {e.name for e in EXERCISES.values() if e.kind == "predict"}
     assert not missing, f"prompts and catalogue disagree on {sorted(missing)}"
-    for path in sorted((ROOT / "notebooks").glob("0[1-9]_*.ipynb")):
+    for stem in sorted({e.notebook for e in EXERCISES.values()}):
+        path = ROOT / "notebooks" / f"{stem}.ipynb"
         if which and not any(path.name.startswith(w) for w in which):
             continue
         nb = nbformat.read(path, as_version=4)

@@ -30,6 +30,7 @@ for _module in SOLUTION_FILES:
         if hasattr(_mod, _name):
             SOLUTIONS[_name], SOLUTION_FILE[_name] = getattr(_mod, _name), SOLUTION_FILES[_module]
 S = SOLUTIONS
+IG = lambda *a: S["integrated_gradients"](*a)
 WRITE = [e.name for e in exercises("write")]
 
 
@@ -76,6 +77,66 @@ def _positions(max_len, d_model, swap=False, power=2):
     first, second = (np.cos, np.sin) if swap else (np.sin, np.cos)
     out[:, 0::2], out[:, 1::2] = first(angle), second(angle[:, : d_model // 2])
     return out
+
+
+def _integrated_left_riemann(f_grad, x, baseline, steps):
+    """α_k = k/steps: the left end of each piece instead of its midpoint."""
+    return (x - baseline) * sum(f_grad(baseline + k / steps * (x - baseline)) for k in range(steps)) / steps
+
+
+def _adamw(p, g, m, v, t, lr, betas, eps, wd, correct=True, coupled=False, t_used=None, eps_inside=False):
+    """AdamW with one thing changed: no bias correction, the decay in the gradient (Adam's
+    L2), the bias correction of another step, or eps under the root."""
+    (b1, b2), t_used = betas, t if t_used is None else t_used
+    if coupled:
+        g = g + wd * p
+    else:
+        p = p * (1 - lr * wd)
+    m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
+    with np.errstate(divide="ignore", invalid="ignore"):        # step 0's correction divides by 1 − β⁰ = 0
+        m_hat, v_hat = (m / (1 - b1**t_used), v / (1 - b2**t_used)) if correct else (m, v)
+        denom = np.sqrt(v_hat + eps) if eps_inside else np.sqrt(v_hat) + eps
+        return p - lr * m_hat / denom, m, v
+
+
+def _clip_each_alone(grads, max_norm):
+    for g in grads:
+        g *= min(1.0, max_norm / (np.linalg.norm(g) + 1e-6))
+    return float(np.sqrt(sum((g**2).sum() for g in grads)))
+
+
+def _clip_without_eps(grads, max_norm):
+    total = float(np.sqrt(sum((g**2).sum() for g in grads)))
+    for g in grads:
+        g *= min(1.0, max_norm / total) if total else 1.0
+    return total
+
+
+def _clip_not_in_place(grads, max_norm):
+    total = float(np.sqrt(sum((g**2).sum() for g in grads)))
+    grads = [g * min(1.0, max_norm / (total + 1e-6)) for g in grads]  # new arrays: the caller's unchanged
+    return total
+
+
+def _log_softmax(z, axis):
+    z = z - z.max(axis=axis, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
+
+
+def _loss_without_max(logits, targets):
+    with np.errstate(over="ignore", invalid="ignore"):          # exp(1000) = inf, inf - inf = nan
+        log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    return float(-np.take_along_axis(log_probs, targets[..., None], -1).mean())
+
+
+def _greedy(logits_fn, idx, new, crop=None, position=-1, keep_prompt=True):
+    """Greedy generation with one thing changed: no crop or another one, another position's
+    argmax, or the prompt left out."""
+    out = idx
+    for _ in range(new):
+        context = out if crop is None else out[:, -crop:]
+        out = np.concatenate([out, logits_fn(context)[:, position, :].argmax(-1)[:, None]], axis=1)
+    return out if keep_prompt else out[:, idx.shape[1]:]
 
 
 # Planted wrong answers: realistic mistakes, each made from the solution or written out.
@@ -214,14 +275,59 @@ WRONG = {
             lambda r: {**r, "self_attn.q_proj.weight": r["self_attn.q_proj.weight"].T}
         )(S["encoder_block_backward"](x, p, g, h)),
     },
+    "gradient_times_input": {
+        "summed over the tokens (axis 0)": lambda x, g: (x * g).sum(axis=0),
+        "the gradient alone (x missing)": lambda x, g: g.sum(axis=-1),
+        "absolute values": lambda x, g: np.abs(x * g).sum(axis=-1),
+    },
+    "integrated_gradients": {
+        "left Riemann sum, α = k/steps": _integrated_left_riemann,
+        "the (x − baseline) factor missing": lambda f, x, b, n: IG(f, x, b, n) / (x - b),
+        "x, not x − baseline": lambda f, x, b, n: IG(f, x, b, n) / (x - b) * x,
+        "a sum over the steps, not the mean": lambda f, x, b, n: IG(f, x, b, n) * n,
+    },
+    "adamw_step": {
+        "no bias correction": lambda *a: _adamw(*a, correct=False),
+        "the decay in the gradient (Adam's L2)": lambda *a: _adamw(*a, coupled=True),
+        "the bias correction of step t − 1 (off by one)": lambda *a: _adamw(*a, t_used=a[4] - 1),
+        "eps under the root": lambda *a: _adamw(*a, eps_inside=True),
+    },
+    "clip_grad_norm": {
+        "each gradient clipped on its own": _clip_each_alone,
+        "without the 1e-6": _clip_without_eps,
+        "new arrays, not in place": _clip_not_in_place,
+        "the norm after clipping returned": lambda grads, max_norm: (
+            S["clip_grad_norm"](grads, max_norm), float(np.sqrt(sum((g**2).sum() for g in grads)))
+        )[1],
+    },
+    "gpt_loss": {
+        "log-softmax over the T axis": lambda lg, t: float(
+            -np.take_along_axis(_log_softmax(lg, 1), t[..., None], -1).mean()
+        ),
+        "the log-sum-exp term missing": lambda lg, t: float(-np.take_along_axis(lg, t[..., None], -1).mean()),
+        "summed over T, averaged over B": lambda lg, t: S["gpt_loss"](lg, t) * lg.shape[1],
+        "no max subtracted (exp overflows)": _loss_without_max,
+    },
+    "generate_greedy": {
+        "no crop to block_size": lambda f, idx, n, block: _greedy(f, idx, n),
+        "cropped to block_size − 1 (off by one)": lambda f, idx, n, block: _greedy(f, idx, n, block - 1),
+        "the first position's argmax": lambda f, idx, n, block: _greedy(f, idx, n, block, position=0),
+        "only the new tokens returned": lambda f, idx, n, block: _greedy(f, idx, n, block, keep_prompt=False),
+    },
 }
 
 
-def test_at_least_20_write_exercises_across_notebooks_01_to_09_and_2_to_4_per_notebook():
+NOTEBOOKS_WITH_EXERCISES = sorted(  # every notebook but 10 (graduating to PyTorch)
+    p.stem for p in (ROOT / "notebooks").glob("*.ipynb") if not p.name.startswith("10_")
+)
+
+
+def test_at_least_20_write_exercises_and_2_to_4_in_each_of_notebooks_01_to_09_and_11_to_13():
     assert len(WRITE) >= 20
     per_notebook = Counter(e.notebook for e in exercises())
-    assert sorted(per_notebook) == sorted(p.stem for p in (ROOT / "notebooks").glob("0[1-9]_*.ipynb"))
+    assert sorted(per_notebook) == NOTEBOOKS_WITH_EXERCISES and len(per_notebook) >= 12
     assert all(2 <= n <= 4 for n in per_notebook.values()), per_notebook
+    assert all(any(e.kind == "write" for e in exercises() if e.notebook == nb) for nb in per_notebook)
     assert {e.kind for e in exercises()} == {"write", "predict"}
     assert set(SOLUTIONS) == set(WRITE) == set(WRONG)
     assert all(hasattr(stubs, name) for name in WRITE)
@@ -254,6 +360,27 @@ def test_a_failure_says_which_case_where_and_by_how_much():
     assert "The cases before it pass: random (4, 3) → 2." in str(later)
     ninja = check("encoder_block_backward", WRONG["encoder_block_backward"]["q_proj's gradient transposed"])
     assert "['self_attn.q_proj.weight'][" in ninja.problem
+
+
+def test_the_messages_of_the_graders_of_notebooks_11_to_13():
+    riemann = str(check("integrated_gradients", WRONG["integrated_gradients"]["left Riemann sum, α = k/steps"]))
+    assert "the scores add up to 12.4688, but f(x) − f(baseline) = 14.25 (completeness" in riemann
+    no_eps = check("clip_grad_norm", WRONG["clip_grad_norm"]["without the 1e-6"])
+    assert no_eps.case == "a total exactly max_norm = 0.01 (the 1e-6 matters)"
+    assert "grads[0] is unchanged, but it should have been multiplied by 0.9999" in no_eps.problem
+    assert "the returned total norm is 1 but the engine gives 4.39387" in str(
+        check("clip_grad_norm", WRONG["clip_grad_norm"]["the norm after clipping returned"])
+    )
+    assert "should return the total norm (one number" in str(check("clip_grad_norm", lambda g, m: g))
+    uncropped = check("generate_greedy", WRONG["generate_greedy"]["no crop to block_size"])
+    assert "raised ValueError: logits_fn: a context of 5 tokens, but the position table has block_size = 4" \
+        in uncropped.problem and "(in test_exercises.py, line" in uncropped.problem   # the learner's line
+    overflow = check("gpt_loss", WRONG["gpt_loss"]["no max subtracted (exp overflows)"])
+    assert overflow.number == 4 and "answer is inf but the engine gives 359.065" in overflow.problem
+    # two numbers alike to 6 digits are shown with 12, so the difference can be seen
+    close = check("adamw_step", WRONG["adamw_step"]["eps under the root"]).problem
+    mine, engine = close.split(" is ")[1].split(" (off by")[0].split(" but the engine gives ")
+    assert mine != engine and len(mine) > 8
 
 
 def test_the_messages_for_each_kind_of_wrong_answer():
@@ -311,7 +438,7 @@ def test_the_docs_page_lists_every_exercise():
 def test_the_notebooks_end_with_their_exercises_in_japanese_and_english():
     import nbformat
 
-    for path in sorted((ROOT / "notebooks").glob("0[1-9]_*.ipynb")):
+    for path in (ROOT / "notebooks" / f"{stem}.ipynb" for stem in NOTEBOOKS_WITH_EXERCISES):
         cells = [c for c in nbformat.read(path, as_version=4).cells
                  if "exercises" in c.metadata.get("tags", [])]
         assert cells and cells[0].source.startswith("## 演習 · Exercises"), path.name

@@ -1,6 +1,6 @@
 """Exercises graded by the engine (docs/exercises.md).
 
-Each notebook 01–09 ends with exercises of two kinds:
+Each notebook 01–09 and 11–13 ends with exercises of two kinds:
   write   — write a function whose name and signature are given (a backward by hand in
             NumPy, or a forward piece); `check(name, fn)` runs it on random and edge-case
             inputs in float64 and compares it with the engine's own forward and backward;

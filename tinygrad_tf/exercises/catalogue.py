@@ -17,7 +17,7 @@ from tinygrad_tf import nn
 from tinygrad_tf.nn import functional as F
 from tinygrad_tf.nn.transformer import sinusoidal_positions as engine_positions
 
-from .grading import Case, Mismatch, compare
+from .grading import ATOL, RTOL, Case, Mismatch, compare
 
 Exercise = namedtuple("Exercise", "name notebook kind line signature cases hint")
 Exercise.__doc__ = """One exercise. kind "write": write the function `signature`, graded by
@@ -733,4 +733,310 @@ _predict(
     "09_backprop_end_to_end",
     "sgd_first_order",
     "one SGD step with learning rate lr: predict how much the loss falls, to first order",
+)
+
+
+# ----------------------------------------------------- 11 why did it say 動物?
+
+
+def _engine_grad(f, shape):
+    """∂f/∂x at one point of `shape`, by the engine (one forward, one backward), as a
+    NumPy function: the `f_grad` an integrated-gradients answer is given."""
+
+    def f_grad(point):
+        point = np.asarray(point, dtype=np.float64)
+        if point.shape != shape:
+            raise ValueError(f"f_grad takes one point of x's shape {shape}, got shape {point.shape}")
+        t = _t(point)
+        f(t).backward()
+        return _grad(t)
+
+    return f_grad
+
+
+def _attention_score(w):
+    """A small score of a (tokens, d) input: one self-attention head, read out by w. Any
+    leading axes are a batch (one score per row), so `tg.attribute` can take its batch path."""
+    return lambda x: (F.attention(x, x, x).out * _c(w)).sum(axis=(-2, -1))
+
+
+@_write(
+    "11_why_did_it_say",
+    "gradient_times_input(x, g)",
+    "per-token attribution: Σ over features of x·∂score/∂x, for embeddings x (..., T, d)",
+    "multiply element by element, then sum over the last axis (the features), one score per token.",
+)
+def _gxi():
+    r = _rng(22)
+    w5, wb = r.normal(size=(5, 4)), r.normal(size=(3, 4))
+    keep = np.array([[1.0], [1.0], [0.0], [1.0]])
+    setups = [
+        ("random: 5 tokens, d = 4, one attention head", r.normal(size=(5, 4)), _attention_score(w5)),
+        ("a batch (2, 3, 4)", r.normal(size=(2, 3, 4)), lambda x: _attention_score(wb)(x).sum()),
+        ("the notebook's tanh(3x), 4 tokens of d = 1", np.array([[0.5], [-1.0], [2.0], [3.0]]),
+         lambda x: (3 * x).tanh().sum()),
+        ("token 2 is ignored (its gradient is 0)", r.normal(size=(4, 3)),
+         lambda x: ((x * _c(keep)) ** 2).sum()),
+        ("one token", r.normal(size=(1, 3)), lambda x: x.exp().sum()),
+    ]
+    cases = []
+    for label, x, f in setups:
+        g = _engine_grad(f, x.shape)(x)
+        scores = tg.attribute(f, x, method="gradient_x_input").scores.sum(axis=-1)
+        cases.append(Case(label, (x, g), scores))
+    return cases
+
+
+def _integrated_check(expected, gap, steps):
+    """Completeness first (the scores should add up to f(x) − f(baseline), to the
+    midpoint rule's error), then element by element against the engine's scores."""
+
+    def check(answer, args):
+        try:
+            total = float(np.sum(np.asarray(answer, dtype=np.float64)))
+        except (TypeError, ValueError):
+            total = None
+        slack = abs(float(expected.sum()) - gap) + ATOL + RTOL * abs(gap)   # the engine's own step error
+        if total is not None and np.shape(answer) == expected.shape and abs(total - gap) > 10 * slack:
+            raise Mismatch(
+                f"the scores add up to {total:.6g}, but f(x) − f(baseline) = {gap:.6g} (completeness: "
+                f"the engine's {steps}-step midpoint rule adds up to {float(expected.sum()):.6g})"
+            )
+        compare(answer, expected)
+
+    return check
+
+
+@_write(
+    "11_why_did_it_say",
+    "integrated_gradients(f_grad, x, baseline, steps)",
+    "integrated gradients by the midpoint rule, from a function that gives ∂f/∂x at a point",
+    "scores = (x − baseline) · mean over k of f_grad(baseline + α_k (x − baseline)), "
+    "α_k = (k + ½)/steps for k = 0 … steps − 1.",
+)
+def _integrated():
+    r = _rng(23)
+    w = r.normal(size=(3, 4))
+    square = lambda x: (x * x).sum(axis=-1)
+    saturating = lambda x: (3 * x).tanh().sum(axis=-1)
+    softish = lambda x: (x.exp() / (1 + x.exp())).sum(axis=-1) + (x * x * x).sum(axis=-1) / 10
+    notebook_x = np.array([0.5, -1.0, 2.0, 3.0])
+    setups = [
+        ("f = Σ x², zero baseline, 8 steps (exact)", square, notebook_x, np.zeros(4), 8),
+        ("f = Σ tanh(3x), zero baseline, 64 steps", saturating, notebook_x, np.zeros(4), 64),
+        ("a nonzero baseline, 16 steps", softish, r.normal(size=5), r.normal(size=5), 16),
+        ("one step: the midpoint α = ½ alone", softish, r.normal(size=3), np.zeros(3), 1),
+        ("(3, 4) tokens through an attention head, 32 steps", _attention_score(w), r.normal(size=(3, 4)),
+         np.zeros((3, 4)), 32),
+    ]
+    cases = []
+    for label, f, x, baseline, steps in setups:
+        a = tg.attribute(f, x, baseline=baseline, steps=steps)
+        cases.append(Case(label, (_engine_grad(f, x.shape), x, baseline, steps),
+                          check=_integrated_check(np.asarray(a.scores, np.float64),
+                                                  a.value - a.baseline_value, steps)))
+    return cases
+
+
+_predict(
+    "11_why_did_it_say",
+    "dog_attribution",
+    "the translator writes 犬 for \"The dog sat on the mat.\": predict the top word by gradient × input "
+    "and by integrated gradients",
+)
+
+
+# ------------------------------------------------------- 12 watching training
+
+
+def _adamw_run(seed, shape, steps, lr, betas, eps, weight_decay, zero_grad=False):
+    """The engine's AdamW on one float64 parameter for `steps` steps of random gradients;
+    the inputs and outputs of its last step: (p, g, m, v) before it and (p, m, v) after."""
+    r = _rng(seed)
+    p = _t(r.normal(size=shape))
+    opt = tg.optim.AdamW([p], lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+    for _ in range(steps):
+        before = p.data.copy()
+        state = opt.state[0]
+        m = state["exp_avg"].copy() if "exp_avg" in state else np.zeros(shape)
+        v = state["exp_avg_sq"].copy() if "exp_avg_sq" in state else np.zeros(shape)
+        p.grad = np.zeros(shape) if zero_grad else r.normal(size=shape) * r.choice([0.01, 1.0, 30.0])
+        g = p.grad.copy()
+        opt.step()
+    state = opt.state[0]
+    assert state["step"] == steps
+    return (before, g, m, v), (p.data.copy(), state["exp_avg"].copy(), state["exp_avg_sq"].copy())
+
+
+@_write(
+    "12_watching_training",
+    "adamw_step(p, g, m, v, t, lr, betas, eps, weight_decay)",
+    "one AdamW step as PyTorch computes it: decoupled decay, both moments, bias correction",
+    "p ← p·(1 − lr·wd) first; m ← β1 m + (1−β1) g, v ← β2 v + (1−β2) g²; "
+    "p ← p − lr · (m/(1−β1^t)) / (√(v/(1−β2^t)) + eps), with t the step's number counted from 1.",
+)
+def _adamw():
+    cases = []
+    for label, (seed, shape, t, lr, betas, eps, wd, zero) in [
+        ("step 1 from zero moments", (24, (4,), 1, 1e-2, (0.9, 0.999), 1e-8, 0.01, False)),
+        ("step 2 of a run", (25, (3, 2), 2, 1e-2, (0.9, 0.999), 1e-8, 0.01, False)),
+        ("step 12 of a run, betas (0.8, 0.99)", (26, (5,), 12, 3e-3, (0.8, 0.99), 1e-8, 0.01, False)),
+        ("no weight decay, eps = 1e-3", (27, (2, 3), 4, 1e-2, (0.9, 0.999), 1e-3, 0.0, False)),
+        ("large weight decay 0.5", (28, (4,), 3, 0.1, (0.9, 0.999), 1e-8, 0.5, False)),
+        ("a gradient that has always been 0 (only the decay moves p)",
+         (29, (3,), 5, 1e-2, (0.9, 0.999), 1e-8, 0.1, True)),
+    ]:
+        (p, g, m, v), after = _adamw_run(seed, shape, t, lr, betas, eps, wd, zero)
+        cases.append(Case(label, (p, g, m, v, t, lr, betas, eps, wd), after, ("p", "m", "v")))
+    return cases
+
+
+def _clip_check(total, before, clipped):
+    """The returned number is the norm before clipping; the arrays given were scaled in place."""
+
+    def check(answer, args):
+        if isinstance(answer, (list, tuple, dict)) or answer is None or np.ndim(answer) != 0:
+            raise Mismatch(
+                f"the function should return the total norm (one number, before clipping), not "
+                f"{'None' if answer is None else 'a ' + type(answer).__name__}; the gradients "
+                "themselves are changed in place"
+            )
+        compare(answer, total, "the returned total norm")
+        grads = args[0]
+        for i, (mine, old, expected) in enumerate(zip(grads, before, clipped)):
+            if np.array_equal(mine, old) and not np.allclose(expected, old, rtol=RTOL, atol=ATOL):
+                factor = float(np.linalg.norm(expected) / np.linalg.norm(old))
+                raise Mismatch(
+                    f"grads[{i}] is unchanged, but it should have been multiplied by {factor:.6g} "
+                    f"(in place, g *= coef, as clip_grad_norm_ changes the arrays it is given)"
+                )
+            compare(mine, expected, f"grads[{i}] after clipping")
+
+    return check
+
+
+@_write(
+    "12_watching_training",
+    "clip_grad_norm(grads, max_norm)",
+    "clip a list of gradients to one joint L2 norm, in place, as torch's clip_grad_norm_; "
+    "return the norm before",
+    "total = √(Σ over every array of Σ g²); each g *= min(1, max_norm / (total + 1e-6)): one factor for all.",
+)
+def _clip():
+    r = _rng(30)
+    exact = [np.array([0.006, 0.008])]                 # a norm of 0.01: the eps decides
+    setups = [
+        ("three gradients, total ≈ 4.4, max_norm 1",
+         [r.normal(size=(3, 4)), r.normal(size=4), r.normal(size=(2, 2))], 1.0),
+        ("already small: left as it is", [0.05 * r.normal(size=(2, 3)), 0.05 * r.normal(size=3)], 1.0),
+        ("a total exactly max_norm = 0.01 (the 1e-6 matters)", exact, 0.01),
+        ("max_norm = 0: every gradient becomes 0", [r.normal(size=3), r.normal(size=(2, 2))], 0.0),
+        ("all-zero gradients (total 0)", [np.zeros(3), np.zeros((2, 2))], 1.0),
+        ("a 0-d gradient beside a (2, 3, 4) one", [np.array(7.0), r.normal(size=(2, 3, 4))], 2.0),
+    ]
+    cases = []
+    for label, grads, max_norm in setups:
+        params = [_t(np.zeros(np.shape(g))) for g in grads]
+        for p, g in zip(params, grads):
+            p.grad = np.array(g, dtype=np.float64)
+        total = tg.optim.clip_grad_norm_(params, max_norm)
+        before = [np.array(g, dtype=np.float64) for g in grads]
+        clipped = [p.grad for p in params]
+        cases.append(Case(label, (before, max_norm), check=_clip_check(total, before, clipped)))
+    return cases
+
+
+_predict(
+    "12_watching_training",
+    "adam_first_step",
+    "gradients from 1e-6 to 1e3: predict how far AdamW's first step moves each weight",
+)
+
+
+# ------------------------------------------------------------ 13 let's build GPT
+
+
+@_write(
+    "13_lets_build_gpt",
+    "gpt_loss(logits, targets)",
+    "the GPT's loss: mean cross-entropy of logits (B, T, C) against targets (B, T)",
+    "log-softmax over the last axis (subtract each row's max before exp), pick the target's entry, "
+    "and take minus the mean over all B·T positions.",
+)
+def _gpt_loss():
+    r = _rng(31)
+    setups = [
+        ("random (2, 4, 5)", 1.0 * r.normal(size=(2, 4, 5))),
+        ("one sequence of one token, (1, 1, 6)", r.normal(size=(1, 1, 6))),
+        ("uniform logits (2, 3, 32): the loss is ln 32", np.zeros((2, 3, 32))),
+        ("confident logits ±1000 (exp overflows unless you subtract the max)",
+         1000 * r.normal(size=(2, 3, 4))),
+        ("the notebook's shape (4, 8, 32)", 2 * r.normal(size=(4, 8, 32))),
+    ]
+    cases = []
+    for label, logits in setups:
+        b, t, c = logits.shape
+        targets = r.integers(0, c, size=(b, t))
+        loss = F.cross_entropy(_c(logits.reshape(b * t, c)), targets.reshape(b * t))
+        cases.append(Case(label, (logits, targets), loss.data))
+    return cases
+
+
+def _tiny_gpt(seed, vocab, block_size, d=8):
+    """A GPT of one causal attention layer, with a position table of `block_size` rows
+    (so a longer context is refused, as the lecture's model refuses it), on the engine in
+    float64: `logits_fn(idx)` maps int ids (B, T) to logits (B, T, vocab)."""
+    r = _rng(seed)
+    tok, pos, head = r.normal(size=(vocab, d)), r.normal(size=(block_size, d)), 2 * r.normal(size=(vocab, d))
+    Wq, Wk, Wv = (r.normal(size=(d, d)) for _ in range(3))
+
+    def logits_fn(idx):
+        idx = np.asarray(idx)
+        if idx.ndim != 2 or idx.dtype.kind not in "iu":
+            raise ValueError(f"logits_fn takes integer ids of shape (B, T), got {idx.dtype} {idx.shape}")
+        if not 1 <= idx.shape[1] <= block_size:
+            raise ValueError(f"logits_fn: a context of {idx.shape[1]} tokens, but the position table "
+                             f"has block_size = {block_size} rows: crop the context to its last "
+                             f"{block_size} tokens")
+        with tg.no_grad():
+            x = _c(tok[idx] + pos[: idx.shape[1]])
+            q, k, v = (F.linear(x, _c(W)) for W in (Wq, Wk, Wv))
+            h = x + F.attention(q, k, v, causal=True).out
+            return F.linear(h, _c(head)).data
+
+    return logits_fn
+
+
+@_write(
+    "13_lets_build_gpt",
+    "generate_greedy(logits_fn, idx, max_new_tokens, block_size)",
+    "the lecture's generate loop, greedy: crop to block_size, take the last position's argmax, append",
+    "each step: logits_fn(idx[:, -block_size:])[:, -1, :].argmax(-1), appended as a new column; "
+    "return the prompt and the new tokens, (B, T + max_new_tokens).",
+)
+def _greedy():
+    r = _rng(32)
+    setups = [
+        ("one prompt of 3 tokens, 4 new, block_size 8", 1, 3, 4, 8),
+        ("a batch of 3 prompts", 3, 2, 5, 8),
+        ("the context outgrows block_size = 4", 2, 3, 6, 4),
+        ("a prompt already longer than block_size = 3", 1, 5, 4, 3),
+        ("max_new_tokens = 0: the prompt comes back", 2, 3, 0, 8),
+    ]
+    cases = []
+    for n, (label, b, t, new, block) in enumerate(setups):
+        logits_fn = _tiny_gpt(33 + n, 7, block)
+        idx = r.integers(0, 7, size=(b, t))
+        out = idx.copy()
+        for _ in range(new):                          # the lecture's generate, with argmax for sampling
+            nxt = logits_fn(out[:, -block:])[:, -1, :].argmax(axis=-1)
+            out = np.concatenate([out, nxt[:, None]], axis=1)
+        cases.append(Case(label, (logits_fn, idx, new, block), out))
+    return cases
+
+
+_predict(
+    "13_lets_build_gpt",
+    "untrained_loss",
+    "an untrained GPT: predict its loss, and the loss when lm_head's weights have std 1 instead of 0.02",
 )

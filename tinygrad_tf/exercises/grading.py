@@ -109,8 +109,10 @@ def _compare_array(answer, expected, name, atol, rtol):
         idx = np.unravel_index(np.argmax(np.where(wrong, err, -1.0)), a.shape)
         where = f"{name}{_index(idx)}"
         count = f"; {int(wrong.sum())} of {a.size} elements are off" if a.size > 1 else ""
-        raise Mismatch(f"{where} is {_number(a[idx])} but the engine gives {_number(expected[idx])} "
-                       f"(off by {err[idx]:.3g}{count})")
+        mine, engine = _number(a[idx]), _number(expected[idx])
+        if mine == engine:                          # alike to 6 digits: show enough to see the difference
+            mine, engine = f"{a[idx]:.12g}", f"{expected[idx]:.12g}"
+        raise Mismatch(f"{where} is {mine} but the engine gives {engine} (off by {err[idx]:.3g}{count})")
 
 
 class Report:
@@ -142,9 +144,10 @@ class Report:
 
 
 def _where_raised(error):
-    """' (in your_file.py, line 12)': the last frame of the traceback outside this package."""
-    frames = [f for f in traceback.extract_tb(error.__traceback__)
-              if "tinygrad_tf/exercises/grading" not in f.filename.replace("\\", "/")]
+    """' (in your_file.py, line 12)': the last frame of the traceback outside the grader."""
+    frames = [f for f in traceback.extract_tb(error.__traceback__)       # the grader's own frames, and
+              if not any(part in f.filename.replace("\\", "/")         # a function it gave the learner
+                         for part in ("tinygrad_tf/exercises/grading", "tinygrad_tf/exercises/catalogue"))]
     if not frames:
         return ""
     f = frames[-1]

@@ -164,3 +164,50 @@ def encoder_block_backward(x, params, g, n_heads):
     ("self_attn.q_proj.weight", ..., "norm1.weight", "ffn.up.bias", ...); g = ∂L/∂y.
     Return a dict with the same keys as params, holding each ∂L/∂param, plus "x": ∂L/∂x."""
     raise NotImplementedError("write encoder_block_backward here")
+
+
+# 11 · why did it say 動物? --------------------------------------------------------------
+
+def gradient_times_input(x, g):
+    """x: token embeddings (..., T, d); g = ∂score/∂x, the same shape.
+    Return one gradient × input score per token, (..., T): the sum over the features."""
+    raise NotImplementedError("write gradient_times_input here")
+
+
+def integrated_gradients(f_grad, x, baseline, steps):
+    """f_grad(point) returns ∂f/∂x at one point of x's shape (an array). Return the
+    integrated-gradients scores of x against `baseline` (x's shape), by the midpoint
+    rule: α_k = (k + ½)/steps for k = 0 … steps − 1."""
+    raise NotImplementedError("write integrated_gradients here")
+
+
+# 12 · watching training ---------------------------------------------------------------
+
+def adamw_step(p, g, m, v, t, lr, betas, eps, weight_decay):
+    """One step of AdamW as PyTorch computes it. p: the weights, g: their gradient,
+    m and v: the moments after step t − 1 (zeros before step 1); t: this step's number,
+    from 1; betas = (β1, β2). Return the new (p, m, v)."""
+    raise NotImplementedError("write adamw_step here")
+
+
+def clip_grad_norm(grads, max_norm):
+    """grads: a list of arrays. Scale them all IN PLACE by one factor so that their joint
+    L2 norm is at most max_norm, as torch.nn.utils.clip_grad_norm_ does (with its 1e-6);
+    return the joint norm before clipping, a float."""
+    raise NotImplementedError("write clip_grad_norm here")
+
+
+# 13 · let's build a GPT ---------------------------------------------------------------
+
+def gpt_loss(logits, targets):
+    """logits (B, T, C), integer targets (B, T). Return the mean cross-entropy over all
+    B·T positions, a float."""
+    raise NotImplementedError("write gpt_loss here")
+
+
+def generate_greedy(logits_fn, idx, max_new_tokens, block_size):
+    """logits_fn(ids) maps integer ids (B, T), 1 <= T <= block_size, to logits (B, T, vocab).
+    Starting from the prompt idx (B, T0), append max_new_tokens tokens, each the argmax
+    of the last position's logits given at most the last block_size tokens.
+    Return the ids (B, T0 + max_new_tokens)."""
+    raise NotImplementedError("write generate_greedy here")
