@@ -363,7 +363,7 @@ def test_a_failure_says_which_case_where_and_by_how_much():
 
 
 def test_the_messages_of_the_graders_of_notebooks_11_to_13():
-    riemann = str(check("integrated_gradients", WRONG["integrated_gradients"]["left Riemann sum, α = k/steps"]))
+    riemann = str(check("integrated_gradients", _integrated_left_riemann))
     assert "the scores add up to 12.4688, but f(x) − f(baseline) = 14.25 (completeness" in riemann
     no_eps = check("clip_grad_norm", WRONG["clip_grad_norm"]["without the 1e-6"])
     assert no_eps.case == "a total exactly max_norm = 0.01 (the 1e-6 matters)"
