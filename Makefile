@@ -44,5 +44,5 @@ test-no-torch: setup-test  # the tests with PyTorch hidden (as if uninstalled): 
 bench: setup-test     # the peers it times against are test extras
 	$(PY) -m benchmarks
 
-docs-images: setup-test    # the README's picture of the explorer, made anew from the code (docs/gen_explore_png.py)
+docs-images: setup-test    # the docs' two pictures of the explorer (explore.png, explore_prediction.png), made anew from the code (docs/gen_explore_png.py)
 	PYTHONPATH=$(CURDIR) $(PY) docs/gen_explore_png.py

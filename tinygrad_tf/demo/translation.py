@@ -250,6 +250,15 @@ def cache_dir():
     return os.environ.get(CACHE_ENV) or os.path.join(os.path.expanduser("~"), ".cache", "tinygrad_tf")
 
 
+def pretrained_path(steps=600, seed=0, **config):
+    """Where `pretrained` keeps that model: a checkpoint file in `cache_dir()` named by its
+    settings (and the checkpoint format), which `load` and the CLI's --checkpoint read."""
+    settings = {**CONFIG, **TRAINING, **config, "seed": seed, "steps": steps}
+    key = "-".join(f"{k}{settings[k]}" for k in sorted(settings)).replace(" ", "")
+    digest = hashlib.sha1(f"{FORMAT} {key}".encode()).hexdigest()[:12]
+    return os.path.join(cache_dir(), f"translator-{steps}-{seed}-{digest}.npz")
+
+
 def pretrained(steps=600, seed=0, **config):
     """The demo's model trained to `steps` steps (the demo's defaults: its 600 steps,
     seed 0), trained once per machine and then read back: the first caller trains and
@@ -257,12 +266,8 @@ def pretrained(steps=600, seed=0, **config):
     experiment) loads it. A file lock makes the others wait while the first trains, so
     a test run pays for the training once. Returns the Run, in eval mode."""
     import fcntl
-    folder = cache_dir()
-    os.makedirs(folder, exist_ok=True)
-    settings = {**CONFIG, **TRAINING, **config, "seed": seed, "steps": steps}
-    key = "-".join(f"{k}{settings[k]}" for k in sorted(settings)).replace(" ", "")
-    digest = hashlib.sha1(f"{FORMAT} {key}".encode()).hexdigest()[:12]
-    path = os.path.join(folder, f"translator-{steps}-{seed}-{digest}.npz")
+    path = pretrained_path(steps, seed, **config)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path + ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)             # released when the file closes
         if os.path.exists(path):
