@@ -1,4 +1,4 @@
-"""Append the "Exercises" section to the end of notebooks 01-09 and 11-13 (or replace it, if there).
+"""Append the "Exercises" section to the end of notebooks 01-13 (or replace it, if there).
 
     python notebooks/exercise_cells.py            # every notebook that has exercises
     python notebooks/exercise_cells.py 03 07      # some of them
@@ -210,6 +210,32 @@ WRITE = {
         "maps the block's parameter names to arrays; return a dict with each parameter's gradient "
         "under the same key, plus `\"x\"` for ∂L/∂x. It is checked parameter by parameter against "
         "the engine; build it from your earlier answers."),
+    "attention_from_torch": (
+        "PyTorch の `nn.MultiheadAttention` は、q, k, v の3つの射影を1つの `in_proj_weight`（形 (3E, E)）に"
+        "まとめて持っています。上で `interop.to_torch` がしたことの逆向きを、自分で書いてみましょう。"
+        "`state` は PyTorch の state_dict を NumPy 配列にした辞書（`\"in_proj_weight\"`, `\"in_proj_bias\"`, "
+        "`\"out_proj.weight\"`, `\"out_proj.bias\"`）です。このエンジンの `MultiHeadAttention` の state_dict、"
+        "つまり `\"q_proj.weight\"`, `\"q_proj.bias\"`, …, `\"out_proj.bias\"` の8つのキーをもつ辞書を"
+        "返してください。採点は `interop.from_torch` 自身の変換と比べて行います。",
+        "PyTorch's `nn.MultiheadAttention` keeps the three projections q, k, v in one `in_proj_weight` of "
+        "shape (3E, E). Write the reverse of what `interop.to_torch` did above: `state` is PyTorch's "
+        "state_dict as NumPy arrays (`\"in_proj_weight\"`, `\"in_proj_bias\"`, `\"out_proj.weight\"`, "
+        "`\"out_proj.bias\"`); return our `MultiHeadAttention`'s state_dict, a dict with the eight keys "
+        "`\"q_proj.weight\"`, `\"q_proj.bias\"`, …, `\"out_proj.bias\"`. It is graded against "
+        "`interop.from_torch`'s own conversion."),
+    "cross_entropy_classes_axis1": (
+        "上の学習ループでは、PyTorch の `cross_entropy` に渡す前に `logits.flatten(0, 1)` で (B, T, C) を "
+        "(B·T, C) にしていました。PyTorch は3次元以上の入力ではクラスを**軸 1** に置く、と決めているからです"
+        "（(N, C, d1, ...)）。一方、このエンジンの `F.cross_entropy` はクラスを最後の軸に置きます（意図して"
+        "そうしている違いです）。PyTorch の並び方のまま交差エントロピーを計算する関数を書いてください。"
+        "`targets` は整数のクラス番号で、形は (N, d1, ...) です。`ignore_index` に等しい位置は数えず、"
+        "残りの位置で平均します（既定値は PyTorch と同じ -100 です）。",
+        "The training loop above flattened (B, T, C) to (B·T, C) with `logits.flatten(0, 1)` before "
+        "PyTorch's `cross_entropy`: for inputs of more than two dimensions PyTorch wants the classes on "
+        "**axis 1**, (N, C, d1, ...), while this engine's `F.cross_entropy` takes them on the last axis "
+        "(a difference on purpose). Write the loss in PyTorch's layout: `targets` are integer class ids "
+        "of shape (N, d1, ...); positions equal to `ignore_index` (−100 by default, as in PyTorch) count "
+        "for nothing, and the mean is over the others."),
     "gradient_times_input": (
         "この章の「勾配×入力」を自分で書いてみましょう。`x` は単語の埋め込み (..., T, d)、`g` はスコア（たとえば"
         "マージン m）の `x` についての勾配 $\\partial m/\\partial x$ で、`x` と同じ形です。単語ごとのスコア "
@@ -384,6 +410,35 @@ fall = loss.item() - F.cross_entropy(model(x), y).item()
 tg.exercises.reveal(f"lr·‖∇L‖² = {lr * squared:.6f}\\nthe loss fell by {fall:.6f}\\n"
                     "L(θ - lr∇L) ≈ L(θ) - lr ∇L·∇L: a small step downhill lowers the loss by the "
                     "learning rate times the squared length of the gradient.")"""),
+    "unflipped_mask": (
+        "このエンジンのマスクは True が「見てよい」ですが、PyTorch の `nn.MultiheadAttention` の真偽値マスク "
+        "`attn_mask` は True が「見てはいけない」です。そのため `interop` はマスクを反転してから渡しています。"
+        "もし、このエンジンの因果マスク `np.tril(np.ones((4, 4), bool))` を反転せずにそのまま `attn_mask` に"
+        "渡したら、どうなるでしょうか。クエリ 0 はどのキーを見るでしょうか。エラーは出るでしょうか。"
+        "どこかに NaN は出るでしょうか。",
+        "Our masks say True = may attend; the boolean `attn_mask` of PyTorch's `nn.MultiheadAttention` says "
+        "True = may NOT, so `interop` flips every mask on the way. What if our causal mask "
+        "`np.tril(np.ones((4, 4), bool))` went to `attn_mask` unflipped? Which keys does query 0 see? Is an "
+        "error raised? Does a NaN appear anywhere?",
+        """torch.manual_seed(0)
+mha = torch.nn.MultiheadAttention(8, 2, batch_first=True, dtype=torch.float64)
+x = torch.randn(1, 4, 8, dtype=torch.float64)
+causal = np.tril(np.ones((4, 4), dtype=bool))                      # ours: True = may attend
+with torch.no_grad():
+    out, unflipped = mha(x, x, x, attn_mask=torch.from_numpy(causal))   # PyTorch reads True = may NOT
+    _, flipped = mha(x, x, x, attn_mask=torch.from_numpy(~causal))      # as interop passes it
+ours = interop.from_torch(mha)
+ours(x.numpy(), mask=causal)
+gap = np.abs(ours.attn[0].mean(axis=0) - flipped[0].numpy()).max()
+tg.exercises.reveal(
+    f"our causal mask (1 = may attend):\\n{causal.astype(int)}\\n"
+    f"PyTorch's weights with it unflipped (the mean of the 2 heads):\\n{np.round(unflipped[0].numpy(), 3)}\\n"
+    f"its output's last row: {np.round(out[0, -1].numpy(), 3)}\\n"
+    f"flipped (~mask), as interop passes it:\\n{np.round(flipped[0].numpy(), 3)}\\n"
+    f"our engine, given our mask as it is, gives the flipped weights (max difference {gap:.1e}).\\n"
+    "Unflipped, PyTorch hides exactly what we allow: query 0 sees only the future (keys 1-3), each "
+    "later query one key fewer, and the last query, allowed every key, has none left, so its softmax "
+    "is NaN. No error is raised: the mask has the right shape and dtype, only its meaning is wrong.")"""),
     "dog_attribution": (
         "翻訳モデルは \"The dog sat on the mat.\" を「犬」から訳し始めます。その位置のマージン "
         "logit(犬) − logit(猫) を英語の各単語に割り当てるとき、勾配×入力と積分勾配のそれぞれで、"

@@ -12,6 +12,7 @@ from collections import Counter
 import numpy as np
 import pytest
 from scipy.special import ndtr
+from support import torch
 
 import tinygrad_tf as tg
 from tinygrad_tf.__main__ import main as cli
@@ -137,6 +138,39 @@ def _greedy(logits_fn, idx, new, crop=None, position=-1, keep_prompt=True):
         context = out if crop is None else out[:, -crop:]
         out = np.concatenate([out, logits_fn(context)[:, position, :].argmax(-1)[:, None]], axis=1)
     return out if keep_prompt else out[:, idx.shape[1]:]
+
+
+
+def _split_on_columns(state):
+    """in_proj_weight split along its input axis: (3E, E/3) pieces, the wrong axis."""
+    return {**S["attention_from_torch"](state), **{
+        f"{n}_proj.weight": w for n, w in zip("qkv", np.array_split(state["in_proj_weight"], 3, axis=1))}}
+
+
+def _ce_reshaped(scores, targets, ignore_index=-100):
+    """(N, C, d) read as (N·d, C) by a reshape instead of moving the class axis."""
+    n, c = scores.shape[:2]
+    flat = scores.reshape(-1, c) if scores.ndim > 2 else scores
+    return S["cross_entropy_classes_axis1"](flat, targets.reshape(-1), ignore_index)
+
+
+def _ce_classes_last(scores, targets, ignore_index=-100):
+    """The engine's layout: classes on the last axis."""
+    return S["cross_entropy_classes_axis1"](np.moveaxis(scores, -1, 1), targets, ignore_index)
+
+
+def _ce_counting_ignored(scores, targets, ignore_index=-100):
+    keep = targets != ignore_index
+    return S["cross_entropy_classes_axis1"](scores, targets, ignore_index) * keep.sum() / keep.size
+
+
+def _ce_without_max(scores, targets, ignore_index=-100):
+    z = np.moveaxis(scores, 1, -1)
+    with np.errstate(over="ignore", invalid="ignore"):          # exp(1000) = inf
+        log_probs = z - np.log(np.exp(z).sum(-1, keepdims=True))
+    keep = targets != ignore_index
+    picked = np.take_along_axis(log_probs, np.where(keep, targets, 0)[..., None], -1)[..., 0]
+    return float(-(picked * keep).sum() / keep.sum())
 
 
 # Planted wrong answers: realistic mistakes, each made from the solution or written out.
@@ -275,6 +309,22 @@ WRONG = {
             lambda r: {**r, "self_attn.q_proj.weight": r["self_attn.q_proj.weight"].T}
         )(S["encoder_block_backward"](x, p, g, h)),
     },
+    "attention_from_torch": {
+        "q and k swapped": lambda st: (lambda d: {
+            **d, "q_proj.weight": d["k_proj.weight"], "k_proj.weight": d["q_proj.weight"],
+            "q_proj.bias": d["k_proj.bias"], "k_proj.bias": d["q_proj.bias"]})(S["attention_from_torch"](st)),
+        "each weight transposed": lambda st: {
+            k: v.T if k.endswith("weight") else v for k, v in S["attention_from_torch"](st).items()},
+        "split along the columns": _split_on_columns,
+        "out_proj forgotten": lambda st: {
+            k: v for k, v in S["attention_from_torch"](st).items() if not k.startswith("out_proj")},
+    },
+    "cross_entropy_classes_axis1": {
+        "(N, C, d) reshaped to (N·d, C), not moved": _ce_reshaped,
+        "classes on the last axis": _ce_classes_last,
+        "ignored targets counted in the mean": _ce_counting_ignored,
+        "no max subtracted (exp overflows)": _ce_without_max,
+    },
     "gradient_times_input": {
         "summed over the tokens (axis 0)": lambda x, g: (x * g).sum(axis=0),
         "the gradient alone (x missing)": lambda x, g: g.sum(axis=-1),
@@ -317,15 +367,19 @@ WRONG = {
 }
 
 
-NOTEBOOKS_WITH_EXERCISES = sorted(  # every notebook but 10 (graduating to PyTorch)
-    p.stem for p in (ROOT / "notebooks").glob("*.ipynb") if not p.name.startswith("10_")
-)
+NOTEBOOKS_WITH_EXERCISES = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))   # every one
+NEEDS_TORCH = {"attention_from_torch"}          # graded against interop: skipped where torch is missing
 
 
-def test_at_least_20_write_exercises_and_2_to_4_in_each_of_notebooks_01_to_09_and_11_to_13():
+def _skip_without_torch(name):
+    if name in NEEDS_TORCH:
+        pytest.importorskip("torch")
+
+
+def test_at_least_20_write_exercises_and_2_to_4_in_each_notebook():
     assert len(WRITE) >= 20
     per_notebook = Counter(e.notebook for e in exercises())
-    assert sorted(per_notebook) == NOTEBOOKS_WITH_EXERCISES and len(per_notebook) >= 12
+    assert sorted(per_notebook) == NOTEBOOKS_WITH_EXERCISES and len(per_notebook) >= 13
     assert all(2 <= n <= 4 for n in per_notebook.values()), per_notebook
     assert all(any(e.kind == "write" for e in exercises() if e.notebook == nb) for nb in per_notebook)
     assert {e.kind for e in exercises()} == {"write", "predict"}
@@ -335,6 +389,7 @@ def test_at_least_20_write_exercises_and_2_to_4_in_each_of_notebooks_01_to_09_an
 
 @pytest.mark.parametrize("name", WRITE)
 def test_the_grader_accepts_the_solution_and_rejects_the_stub_and_planted_mistakes(name):
+    _skip_without_torch(name)
     report = check(name, SOLUTIONS[name])
     assert report.ok, str(report)
     assert str(report).startswith(f"✓ {name}: all {report.total} cases match the engine")
@@ -381,6 +436,34 @@ def test_the_messages_of_the_graders_of_notebooks_11_to_13():
     close = check("adamw_step", WRONG["adamw_step"]["eps under the root"]).problem
     mine, engine = close.split(" is ")[1].split(" (off by")[0].split(" but the engine gives ")
     assert mine != engine and len(mine) > 8
+
+
+def test_the_graders_of_notebook_10_against_pytorch_and_their_messages(monkeypatch, capsys):
+    cases = EXERCISES["cross_entropy_classes_axis1"].cases()
+    for case in cases:                  # the engine's answer is PyTorch's (PyTorch: the oracle)
+        scores, targets, *ignore = case.args
+        assert torch.nn.functional.cross_entropy(
+            torch.as_tensor(scores), torch.as_tensor(targets), ignore_index=(ignore or [-100])[0]
+        ).item() == pytest.approx(float(case.expected), rel=1e-12), case.label
+    assert any(-100 in case.args[1] for case in cases) and any(len(case.args) == 3 for case in cases)
+    silent = check("cross_entropy_classes_axis1", _ce_classes_last)
+    assert silent.case.startswith("(N, C, d) = (3, 4, 4): C equals d")
+    assert "answer is" in silent.problem and "but the engine gives" in silent.problem
+    for case in EXERCISES["attention_from_torch"].cases():      # the packed rows are q, k, v in turn
+        state, ours = case.args[0], case.expected
+        packed = np.concatenate([ours[f"{p}_proj.weight"] for p in "qkv"])
+        assert np.array_equal(packed, state["in_proj_weight"])
+    columns = check("attention_from_torch", _split_on_columns).problem
+    assert "answer['q_proj.weight'] has shape (18, 2), but it should have shape (6, 6)" in columns
+    forgot = check("attention_from_torch", WRONG["attention_from_torch"]["out_proj forgotten"]).problem
+    assert forgot == "answer has no entry for 'out_proj.weight', 'out_proj.bias'"
+    # where PyTorch is not installed, the command says so in one line
+    monkeypatch.setitem(sys.modules, "tinygrad_tf.interop", None)
+    monkeypatch.delattr(tg, "interop", raising=False)
+    path = SOLUTION_FILE["attention_from_torch"]
+    assert cli(["check", "attention_from_torch", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("check: the exercise attention_from_torch needs PyTorch") and err.count("\n") == 1
 
 
 def test_the_messages_for_each_kind_of_wrong_answer():
@@ -469,6 +552,7 @@ def test_exercises_json_lists_every_exercise(capsys):
 
 @pytest.mark.parametrize("name", WRITE)
 def test_check_exits_0_on_the_solution_and_1_on_the_stub(name, capsys):
+    _skip_without_torch(name)
     assert cli(["check", name, str(SOLUTION_FILE[name])]) == 0
     assert capsys.readouterr().out.startswith(f"✓ {name}")
     assert cli(["check", name, str(ROOT / "tinygrad_tf" / "exercises" / "stubs.py")]) == 1

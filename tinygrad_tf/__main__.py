@@ -189,7 +189,7 @@ def export(args):
 
 
 def exercises(args):
-    """List the exercises at the end of notebooks 01-09 (docs/exercises.md)."""
+    """List the exercises at the end of notebooks 01-13 (docs/exercises.md)."""
     from .exercises import list_main
     return list_main(args)
 

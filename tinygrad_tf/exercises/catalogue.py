@@ -736,6 +736,95 @@ _predict(
 )
 
 
+# ---------------------------------------------------- 10 graduating to PyTorch
+
+OUR_ATTENTION = tuple(f"{p}.{w}" for p in ("q_proj", "k_proj", "v_proj", "out_proj")
+                      for w in ("weight", "bias"))
+
+
+def _torch_attention(seed, d_model, n_heads):
+    """A float64 torch.nn.MultiheadAttention with every weight and bias drawn at random (its
+    own initialisation leaves the biases 0, where an answer that mixes them up looks right)."""
+    import torch
+
+    r = _rng(seed)
+    mha = torch.nn.MultiheadAttention(d_model, n_heads, batch_first=True, dtype=torch.float64)
+    with torch.no_grad():
+        for p in mha.parameters():
+            p.copy_(torch.from_numpy(r.normal(size=tuple(p.shape))))
+    return mha
+
+
+@_write(
+    "10_graduating_to_pytorch",
+    "attention_from_torch(state)",
+    "PyTorch's nn.MultiheadAttention state_dict → ours: split the packed in_proj into q_proj, k_proj, v_proj",
+    "in_proj_weight is [W_q; W_k; W_v] stacked on the output axis (rows 0:E, E:2E, 2E:3E), each (E, E) "
+    "as a Linear keeps it; in_proj_bias is split the same way; out_proj.* keep their names.",
+)
+def _attention_from_torch():
+    try:
+        from tinygrad_tf import interop  # PyTorch is optional; this exercise is about it
+    except ImportError as e:
+        raise ImportError(f"the exercise attention_from_torch needs PyTorch: {e}") from None
+    setups = [
+        ("random: d_model 6 and 2 heads", _torch_attention(34, 6, 2)),
+        ("d_model 1 and one head: each projection a single number", _torch_attention(35, 1, 1)),
+        ("d_model 3: in_proj_weight (9, 3), whose columns are not the split", _torch_attention(36, 3, 1)),
+    ]
+    nn.manual_seed(37)
+    ours = nn.MultiHeadAttention(8, 4).astype(np.float64)      # the way notebook 10 goes, there and back
+    setups.append(("our MultiHeadAttention(8, 4) after interop.to_torch", interop.to_torch(ours)))
+    cases = []
+    for label, mha in setups:
+        state = {k: v.detach().numpy().copy() for k, v in mha.state_dict().items()}
+        expected = {k: np.array(v, dtype=np.float64) for k, v in interop.from_torch(mha).state_dict().items()}
+        assert tuple(expected) == OUR_ATTENTION, tuple(expected)
+        cases.append(Case(label, (state,), expected))
+    return cases
+
+
+@_write(
+    "10_graduating_to_pytorch",
+    "cross_entropy_classes_axis1(scores, targets, ignore_index=-100)",
+    "PyTorch's F.cross_entropy layout: scores (N, C) or (N, C, d1, ...) with the classes on axis 1",
+    "the classes are on axis 1: move that axis last (np.moveaxis(scores, 1, -1)), then log-softmax "
+    "(max subtracted), pick each target's entry, and average over the targets that are not ignore_index.",
+)
+def _cross_entropy_axis1():
+    r = _rng(38)
+    setups = [
+        ("(N, C) = (5, 4): no extra axes", (5, 4), None),
+        ("(N, C, d) = (3, 4, 4): C equals d, so the classes-last reading raises no error", (3, 4, 4), None),
+        ("(N, C, d) = (2, 5, 3)", (2, 5, 3), None),
+        ("(N, C, d1, d2) = (2, 3, 2, 4)", (2, 3, 2, 4), None),
+        ("ignore_index = 0 (padding) on some targets", (2, 6, 5), 0),
+        ("the default ignore_index = -100 on two targets", (3, 4, 2), -100),
+        ("large scores ±1000 (exp overflows unless the max is subtracted)", (2, 4, 3), None),
+    ]
+    cases = []
+    for label, shape, ignore in setups:
+        scores = (1000.0 if "large" in label else 1.5) * r.normal(size=shape)
+        targets = r.integers(0, shape[1], size=(shape[0], *shape[2:]))
+        if ignore == 0:
+            targets.flat[[0, 3, 7]] = 0
+        elif ignore == -100:
+            targets.flat[[1, 4]] = -100
+        args = (scores, targets, ignore) if ignore == 0 else (scores, targets)   # else the default -100
+        loss = F.cross_entropy(_c(np.moveaxis(scores, 1, -1)), targets,
+                               ignore_index=-100 if ignore is None else ignore)
+        cases.append(Case(label, args, loss.data))
+    return cases
+
+
+_predict(
+    "10_graduating_to_pytorch",
+    "unflipped_mask",
+    "our causal mask (True = may attend) given to torch's nn.MultiheadAttention unchanged: predict what "
+    "each query sees",
+)
+
+
 # ----------------------------------------------------- 11 why did it say 動物?
 
 

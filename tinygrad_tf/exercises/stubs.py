@@ -166,6 +166,24 @@ def encoder_block_backward(x, params, g, n_heads):
     raise NotImplementedError("write encoder_block_backward here")
 
 
+# 10 · graduating to PyTorch -----------------------------------------------------------
+
+def attention_from_torch(state):
+    """state: the state_dict of a torch.nn.MultiheadAttention(E, n_heads) as NumPy arrays:
+    "in_proj_weight" (3E, E), "in_proj_bias" (3E,), "out_proj.weight" (E, E), "out_proj.bias" (E,).
+    Return our MultiHeadAttention's state_dict: a dict with the keys "q_proj.weight",
+    "q_proj.bias", "k_proj.weight", "k_proj.bias", "v_proj.weight", "v_proj.bias",
+    "out_proj.weight", "out_proj.bias" (each weight (E, E), (out, in) as a Linear keeps it)."""
+    raise NotImplementedError("write attention_from_torch here")
+
+
+def cross_entropy_classes_axis1(scores, targets, ignore_index=-100):
+    """PyTorch's F.cross_entropy for class ids: scores (N, C) or (N, C, d1, ...) with the
+    classes on axis 1; integer targets (N,) or (N, d1, ...). Return the mean, over the
+    targets that are not ignore_index, of -log softmax(scores over axis 1)[target], a float."""
+    raise NotImplementedError("write cross_entropy_classes_axis1 here")
+
+
 # 11 · why did it say 動物? --------------------------------------------------------------
 
 def gradient_times_input(x, g):
