@@ -131,11 +131,11 @@ class Report:
     def __str__(self):
         if self.ok:
             return (f"✓ {self.exercise}: all {self.total} cases match the engine "
-                    f"({', '.join(self.passed)}). Well done!")
+                    f"({'; '.join(self.passed)}). Well done!")
         lines = [f"✗ {self.exercise}: not yet. Case {self.number} of {self.total}, "
                  f"“{self.case}”: {self.problem}."]
         if self.passed:
-            lines.append(f"  The cases before it pass: {', '.join(self.passed)}.")
+            lines.append(f"  The cases before it pass: {'; '.join(self.passed)}.")
         if self.hint:
             lines.append(f"  Hint: {self.hint}")
         return "\n".join(lines)
