@@ -1,11 +1,19 @@
-"""The elementwise thread pool: the fused ops' blocks and Adam's update on every core.
+"""The elementwise thread pool: the fused ops' blocks and Adam's update on several threads.
 
 NumPy's ufuncs let go of Python's lock (the GIL) while they loop over an array, so
 the blocks of one elementwise formula (GELU, the masked softmax, LayerNorm, softmax
-cross-entropy, Adam) can run at the same time on several threads. Their matrix
-products already do: BLAS has its own threads. `run` hands the blocks of one array to
-a small pool of persistent threads, as many as BLAS has (threadpoolctl's count, read
-on first use), the calling thread being one of them; `tg.set_num_threads(n)` sets both.
+cross-entropy, Adam) can run at the same time on several threads. `run` hands the
+blocks of one array to a small pool of persistent threads, the calling thread being
+one of them; `tg.set_num_threads(n)` sets BLAS's threads and the pool's together.
+
+The pool is 1 thread (no helper: every block on the calling thread) until
+`tg.set_num_threads(n)` asks for more, because on the 2-vCPU VM this was measured on
+it cost time instead of saving it (benchmarks/README.md has the numbers; `python -m
+benchmarks --pool` measures again): OpenBLAS's worker thread spins for ~100 ms after
+each threaded product without yielding the core, so a helper thread shares the second
+core with it, and each block's ~20 short NumPy calls hand the GIL back and forth
+between the two threads. GELU on 0.5-4 M values took 1.01-1.07× as long at 2 threads,
+the LM step 1.05-1.06×, the large encoder step 1.035×.
 
 The pool's size changes no bit of any result: the blocks are cut from the array's
 shape alone (`large`, below, decides with no regard to the pool), each block is worked
@@ -20,11 +28,11 @@ import threading
 # (as with a pool of 1). Measured (`python -m benchmarks --pool`, 2026-12-07, a busy
 # 2-core VM, load ~3): 2 threads ÷ 1 was 0.92-1.41 on 16k-133k values (LayerNorm,
 # cross-entropy, Adam, attention's products cost 5-40% more) and 0.98-1.00 for GELU on
-# 262k-524k; at load 1.7, 0.87-0.90 there and 1.0-1.7 on LayerNorm, cross-entropy and Adam
-# below 266k, and the LM step even (benchmarks/README.md has the rows).
+# 262k-524k. On the quiet machine (others 0.01 cores) it paid at no size either: GELU
+# 0.5-4 M values 0.91-1.07, the masked softmax 0.5-2 M 0.99-1.05, q·kᵀ 0.5-2 M 1.07-1.09.
 MIN_ELEMENTS = 1 << 18
 
-_pool = {"size": None, "inboxes": []}   # its size (None: not read yet); each helper thread's inbox
+_pool = {"size": 1, "inboxes": []}      # its size (1: no helper), each helper thread's inbox
 _lock = threading.Lock()
 
 
@@ -60,14 +68,13 @@ def run(work, jobs, elements):
 
 def size():
     """The pool's size: threads that work on one array's blocks, the caller's included."""
-    if _pool["size"] is None:
-        _pool["size"] = _blas_threads()
     return _pool["size"]
 
 
 def set_num_threads(n):
     """`tg.set_num_threads(n)`: BLAS's threads (every BLAS NumPy and SciPy loaded, via
-    threadpoolctl) and the elementwise pool's, together. 1: one core, as NumPy alone."""
+    threadpoolctl) and the elementwise pool's, together. 1: one core, as NumPy alone.
+    (Until it is called the pool is 1 thread, BLAS as the machine set it: see above.)"""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"set_num_threads: n must be an int >= 1, got {n!r}")
     from threadpoolctl import threadpool_limits  # (not on `import tinygrad_tf`)
@@ -78,13 +85,6 @@ def set_num_threads(n):
 def _resize(n):
     """The pool alone at n threads (BLAS's left as they are: tests compare pool sizes)."""
     _pool["size"] = n
-
-
-def _blas_threads():
-    """The most threads any loaded BLAS uses (threadpoolctl), at most the cores."""
-    from threadpoolctl import threadpool_info
-    counts = [p["num_threads"] for p in threadpool_info() if p.get("user_api") == "blas"]
-    return max(1, min(max(counts, default=1), os.cpu_count() or 1))
 
 
 def _inboxes(n):
