@@ -330,11 +330,12 @@ def topological_order(root):
     return sorted(seen, key=_by_seq)
 
 
-@functools.lru_cache(maxsize=32)
-def ones_vector(n, dtype):
-    """np.ones(n, dtype), made once per length and dtype and kept read-only: column_sums
-    and fused.row_sums multiply by it (every bias's backward, LayerNorm, softmax)."""
-    vector = np.ones(n, dtype=dtype)
+@functools.lru_cache(maxsize=64)
+def constant_vector(n, dtype, value):
+    """np.full(n, value, dtype), made once per length, dtype and value and kept read-only:
+    column_sums and fused.row_sums multiply by ones (every bias's backward, LayerNorm,
+    softmax), ops.Relu compares with zeros."""
+    vector = np.full(n, value, dtype=dtype)
     vector.flags.writeable = False
     return vector
 
@@ -342,7 +343,7 @@ def ones_vector(n, dtype):
 def column_sums(a):
     """Σ over the first axis of a 2-D array: a.sum(axis=0), as one vector-matrix product
     ones·a (a BLAS pass, 2-4× faster than NumPy's reduction over many short rows)."""
-    return ones_vector(a.shape[0], a.dtype) @ a
+    return constant_vector(a.shape[0], a.dtype, 1) @ a
 
 
 def unbroadcast(grad, shape):

@@ -14,7 +14,7 @@ from scipy.sparse import csr_array  # the one-hot matrix of Embedding's backward
 from scipy.special import ndtr  # Φ, the standard normal CDF (for exact GELU)
 
 from . import threads  # the elementwise thread pool: the block loops below run on it
-from .engine import Op, column_sums, ones_vector  # (Σ over rows, shared with engine.unbroadcast)
+from .engine import Op, column_sums, constant_vector  # (Σ over rows, shared with engine.unbroadcast)
 
 # Abramowitz & Stegun's formula 7.1.26 for erfc, for float32 GELU (see exact_gelu):
 #     erfc(z) = (a₁t + a₂t² + a₃t³ + a₄t⁴ + a₅t⁵)·e^(−z²),  t = 1/(1 + p·z),  z ≥ 0,
@@ -101,7 +101,7 @@ def row_sums(a):
     """Σ over the last axis, kept as a length-1 axis: a.sum(axis=-1, keepdims=True),
     as one matrix-vector product (a BLAS pass, several times faster than NumPy's
     reduction along short rows)."""
-    return (a @ ones_vector(a.shape[-1], a.dtype))[..., None]
+    return (a @ constant_vector(a.shape[-1], a.dtype, 1))[..., None]
 
 
 def row_dots(a, b):
