@@ -1,4 +1,5 @@
-"""python -m benchmarks [--quick] [--profile [WHAT]] [--pool] [--only TEXT] [--out DIR] [--repeats N]
+"""python -m benchmarks [--quick] [--profile [WHAT]] [--pool] [--bounds] [--only TEXT] [--out DIR]
+                       [--repeats N]
 
 Runs the suite side by side in one process and writes benchmarks/results/latest.md
 and latest.json; --quick is a one-minute version; --profile shows where a base
@@ -25,6 +26,8 @@ def main(argv=None):
                         "spends its time")
     parser.add_argument("--pool", action="store_true",
                         help="what the elementwise thread pool gains or costs, per op and array size")
+    parser.add_argument("--bounds", action="store_true",
+                        help="where the LM row's ratio to torch and the MLP row's to hand NumPy come from")
     parser.add_argument("--out", default=suite.RESULTS, help="folder for latest.md and latest.json")
     parser.add_argument("--repeats", type=int, default=None, help="timed repeats per engine")
     parser.add_argument("--only", metavar="TEXT", help="only the workloads whose name contains TEXT "
@@ -39,6 +42,10 @@ def main(argv=None):
     if args.pool:
         from . import pool
         pool.main(args.repeats)
+        return 0
+    if args.bounds:
+        from . import bounds
+        bounds.main(args.repeats)
         return 0
     report = suite.run("quick" if args.quick else "full", args.out, args.repeats, only=args.only)
     print()

@@ -84,3 +84,18 @@ def test_pool_compares_each_pooled_op_and_puts_the_pool_back(monkeypatch, capsys
                "attention scores", "Adam update", "TransformerLM"):
         assert op in out
     assert (threads.MIN_ELEMENTS, threads.size()) == before
+
+
+def test_bounds_multiplies_the_lm_steps_51_products_and_compares_mlp_orders():
+    import numpy as np
+
+    from benchmarks import bounds, lm
+    pairs = bounds.lm_products(np, np.random.default_rng(0))
+    assert [a.ndim for a, _ in pairs].count(2) == 39 and [a.ndim for a, _ in pairs].count(4) == 12
+    outputs = {(a @ b).shape for a, b in pairs}
+    rows, d, ff = lm.SEQ * lm.BATCH, lm.D_MODEL, lm.D_FF
+    assert {(rows, d), (rows, ff), (d, d), (ff, d), (d, ff), (rows, lm.VOCAB), (lm.VOCAB, d)} <= outputs
+    assert (lm.BATCH, lm.N_HEADS, lm.SEQ, lm.SEQ) in outputs
+    lines = []
+    ratios = bounds.mlp_table(1, log=lines.append)
+    assert len(ratios) == 3 and all(r > 0 for r in ratios.values()) and "hand NumPy" in lines[0]
