@@ -167,7 +167,8 @@ class LayerNorm(Op):
     Worked on as rows: the normalised axes flattened into one of n = w.size, so the
     means over a row and the sums over rows are matrix-vector products (BLAS passes:
     row_sums, column_sums), and the squares and products are written into arrays the
-    op owns."""
+    op owns. Whole arrays, not row blocks (nor the thread pool): on (1024, 512) float32,
+    forward + backward took 7.9-8.8 ms in blocks of BLOCK values, 6.1-6.4 ms whole."""
     __slots__ = ()
     name = "layer_norm"
     saves_inputs = (1,)                  # w (x̂ and r are its own)
@@ -176,20 +177,12 @@ class LayerNorm(Op):
         n, w1, b1 = w.size, w.reshape(-1), b.reshape(-1)
         rows = a.reshape(math.prod(a.shape[:a.ndim - w.ndim]), n)  # (rows, n)
         mean_over_row = np.full(n, 1.0 / max(n, 1), dtype=a.dtype)  # rows @ this: row means
-        xhat, y = np.empty_like(rows), np.empty_like(rows)
-        r = np.empty((rows.shape[0], 1), dtype=a.dtype)
-
-        def work(todo):                                          # (on the thread pool)
-            for part in todo:
-                x, yp, rp = rows[part], y[part], r[part]
-                centred = np.subtract(x, (x @ mean_over_row)[:, None], out=xhat[part])
-                np.square(centred, out=yp)                       # (the output's buffer, lent)
-                np.divide(1.0, np.sqrt(yp @ mean_over_row + eps)[:, None], out=rp)  # var = mean (a − mean)²
-                centred *= rp                                    # x̂, in place
-                np.multiply(centred, w1, out=yp)
-                yp += b1
-
-        threads.run(work, pool_blocks(rows.shape), rows.size)
+        xhat = np.subtract(rows, (rows @ mean_over_row)[:, None])  # centred (x̂ once scaled, below)
+        y = np.square(xhat)                                      # (the output's buffer, lent)
+        r = 1.0 / np.sqrt(y @ mean_over_row + eps)[:, None]      # var = mean (a − mean)²
+        xhat *= r                                                # x̂, in place
+        np.multiply(xhat, w1, out=y)
+        y += b1
         self.saved = (xhat, r, w)
         return y.reshape(a.shape)
 
@@ -200,25 +193,15 @@ class LayerNorm(Op):
         xhat, r, w = self.saved
         w1, inv_n = w.reshape(-1), 1.0 / max(w.size, 1)
         g2 = g.reshape(xhat.shape)                               # (rows, n)
-        gx = np.empty(xhat.shape, dtype=np.result_type(g2, xhat))   # g⊙x̂, rows × n
-        ga = np.empty(xhat.shape, dtype=np.result_type(g2, w1)) if self.needs[0] else None
-
-        def work(todo):                                          # (on the thread pool)
-            scratch = np.empty((0, gx.shape[1]), dtype=gx.dtype)
-            for part in todo:
-                gxp = np.multiply(g2[part], xhat[part], out=gx[part])
-                if ga is None:
-                    continue
-                mean_gh = (g2[part] @ w1)[:, None] * inv_n       # mean ĝ, per row
-                mean_ghx = (gxp @ w1)[:, None] * inv_n           # mean(ĝ·x̂), per row
-                if len(scratch) < len(gxp):
-                    scratch = np.empty_like(gxp)
-                gap = np.multiply(g2[part], w1, out=ga[part])    # ĝ
-                gap -= mean_gh
-                gap -= np.multiply(xhat[part], mean_ghx, out=scratch[:len(gxp)])   # x̂·mean(ĝ·x̂)
-                gap *= r[part]
-
-        threads.run(work, pool_blocks(xhat.shape), xhat.size)
+        gx = g2 * xhat                                           # g⊙x̂, rows × n
+        ga = None
+        if self.needs[0]:
+            mean_gh = (g2 @ w1)[:, None] * inv_n                 # mean ĝ, per row
+            mean_ghx = (gx @ w1)[:, None] * inv_n                # mean(ĝ·x̂), per row
+            ga = g2 * w1                                         # ĝ
+            ga -= mean_gh
+            ga -= xhat * mean_ghx                                # x̂·mean(ĝ·x̂)
+            ga *= r
         gw = column_sums(gx).reshape(w.shape) if self.needs[1] else None
         gb = column_sums(g2).reshape(w.shape) if self.needs[2] else None
         return None if ga is None else ga.reshape(g.shape), gw, gb

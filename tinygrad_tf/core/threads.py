@@ -1,8 +1,8 @@
 """The elementwise thread pool: the fused ops' blocks and Adam's update on several threads.
 
 NumPy's ufuncs let go of Python's lock (the GIL) while they loop over an array, so
-the blocks of one elementwise formula (GELU, the masked softmax, LayerNorm, softmax
-cross-entropy, Adam) can run at the same time on several threads. `run` hands the
+the blocks of one elementwise formula (GELU, the masked softmax, softmax cross-entropy,
+Adam) can run at the same time on several threads. `run` hands the
 blocks of one array to a small pool of persistent threads, the calling thread being
 one of them; `tg.set_num_threads(n)` sets BLAS's threads and the pool's together.
 
