@@ -74,7 +74,8 @@ def size():
 def set_num_threads(n):
     """`tg.set_num_threads(n)`: BLAS's threads (every BLAS NumPy and SciPy loaded, via
     threadpoolctl) and the elementwise pool's, together. 1: one core, as NumPy alone.
-    (Until it is called the pool is 1 thread, BLAS as the machine set it: see above.)"""
+    (Until it is called the pool is 1 thread and BLAS as the machine set it: the module
+    docstring of tinygrad_tf/core/threads.py says why.)"""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"set_num_threads: n must be an int >= 1, got {n!r}")
     from threadpoolctl import threadpool_limits  # (not on `import tinygrad_tf`)
