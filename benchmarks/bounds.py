@@ -13,14 +13,12 @@
 
 Wall time, medians; run it on a quiet machine (others' load is printed).
 """
-import gc
 import statistics
-import time
 
 import numpy as np
 
 from . import lm, mlp
-from .harness import CpuShare, optional_import
+from .harness import CpuShare, optional_import, time_samples
 
 
 def lm_products(module, rng):
@@ -50,13 +48,8 @@ def _medians(cases, repeats, log):
     """Median wall seconds of each case, taking turns (A B C, A B C, ...), after one warm-up."""
     for step in cases.values():
         step()
-    times, load = {name: [] for name in cases}, CpuShare()
-    for _ in range(repeats):
-        for name, step in cases.items():
-            gc.collect()
-            start = time.perf_counter()
-            step()
-            times[name].append(time.perf_counter() - start)
+    load = CpuShare()
+    times = time_samples(cases, repeats)
     log(f"({repeats} rounds; other processes used {load.others() or 0.0:.2f} cores meanwhile)")
     return {name: statistics.median(t) for name, t in times.items()}
 
